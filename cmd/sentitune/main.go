@@ -1,0 +1,56 @@
+// Command sentitune turns labelled reviews into a LoRA-tuned sentiment classifier:
+// prep → finetune → eval/predict → reports, in one binary.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// exitError carries an exit code through urfave/cli.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+
+func notImplemented(name string) cli.ActionFunc {
+	return func(*cli.Context) error {
+		return exitError{2, fmt.Errorf("%s: not implemented yet", name)}
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "sentitune",
+		Usage: "task-specific sentiment classification with LoRA-tuned chat models",
+		Commands: []*cli.Command{
+			prepCommand(),
+			initModelCommand(),
+			tokenizeCommand(),
+			logitsCommand(),
+			finetuneCommand(),
+			mergeCommand(),
+			evalCommand(),
+			predictCommand(),
+			serveCommand(),
+			runCommand(),
+		},
+		HideHelpCommand: true,
+	}
+}
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "sentitune:", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
