@@ -1,0 +1,46 @@
+# sentitune — `make setup demo` to install and run the demo, `make test` to run the tests.
+SHELL := /bin/bash
+GO ?= go
+BUILD := build
+SHIM := $(BUILD)/libsentitorch.so
+BIN := $(BUILD)/sentitune
+export SENTITUNE_TORCH_LIB := $(CURDIR)/$(SHIM)
+
+APT_PACKAGES := build-essential pkg-config libtorch-dev libopenblas0-openmp libgloo-dev \
+	python3-torch python3-numpy python3-sklearn chromium
+
+.PHONY: setup shim build test vet bench demo clean
+
+# Idempotent: installs only what is missing.
+setup:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) apt-get update -qq && \
+		$$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "setup: all packages present"; fi
+
+$(SHIM): internal/torch/shim/sentitorch.cpp internal/torch/shim/sentitorch_dist.cpp internal/torch/shim/sentitorch.h scripts/build-shim.sh
+	scripts/build-shim.sh $(BUILD)
+
+shim: $(SHIM)
+
+build: $(SHIM)
+	$(GO) build -o $(BIN) ./cmd/sentitune
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: build vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+bench: build
+	@echo "bench: not implemented yet (see the benchmarks issue)"; exit 2
+
+demo: build
+	@echo "demo: not implemented yet (see the front-door issue)"; exit 2
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,710 @@
+// sentitorch: a plain C ABI over libtorch's C++ API for sentitune.
+// No C++ exception crosses the boundary: every entry point catches and returns a malloc'ed message.
+#include "sentitorch.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifdef ST_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+struct st_tensor_s {
+  at::Tensor t;
+};
+
+struct st_optim_s {
+  std::unique_ptr<torch::optim::AdamW> opt;
+};
+
+namespace {
+
+char* dup(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p) std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+#define ST_TRY try {
+#define ST_CATCH                                                   \
+  }                                                                \
+  catch (const c10::Error& e) {                                    \
+    return dup(e.what_without_backtrace());                        \
+  }                                                                \
+  catch (const std::exception& e) {                                \
+    return dup(e.what());                                          \
+  }                                                                \
+  catch (...) {                                                    \
+    return dup("unknown C++ exception");                           \
+  }                                                                \
+  return nullptr;
+
+at::ScalarType scalar_type(int dtype) {
+  switch (dtype) {
+    case ST_F32: return at::kFloat;
+    case ST_BF16: return at::kBFloat16;
+    case ST_F16: return at::kHalf;
+    case ST_I64: return at::kLong;
+    case ST_BOOL: return at::kBool;
+    case ST_I32: return at::kInt;
+    case ST_U8: return at::kByte;
+    case ST_F64: return at::kDouble;
+  }
+  throw std::invalid_argument("unknown dtype code " + std::to_string(dtype));
+}
+
+int dtype_code(at::ScalarType s) {
+  switch (s) {
+    case at::kFloat: return ST_F32;
+    case at::kBFloat16: return ST_BF16;
+    case at::kHalf: return ST_F16;
+    case at::kLong: return ST_I64;
+    case at::kBool: return ST_BOOL;
+    case at::kInt: return ST_I32;
+    case at::kByte: return ST_U8;
+    case at::kDouble: return ST_F64;
+    default: return -1;
+  }
+}
+
+at::Device device(int devtype, int devidx) {
+  if (devtype == 0) return at::Device(at::kCPU);
+  if (devtype == 1) return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(devidx));
+  throw std::invalid_argument("unknown device type " + std::to_string(devtype));
+}
+
+const at::Tensor& T(st_tensor h, const char* what) {
+  if (!h) throw std::invalid_argument(std::string("null tensor handle for ") + what);
+  return h->t;
+}
+
+// An optional tensor argument: NULL means "none".
+at::Tensor opt(st_tensor h) { return h ? h->t : at::Tensor(); }
+
+st_tensor wrap(at::Tensor t) { return new st_tensor_s{std::move(t)}; }
+
+std::vector<int64_t> dims(const int64_t* p, int n) { return std::vector<int64_t>(p, p + n); }
+
+std::vector<at::Tensor> list(const st_tensor* ts, int n) {
+  std::vector<at::Tensor> v;
+  v.reserve(n);
+  for (int i = 0; i < n; i++) v.push_back(T(ts[i], "list element"));
+  return v;
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  auto half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half);
+  auto x2 = x.narrow(-1, half, x.size(-1) - half);
+  return at::cat({-x2, x1}, -1);
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* st_abi_version(int* out) {
+  *out = ST_ABI_VERSION;
+  return nullptr;
+}
+
+const char* st_version(char** out) {
+  ST_TRY
+  std::ostringstream s;
+  s << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
+#ifdef ST_WITH_CUDA
+  s << "+cuda";
+#else
+  s << "+cpu";
+#endif
+  *out = dup(s.str());
+  ST_CATCH
+}
+
+const char* st_cuda_available(int* out) {
+  ST_TRY
+  *out = torch::cuda::is_available() ? 1 : 0;
+  ST_CATCH
+}
+
+const char* st_cuda_device_count(int* out) {
+  ST_TRY
+  *out = static_cast<int>(torch::cuda::device_count());
+  ST_CATCH
+}
+
+const char* st_cuda_memory(int dev, int64_t* allocated, int64_t* reserved, int64_t* peak) {
+  ST_TRY
+#ifdef ST_WITH_CUDA
+  auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
+  auto agg = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+  *allocated = stats.allocated_bytes[agg].current;
+  *reserved = stats.reserved_bytes[agg].current;
+  *peak = stats.allocated_bytes[agg].peak;
+#else
+  (void)dev;
+  *allocated = *reserved = *peak = 0;
+  throw std::runtime_error("this sentitorch build has no CUDA support");
+#endif
+  ST_CATCH
+}
+
+const char* st_cuda_reset_peak(int dev) {
+  ST_TRY
+#ifdef ST_WITH_CUDA
+  c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+#else
+  (void)dev;
+#endif
+  ST_CATCH
+}
+
+const char* st_cuda_synchronize(int dev) {
+  ST_TRY
+#ifdef ST_WITH_CUDA
+  c10::cuda::device_synchronize();
+  (void)dev;
+#else
+  (void)dev;
+#endif
+  ST_CATCH
+}
+
+const char* st_cuda_empty_cache(void) {
+  ST_TRY
+#ifdef ST_WITH_CUDA
+  c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+  ST_CATCH
+}
+
+const char* st_manual_seed(uint64_t seed) {
+  ST_TRY
+  torch::manual_seed(seed);
+  ST_CATCH
+}
+
+const char* st_set_num_threads(int n) {
+  ST_TRY
+  at::set_num_threads(n);
+  ST_CATCH
+}
+
+const char* st_get_num_threads(int* out) {
+  ST_TRY
+  *out = at::get_num_threads();
+  ST_CATCH
+}
+
+const char* st_set_grad_enabled(int enabled, int* prev) {
+  ST_TRY
+  if (prev) *prev = at::GradMode::is_enabled() ? 1 : 0;
+  at::GradMode::set_enabled(enabled != 0);
+  ST_CATCH
+}
+
+const char* st_free(st_tensor t) {
+  delete t;
+  return nullptr;
+}
+
+const char* st_from_data(const void* data, int dtype, const int64_t* shape, int ndim, int devtype, int devidx,
+                         st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype));
+  auto host = torch::from_blob(const_cast<void*>(data), dims(shape, ndim), opts);
+  auto dev = device(devtype, devidx);
+  *out = wrap(dev.is_cpu() ? host.clone() : host.to(dev));
+  ST_CATCH
+}
+
+const char* st_from_blob(void* data, int dtype, const int64_t* shape, int ndim, st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype));
+  *out = wrap(torch::from_blob(data, dims(shape, ndim), opts));
+  ST_CATCH
+}
+
+const char* st_full(const int64_t* shape, int ndim, double value, int dtype, int devtype, int devidx,
+                    st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype)).device(device(devtype, devidx));
+  *out = wrap(torch::full(dims(shape, ndim), value, opts));
+  ST_CATCH
+}
+
+const char* st_randn(const int64_t* shape, int ndim, int dtype, int devtype, int devidx, st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype)).device(device(devtype, devidx));
+  *out = wrap(torch::randn(dims(shape, ndim), opts));
+  ST_CATCH
+}
+
+const char* st_rand_uniform(const int64_t* shape, int ndim, double low, double high, int dtype, int devtype,
+                            int devidx, st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype)).device(device(devtype, devidx));
+  *out = wrap(torch::empty(dims(shape, ndim), opts).uniform_(low, high));
+  ST_CATCH
+}
+
+const char* st_arange(int64_t start, int64_t end, int dtype, int devtype, int devidx, st_tensor* out) {
+  ST_TRY
+  auto opts = at::TensorOptions().dtype(scalar_type(dtype)).device(device(devtype, devidx));
+  *out = wrap(torch::arange(start, end, opts));
+  ST_CATCH
+}
+
+const char* st_shape(st_tensor t, int64_t* buf, int cap, int* ndim) {
+  ST_TRY
+  auto& x = T(t, "shape");
+  *ndim = static_cast<int>(x.dim());
+  for (int i = 0; i < *ndim && i < cap; i++) buf[i] = x.size(i);
+  ST_CATCH
+}
+
+const char* st_info(st_tensor t, int* dtype, int* devtype, int* devidx, int* requires_grad, int* defined) {
+  ST_TRY
+  auto& x = T(t, "info");
+  *defined = x.defined() ? 1 : 0;
+  if (!x.defined()) return nullptr;
+  *dtype = dtype_code(x.scalar_type());
+  *devtype = x.is_cuda() ? 1 : 0;
+  *devidx = x.is_cuda() ? x.get_device() : 0;
+  *requires_grad = x.requires_grad() ? 1 : 0;
+  ST_CATCH
+}
+
+const char* st_read(st_tensor t, int dtype, void* dst, int64_t nbytes) {
+  ST_TRY
+  auto x = T(t, "read").detach().to(at::kCPU, scalar_type(dtype)).contiguous();
+  int64_t have = x.numel() * static_cast<int64_t>(x.element_size());
+  if (have != nbytes) {
+    throw std::invalid_argument("read: tensor holds " + std::to_string(have) + " bytes, buffer is " +
+                                std::to_string(nbytes));
+  }
+  if (nbytes) std::memcpy(dst, x.data_ptr(), static_cast<size_t>(nbytes));
+  ST_CATCH
+}
+
+const char* st_to(st_tensor t, int dtype, int devtype, int devidx, st_tensor* out) {
+  ST_TRY
+  auto& x = T(t, "to");
+  auto st = dtype < 0 ? x.scalar_type() : scalar_type(dtype);
+  auto dev = devtype < 0 ? x.device() : device(devtype, devidx);
+  *out = wrap(x.to(dev, st));
+  ST_CATCH
+}
+
+const char* st_clone(st_tensor t, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(t, "clone").clone());
+  ST_CATCH
+}
+
+const char* st_detach(st_tensor t, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(t, "detach").detach());
+  ST_CATCH
+}
+
+const char* st_contiguous(st_tensor t, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(t, "contiguous").contiguous());
+  ST_CATCH
+}
+
+const char* st_copy_(st_tensor dst, st_tensor src) {
+  ST_TRY
+  at::NoGradGuard ng;
+  T(dst, "copy_ dst").copy_(T(src, "copy_ src"));
+  ST_CATCH
+}
+
+const char* st_set_requires_grad(st_tensor t, int on) {
+  ST_TRY
+  T(t, "set_requires_grad").set_requires_grad(on != 0);
+  ST_CATCH
+}
+
+const char* st_grad(st_tensor t, st_tensor* out) {
+  ST_TRY
+  auto g = T(t, "grad").grad();
+  *out = g.defined() ? wrap(g) : nullptr;
+  ST_CATCH
+}
+
+const char* st_zero_grad(st_tensor t) {
+  ST_TRY
+  auto& x = T(t, "zero_grad");
+  if (x.grad().defined()) x.mutable_grad() = at::Tensor();
+  ST_CATCH
+}
+
+const char* st_backward(st_tensor t) {
+  ST_TRY
+  T(t, "backward").backward();
+  ST_CATCH
+}
+
+const char* st_unary(st_tensor a, int op, st_tensor* out) {
+  ST_TRY
+  auto& x = T(a, "unary");
+  at::Tensor r;
+  switch (op) {
+    case ST_NEG: r = -x; break;
+    case ST_EXP: r = x.exp(); break;
+    case ST_LOG: r = x.log(); break;
+    case ST_SQRT: r = x.sqrt(); break;
+    case ST_RSQRT: r = x.rsqrt(); break;
+    case ST_SIGMOID: r = x.sigmoid(); break;
+    case ST_SILU: r = at::silu(x); break;
+    case ST_TANH: r = x.tanh(); break;
+    case ST_RELU: r = x.relu(); break;
+    case ST_ABS: r = x.abs(); break;
+    case ST_SIN: r = x.sin(); break;
+    case ST_COS: r = x.cos(); break;
+    case ST_SQUARE: r = x * x; break;
+    default: throw std::invalid_argument("unknown unary op " + std::to_string(op));
+  }
+  *out = wrap(r);
+  ST_CATCH
+}
+
+const char* st_binary(st_tensor a, st_tensor b, int op, st_tensor* out) {
+  ST_TRY
+  auto& x = T(a, "binary lhs");
+  auto& y = T(b, "binary rhs");
+  at::Tensor r;
+  switch (op) {
+    case ST_ADD: r = x + y; break;
+    case ST_SUB: r = x - y; break;
+    case ST_MUL: r = x * y; break;
+    case ST_DIV: r = x / y; break;
+    case ST_MATMUL: r = at::matmul(x, y); break;
+    case ST_MAXIMUM: r = at::maximum(x, y); break;
+    case ST_MINIMUM: r = at::minimum(x, y); break;
+    case ST_EQ: r = x.eq(y); break;
+    case ST_LT: r = x.lt(y); break;
+    case ST_GT: r = x.gt(y); break;
+    default: throw std::invalid_argument("unknown binary op " + std::to_string(op));
+  }
+  *out = wrap(r);
+  ST_CATCH
+}
+
+const char* st_add_scaled(st_tensor a, st_tensor b, double alpha, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::add(T(a, "add_scaled lhs"), T(b, "add_scaled rhs"), alpha));
+  ST_CATCH
+}
+
+const char* st_scalar(st_tensor a, double mul, double add, st_tensor* out) {
+  ST_TRY
+  auto& x = T(a, "scalar");
+  at::Tensor r = x;
+  if (mul != 1.0) r = r * mul;
+  if (add != 0.0) r = r + add;
+  if (mul == 1.0 && add == 0.0) r = x.clone();
+  *out = wrap(r);
+  ST_CATCH
+}
+
+const char* st_pow_scalar(st_tensor a, double p, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "pow").pow(p));
+  ST_CATCH
+}
+
+const char* st_reduce(st_tensor a, int op, const int64_t* d, int ndims, int keepdim, st_tensor* out) {
+  ST_TRY
+  auto& x = T(a, "reduce");
+  auto dv = dims(d, ndims);
+  bool all = ndims == 0;
+  at::Tensor r;
+  switch (op) {
+    case ST_SUM: r = all ? x.sum() : x.sum(dv, keepdim != 0); break;
+    case ST_MEAN: r = all ? x.mean() : x.mean(dv, keepdim != 0); break;
+    case ST_AMAX: r = x.amax(dv, keepdim != 0); break;
+    case ST_AMIN: r = x.amin(dv, keepdim != 0); break;
+    default: throw std::invalid_argument("unknown reduction " + std::to_string(op));
+  }
+  *out = wrap(r);
+  ST_CATCH
+}
+
+const char* st_argmax(st_tensor a, int64_t dim, int keepdim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "argmax").argmax(dim, keepdim != 0));
+  ST_CATCH
+}
+
+const char* st_softmax(st_tensor a, int64_t dim, int log, st_tensor* out) {
+  ST_TRY
+  auto& x = T(a, "softmax");
+  *out = wrap(log ? at::log_softmax(x, dim) : at::softmax(x, dim));
+  ST_CATCH
+}
+
+const char* st_reshape(st_tensor a, const int64_t* shape, int ndim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "reshape").reshape(dims(shape, ndim)));
+  ST_CATCH
+}
+
+const char* st_transpose(st_tensor a, int64_t d0, int64_t d1, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "transpose").transpose(d0, d1));
+  ST_CATCH
+}
+
+const char* st_permute(st_tensor a, const int64_t* d, int ndim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "permute").permute(dims(d, ndim)));
+  ST_CATCH
+}
+
+const char* st_narrow(st_tensor a, int64_t dim, int64_t start, int64_t len, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "narrow").narrow(dim, start, len));
+  ST_CATCH
+}
+
+const char* st_cat(const st_tensor* ts, int n, int64_t dim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::cat(list(ts, n), dim));
+  ST_CATCH
+}
+
+const char* st_stack(const st_tensor* ts, int n, int64_t dim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::stack(list(ts, n), dim));
+  ST_CATCH
+}
+
+const char* st_unsqueeze(st_tensor a, int64_t dim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "unsqueeze").unsqueeze(dim));
+  ST_CATCH
+}
+
+const char* st_squeeze(st_tensor a, int64_t dim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "squeeze").squeeze(dim));
+  ST_CATCH
+}
+
+const char* st_expand(st_tensor a, const int64_t* shape, int ndim, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "expand").expand(dims(shape, ndim)));
+  ST_CATCH
+}
+
+const char* st_index_select(st_tensor a, int64_t dim, st_tensor idx, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "index_select").index_select(dim, T(idx, "index_select index")));
+  ST_CATCH
+}
+
+const char* st_gather(st_tensor a, int64_t dim, st_tensor idx, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "gather").gather(dim, T(idx, "gather index")));
+  ST_CATCH
+}
+
+const char* st_masked_fill(st_tensor a, st_tensor mask, double value, st_tensor* out) {
+  ST_TRY
+  *out = wrap(T(a, "masked_fill").masked_fill(T(mask, "masked_fill mask"), value));
+  ST_CATCH
+}
+
+const char* st_where(st_tensor cond, st_tensor a, st_tensor b, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::where(T(cond, "where cond"), T(a, "where lhs"), T(b, "where rhs")));
+  ST_CATCH
+}
+
+const char* st_embedding(st_tensor weight, st_tensor ids, st_tensor* out) {
+  ST_TRY
+  auto& w = T(weight, "embedding weight");
+  auto& i = T(ids, "embedding ids");
+  if (i.numel() > 0) {
+    auto lo = i.min().item<int64_t>(), hi = i.max().item<int64_t>();
+    if (lo < 0 || hi >= w.size(0)) {
+      throw std::out_of_range("token id out of range [0, " + std::to_string(w.size(0)) + "): min " +
+                              std::to_string(lo) + ", max " + std::to_string(hi));
+    }
+  }
+  *out = wrap(at::embedding(w, i));
+  ST_CATCH
+}
+
+const char* st_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::linear(T(x, "linear input"), T(w, "linear weight"), opt(b)));
+  ST_CATCH
+}
+
+const char* st_lora_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor la, st_tensor lb, double scaling,
+                           double dropout, int train, st_tensor* out) {
+  ST_TRY
+  auto& in = T(x, "lora input");
+  auto base = at::linear(in, T(w, "lora base weight"), opt(b));
+  auto& A = T(la, "lora_A");
+  auto& B = T(lb, "lora_B");
+  auto h = dropout > 0 && train ? at::dropout(in, dropout, true) : in;
+  h = h.to(A.scalar_type());
+  auto delta = at::linear(at::linear(h, A), B) * scaling;
+  *out = wrap(base + delta.to(base.scalar_type()));
+  ST_CATCH
+}
+
+const char* st_rms_norm(st_tensor x, st_tensor w, double eps, st_tensor* out) {
+  ST_TRY
+  // Hugging Face Qwen2RMSNorm/LlamaRMSNorm: statistics in fp32, cast back, then scale.
+  auto& in = T(x, "rms_norm input");
+  auto h = in.to(at::kFloat);
+  auto var = h.pow(2).mean(-1, true);
+  h = h * at::rsqrt(var + eps);
+  *out = wrap(T(w, "rms_norm weight") * h.to(in.scalar_type()));
+  ST_CATCH
+}
+
+const char* st_rope(st_tensor x, st_tensor cos, st_tensor sin, st_tensor* out) {
+  ST_TRY
+  auto& in = T(x, "rope input");
+  *out = wrap(in * T(cos, "rope cos") + rotate_half(in) * T(sin, "rope sin"));
+  ST_CATCH
+}
+
+const char* st_silu_mul(st_tensor gate, st_tensor up, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::silu(T(gate, "silu_mul gate")) * T(up, "silu_mul up"));
+  ST_CATCH
+}
+
+const char* st_sdpa(st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int causal, double scale,
+                    st_tensor* out) {
+  ST_TRY
+  auto& Q = T(q, "sdpa query");
+  auto& K = T(k, "sdpa key");
+  auto& V = T(v, "sdpa value");
+  auto M = opt(mask);
+  if (Q.dim() != 4 || K.dim() != 4 || V.dim() != 4) throw std::invalid_argument("sdpa wants [B,H,T,D] tensors");
+  if (K.size(1) != Q.size(1) || V.size(1) != Q.size(1))
+    throw std::invalid_argument("sdpa: key/value heads must equal query heads (expand GQA first)");
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // Native kernels (flash / memory-efficient / math) pick themselves by device, dtype and mask.
+  if (M.defined() && causal) {
+    // A mask plus causal: fold causality into the mask (SDPA refuses both at once).
+    auto Tq = Q.size(2), Tk = K.size(2);
+    auto c = at::ones({Tq, Tk}, Q.options().dtype(at::kBool)).tril(Tk - Tq);
+    M = M.masked_fill(c.logical_not(), -1e9);
+    causal = 0;
+  }
+  if (M.defined()) M = M.to(Q.scalar_type());
+  *out = wrap(at::scaled_dot_product_attention(Q, K, V, M, 0.0, causal != 0, scale));
+#else
+  // libtorch < 2.1 (Debian 1.13; 2.0 lacks the scale argument): the math path, softmax in fp32.
+  auto scores = at::matmul(Q, K.transpose(-2, -1)).to(at::kFloat) * scale;
+  if (causal) {
+    auto Tq = Q.size(2), Tk = K.size(2);
+    auto c = at::ones({Tq, Tk}, Q.options().dtype(at::kBool)).tril(Tk - Tq);
+    scores = scores.masked_fill(c.logical_not(), -1e9);
+  }
+  if (M.defined()) scores = scores + M.to(at::kFloat);
+  auto p = at::softmax(scores, -1).to(V.scalar_type());
+  *out = wrap(at::matmul(p, V));
+#endif
+  ST_CATCH
+}
+
+const char* st_dropout(st_tensor x, double p, int train, st_tensor* out) {
+  ST_TRY
+  *out = wrap(at::dropout(T(x, "dropout"), p, train != 0));
+  ST_CATCH
+}
+
+const char* st_cross_entropy(st_tensor logits, st_tensor targets, int64_t ignore_index, int reduction,
+                             st_tensor* out) {
+  ST_TRY
+  auto& L = T(logits, "cross_entropy logits");
+  auto& Y = T(targets, "cross_entropy targets");
+  int64_t red = reduction == 0 ? at::Reduction::Mean : reduction == 1 ? at::Reduction::Sum : at::Reduction::None;
+  *out = wrap(at::cross_entropy_loss(L.to(at::kFloat), Y, {}, red, ignore_index));
+  ST_CATCH
+}
+
+const char* st_clip_grad_norm(const st_tensor* params, int n, double max_norm, double* total) {
+  ST_TRY
+  auto ps = list(params, n);
+  *total = torch::nn::utils::clip_grad_norm_(ps, max_norm, 2.0);
+  ST_CATCH
+}
+
+const char* st_adamw_new(const st_tensor* params, int n, const int* group_of, int ngroups, const double* lrs,
+                         const double* wds, double beta1, double beta2, double eps, st_optim* out) {
+  ST_TRY
+  std::vector<std::vector<at::Tensor>> groups(ngroups);
+  for (int i = 0; i < n; i++) {
+    int g = group_of ? group_of[i] : 0;
+    if (g < 0 || g >= ngroups) throw std::invalid_argument("adamw: parameter group out of range");
+    groups[g].push_back(T(params[i], "adamw parameter"));
+  }
+  std::vector<torch::optim::OptimizerParamGroup> pg;
+  for (int g = 0; g < ngroups; g++) {
+    auto o = std::make_unique<torch::optim::AdamWOptions>(lrs[g]);
+    o->betas(std::make_tuple(beta1, beta2)).eps(eps).weight_decay(wds[g]);
+    pg.emplace_back(groups[g], std::move(o));
+  }
+  auto o = std::make_unique<st_optim_s>();
+  o->opt = std::make_unique<torch::optim::AdamW>(pg, torch::optim::AdamWOptions(lrs[0]));
+  *out = o.release();
+  ST_CATCH
+}
+
+const char* st_adamw_step(st_optim o) {
+  ST_TRY
+  o->opt->step();
+  ST_CATCH
+}
+
+const char* st_adamw_zero_grad(st_optim o) {
+  ST_TRY
+  o->opt->zero_grad();
+  ST_CATCH
+}
+
+const char* st_adamw_set_lr(st_optim o, int group, double lr) {
+  ST_TRY
+  auto& gs = o->opt->param_groups();
+  if (group < 0 || group >= static_cast<int>(gs.size())) throw std::invalid_argument("adamw: no such group");
+  static_cast<torch::optim::AdamWOptions&>(gs[group].options()).lr(lr);
+  ST_CATCH
+}
+
+const char* st_adamw_save(st_optim o, const char* path) {
+  ST_TRY
+  torch::save(*o->opt, std::string(path));
+  ST_CATCH
+}
+
+const char* st_adamw_load(st_optim o, const char* path) {
+  ST_TRY
+  torch::load(*o->opt, std::string(path));
+  ST_CATCH
+}
+
+const char* st_adamw_free(st_optim o) {
+  delete o;
+  return nullptr;
+}
+
+}  // extern "C"
