@@ -181,13 +181,19 @@ func (s *Scope) reduce(name string, op C.int, a *Tensor, keep bool, dims []int64
 }
 
 // Sum adds over dims (all elements when none are given).
-func (s *Scope) Sum(a *Tensor, dims ...int64) *Tensor { return s.reduce("sum", C.ST_SUM, a, false, dims) }
+func (s *Scope) Sum(a *Tensor, dims ...int64) *Tensor {
+	return s.reduce("sum", C.ST_SUM, a, false, dims)
+}
 
 // SumKeep adds over dims keeping them as size 1.
-func (s *Scope) SumKeep(a *Tensor, dims ...int64) *Tensor { return s.reduce("sum", C.ST_SUM, a, true, dims) }
+func (s *Scope) SumKeep(a *Tensor, dims ...int64) *Tensor {
+	return s.reduce("sum", C.ST_SUM, a, true, dims)
+}
 
 // Mean averages over dims (all elements when none are given).
-func (s *Scope) Mean(a *Tensor, dims ...int64) *Tensor { return s.reduce("mean", C.ST_MEAN, a, false, dims) }
+func (s *Scope) Mean(a *Tensor, dims ...int64) *Tensor {
+	return s.reduce("mean", C.ST_MEAN, a, false, dims)
+}
 
 // MeanKeep averages over dims keeping them as size 1.
 func (s *Scope) MeanKeep(a *Tensor, dims ...int64) *Tensor {

@@ -413,10 +413,14 @@ func (s *Scope) Full(shape []int64, v float64, dtype DType, dev Device) *Tensor 
 }
 
 // Zeros is a zero-filled tensor.
-func (s *Scope) Zeros(shape []int64, dtype DType, dev Device) *Tensor { return s.Full(shape, 0, dtype, dev) }
+func (s *Scope) Zeros(shape []int64, dtype DType, dev Device) *Tensor {
+	return s.Full(shape, 0, dtype, dev)
+}
 
 // Ones is a one-filled tensor.
-func (s *Scope) Ones(shape []int64, dtype DType, dev Device) *Tensor { return s.Full(shape, 1, dtype, dev) }
+func (s *Scope) Ones(shape []int64, dtype DType, dev Device) *Tensor {
+	return s.Full(shape, 1, dtype, dev)
+}
 
 // Randn draws standard normal values from libtorch's generator (seed with ManualSeed).
 func (s *Scope) Randn(shape []int64, dtype DType, dev Device) *Tensor {
