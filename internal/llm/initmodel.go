@@ -1,0 +1,338 @@
+package llm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+)
+
+// Presets of InitRandomModel: Qwen2-architecture shapes with the real Qwen vocabulary.
+var Presets = []string{"tiny", "small"}
+
+// Qwen2 special token ids used by the presets' config files.
+const (
+	qwenEndOfText = 151643 // <|endoftext|>
+	qwenImEnd     = 151645 // <|im_end|>
+	qwenVocabSize = 151936 // embedding rows (the tokenizer has 151,665 tokens; Qwen pads to 151,936)
+)
+
+// PresetConfig returns the Config of an init-model preset ("tiny" or "small") in f32.
+func PresetConfig(preset string) (*Config, error) {
+	bos := qwenEndOfText
+	c := &Config{
+		Architectures:         []string{"Qwen2ForCausalLM"},
+		ModelType:             "qwen2",
+		RopeTheta:             1e6,
+		RMSNormEps:            1e-6,
+		TieWordEmbeddings:     true,
+		VocabSize:             qwenVocabSize,
+		MaxPositionEmbeddings: 32768,
+		TorchDType:            "float32",
+		AttentionBias:         true,
+		HiddenAct:             "silu",
+		BOSTokenID:            &bos,
+		EOSTokenIDs:           []int{qwenImEnd},
+	}
+	switch preset {
+	case "tiny":
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize = 2, 64, 4, 2, 256
+	case "small":
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize = 4, 256, 8, 2, 1024
+	default:
+		return nil, fmt.Errorf("unknown model preset %q (want %s)", preset, strings.Join(Presets, " or "))
+	}
+	c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+	return c, c.Validate()
+}
+
+// RandomInit says how RandomWeights fills a model.
+type RandomInit struct {
+	Seed  uint64
+	DType string  // safetensors dtype of the weights: "F32" (default), "BF16" or "F16"
+	Std   float64 // standard deviation of matrices and biases; 0 means 0.02 (transformers' initializer_range)
+	// NormJitter > 0 draws RMSNorm weights as 1 + N(0, NormJitter) instead of exactly 1, so that
+	// conformance tests notice a decoder that ignores them.
+	NormJitter float64
+}
+
+// RandomWeights draws every tensor of cfg: matrices and biases ~ N(0, Std²), norms 1. Each tensor
+// has its own PCG stream keyed by (seed, name), so the result is byte-identical for the same seed
+// and does not depend on the order tensors are drawn in.
+func RandomWeights(cfg *Config, init RandomInit) ([]TensorData, error) {
+	dtype := init.DType
+	if dtype == "" {
+		dtype = "F32"
+	}
+	switch dtype {
+	case "F32", "BF16", "F16":
+	default:
+		return nil, fmt.Errorf("random weights: unsupported dtype %q (want F32, BF16 or F16)", dtype)
+	}
+	std := init.Std
+	if std == 0 {
+		std = 0.02
+	}
+	var out []TensorData
+	for _, name := range cfg.WeightNames() {
+		shape := cfg.ExpectedShape(name)
+		vals := make([]float32, numElements(shape))
+		rng := rand.New(rand.NewPCG(init.Seed, nameHash(name)))
+		if strings.HasSuffix(name, "norm.weight") {
+			for i := range vals {
+				vals[i] = 1
+				if init.NormJitter > 0 {
+					vals[i] = float32(1 + init.NormJitter*rng.NormFloat64())
+				}
+			}
+		} else {
+			for i := range vals {
+				vals[i] = float32(std * rng.NormFloat64())
+			}
+		}
+		data, err := FromFloat32(dtype, vals)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, TensorData{Name: name, DType: dtype, Shape: shape, Data: data})
+	}
+	return out, nil
+}
+
+func nameHash(name string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, name)
+	return h.Sum64()
+}
+
+// torchDTypeNames maps safetensors dtypes to config.json's torch_dtype.
+var torchDTypeNames = map[string]string{"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
+
+// WriteRandomModel writes config.json and model.safetensors of a random model with cfg's shapes
+// into the existing directory dir (no tokenizer files). Tests use it for untied, llama or odd
+// shapes that the presets do not cover.
+func WriteRandomModel(dir string, cfg *Config, init RandomInit) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	tensors, err := RandomWeights(cfg, init)
+	if err != nil {
+		return err
+	}
+	c := *cfg
+	if init.DType == "" {
+		c.TorchDType = "float32"
+	} else {
+		c.TorchDType = torchDTypeNames[init.DType]
+	}
+	cj, err := c.HFJSON()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), cj); err != nil {
+		return err
+	}
+	return WriteSafetensors(filepath.Join(dir, SafetensorsFile), tensors, map[string]string{"format": "pt"})
+}
+
+// InitRandomModel writes a random-weight Qwen2 model folder in Hugging Face format to dir:
+// config.json, generation_config.json, model.safetensors and the bundled Qwen tokenizer files.
+// preset is "tiny" or "small"; dtype is "f32" (default) or "bf16". The same arguments give
+// byte-identical files. The folder appears atomically; an existing non-empty dir is an error.
+func InitRandomModel(dir string, preset string, seed uint64, dtype string) error {
+	cfg, err := PresetConfig(preset)
+	if err != nil {
+		return err
+	}
+	var stDType string
+	switch strings.ToLower(dtype) {
+	case "", "f32", "float32":
+		stDType = "F32"
+	case "bf16", "bfloat16":
+		stDType = "BF16"
+	case "f16", "float16":
+		stDType = "F16"
+	default:
+		return fmt.Errorf("init-model: unsupported dtype %q (want f32 or bf16)", dtype)
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("init-model: %s exists and is not empty", dir)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	tokFiles, err := tokenizer.BundledFiles()
+	if err != nil {
+		return fmt.Errorf("init-model: bundled tokenizer: %w", err)
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(dir))+".tmp-")
+	if err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	if err := WriteRandomModel(tmp, cfg, RandomInit{Seed: seed, DType: stDType}); err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	gen, err := marshalSortedJSON(map[string]any{
+		"bos_token_id":         qwenEndOfText,
+		"pad_token_id":         qwenEndOfText,
+		"eos_token_id":         []int{qwenImEnd, qwenEndOfText},
+		"do_sample":            false,
+		"transformers_version": hfTransformersVersion,
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(tmp, "generation_config.json"), gen); err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	names := sortedKeys(tokFiles)
+	for _, name := range names {
+		if name == "" || name != filepath.Base(name) || name == ConfigFile || name == SafetensorsFile {
+			return fmt.Errorf("init-model: bundled tokenizer file has a bad name %q", name)
+		}
+		if err := writeFileAtomic(filepath.Join(tmp, name), tokFiles[name]); err != nil {
+			return fmt.Errorf("init-model: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("init-model: %w", err)
+	}
+	done = true
+	return nil
+}
+
+// hfTransformersVersion is the transformers_version written into generated config files.
+const hfTransformersVersion = "4.43.1"
+
+// HFJSON renders the config as a Hugging Face config.json (sorted keys, two-space indent, Python
+// float spelling), with the fields transformers writes for this model_type.
+func (c *Config) HFJSON() ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	arch := c.Architectures
+	if len(arch) == 0 {
+		arch = []string{map[string]string{"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM"}[c.ModelType]}
+	}
+	m := map[string]any{
+		"architectures":           arch,
+		"attention_dropout":       pyFloat(0),
+		"hidden_act":              c.HiddenAct,
+		"hidden_size":             c.HiddenSize,
+		"initializer_range":       pyFloat(0.02),
+		"intermediate_size":       c.IntermediateSize,
+		"max_position_embeddings": c.MaxPositionEmbeddings,
+		"model_type":              c.ModelType,
+		"num_attention_heads":     c.NumAttentionHeads,
+		"num_hidden_layers":       c.NumHiddenLayers,
+		"num_key_value_heads":     c.NumKeyValueHeads,
+		"rms_norm_eps":            pyFloat(c.RMSNormEps),
+		"rope_theta":              pyFloat(c.RopeTheta),
+		"rope_scaling":            nil,
+		"tie_word_embeddings":     c.TieWordEmbeddings,
+		"transformers_version":    hfTransformersVersion,
+		"use_cache":               true,
+		"vocab_size":              c.VocabSize,
+	}
+	if c.TorchDType != "" {
+		m["torch_dtype"] = c.TorchDType
+	}
+	if c.BOSTokenID != nil {
+		m["bos_token_id"] = *c.BOSTokenID
+	}
+	switch len(c.EOSTokenIDs) {
+	case 0:
+	case 1:
+		m["eos_token_id"] = c.EOSTokenIDs[0]
+	default:
+		m["eos_token_id"] = c.EOSTokenIDs
+	}
+	if c.HiddenSize != c.NumAttentionHeads*c.HeadDim {
+		m["head_dim"] = c.HeadDim
+	}
+	if s := c.RopeScaling; s != nil {
+		rs := map[string]any{"rope_type": s.Type, "factor": pyFloat(s.Factor)}
+		if s.Type == "llama3" {
+			rs["low_freq_factor"] = pyFloat(s.LowFreqFactor)
+			rs["high_freq_factor"] = pyFloat(s.HighFreqFactor)
+			rs["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings
+		}
+		m["rope_scaling"] = rs
+	}
+	switch c.ModelType {
+	case "qwen2":
+		if !c.AttentionBias || c.OProjBias || c.MLPBias {
+			return nil, errors.New("qwen2 config: q/k/v bias is fixed on, o_proj and MLP bias off")
+		}
+		m["max_window_layers"] = c.NumHiddenLayers
+		m["sliding_window"] = c.MaxPositionEmbeddings
+		m["use_sliding_window"] = false
+	case "llama":
+		if c.AttentionBias != c.OProjBias {
+			return nil, errors.New("llama config: attention_bias covers q/k/v and o_proj together")
+		}
+		m["attention_bias"] = c.AttentionBias
+		m["mlp_bias"] = c.MLPBias
+		m["pretraining_tp"] = 1
+	}
+	return marshalSortedJSON(m)
+}
+
+func marshalSortedJSON(m map[string]any) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ") // map keys are sorted, as transformers' sort_keys=True
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// pyFloat spells a float the way Python's json module does (1000000.0, 1e-06, 0.02).
+func pyFloat(v float64) json.Number {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return json.Number("0")
+	}
+	e := strconv.FormatFloat(v, 'e', -1, 64)
+	mant, expStr, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expStr)
+	if exp < -4 || exp >= 16 {
+		sign := "+"
+		if exp < 0 {
+			sign, exp = "-", -exp
+		}
+		return json.Number(fmt.Sprintf("%se%s%02d", mant, sign, exp))
+	}
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return json.Number(s)
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename.
+func writeFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
