@@ -74,21 +74,23 @@ type mappedFile struct {
 	data []byte // the whole file, mmapped read-only
 }
 
-// OpenWeights memory-maps a model folder's weights: model.safetensors, or the shards named in
-// model.safetensors.index.json.
+// OpenWeights memory-maps a model folder's weights: model.safetensors, or else the shards named in
+// model.safetensors.index.json (the order transformers' from_pretrained looks in).
 func OpenWeights(dir string) (*Weights, error) {
-	indexPath := filepath.Join(dir, SafetensorsIndexFile)
-	if _, err := os.Stat(indexPath); err == nil {
-		return openSharded(dir, indexPath)
-	}
 	single := filepath.Join(dir, SafetensorsFile)
-	if _, err := os.Stat(single); err != nil {
+	if _, err := os.Stat(single); err == nil {
+		return OpenSafetensors(single)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open weights: %w", err)
+	}
+	indexPath := filepath.Join(dir, SafetensorsIndexFile)
+	if _, err := os.Stat(indexPath); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("model folder %s has neither %s nor %s", dir, SafetensorsFile, SafetensorsIndexFile)
 		}
-		return nil, err
+		return nil, fmt.Errorf("open weights: %w", err)
 	}
-	return OpenSafetensors(single)
+	return openSharded(dir, indexPath)
 }
 
 // OpenSafetensors memory-maps one safetensors file (e.g. an adapter_model.safetensors).
@@ -289,11 +291,23 @@ func parseSafetensors(path string, data []byte) ([]TensorInfo, map[string]string
 		})
 	}
 	// Overlapping byte ranges mean a corrupt header: two tensors cannot share storage.
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
-	for i := 1; i < len(spans); i++ {
-		if spans[i-1].end > spans[i].begin {
-			return nil, nil, fmt.Errorf("%s: tensors %s and %s have overlapping data_offsets", path, spans[i-1].name, spans[i].name)
+	// Empty tensors occupy no bytes and cannot overlap anything.
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].begin != spans[j].begin {
+			return spans[i].begin < spans[j].begin
 		}
+		return spans[i].name < spans[j].name
+	})
+	var prev *span
+	for i := range spans {
+		cur := &spans[i]
+		if cur.begin == cur.end {
+			continue
+		}
+		if prev != nil && prev.end > cur.begin {
+			return nil, nil, fmt.Errorf("%s: tensors %s and %s have overlapping data_offsets", path, prev.name, cur.name)
+		}
+		prev = cur
 	}
 	sort.Slice(tensors, func(i, j int) bool { return tensors[i].Name < tensors[j].Name })
 	return tensors, meta, nil

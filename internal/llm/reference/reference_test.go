@@ -534,3 +534,37 @@ func TestForwardErrors(t *testing.T) {
 		t.Error("loaded an empty folder")
 	}
 }
+
+// TestTinyPreset runs the init-model tiny preset (full Qwen vocabulary) end to end.
+func TestTinyPreset(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tiny")
+	if err := llm.InitRandomModel(dir, "tiny", 3, "bf16"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int{151644, 872, 198, 9707, 11, 1879, 0, 151645}
+	logits, err := m.Forward(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logits) != len(ids) || len(logits[0]) != 151936 {
+		t.Fatalf("logits %d×%d", len(logits), len(logits[0]))
+	}
+	for _, row := range logits {
+		for _, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatal("non-finite logit")
+			}
+		}
+	}
+	padded, err := m.ForwardMasked(append([]int{151643, 151643}, ids...), append([]int{0, 0}, 1, 1, 1, 1, 1, 1, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(padded[2:], logits); d > 1e-12 {
+		t.Errorf("left-padded row differs by %g", d)
+	}
+}
