@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInitModelCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tiny")
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer = &out
+	if err := app.Run([]string{"sentitune", "init-model", "--preset", "tiny", "--seed", "5", "--out", dir}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "wrote tiny Qwen2 model") || !strings.Contains(out.String(), dir) {
+		t.Errorf("output %q", out.String())
+	}
+	for _, f := range []string{"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--preset", "medium", "--out", filepath.Join(t.TempDir(), "m")}, `unknown model preset "medium"`},
+		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `unsupported dtype "f8"`},
+		{[]string{"--out", dir}, "not empty"},
+	}
+	for _, tc := range cases {
+		err := newApp().Run(append([]string{"sentitune", "init-model"}, tc.args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
