@@ -1,0 +1,229 @@
+package tokenizer
+
+import (
+	"container/heap"
+	"hash/maphash"
+	"math"
+	"strings"
+	"sync"
+)
+
+// bpe is a byte-level BPE model: the merge with the lowest rank is applied
+// first, the leftmost occurrence on ties — the order Hugging Face tokenizers uses.
+type bpe struct {
+	byteID       [256]int32       // id of each single byte's token
+	merges       map[uint64]merge // pair key → rank and merged id
+	vocab        map[string]int   // byte-level token string → id
+	ignoreMerges bool             // a piece that is itself in the vocab is one token (Llama-3)
+	cache        *wordCache
+}
+
+type merge struct{ rank, id int32 }
+
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
+const noRank = math.MaxInt32
+
+// heapThreshold: pieces with more bytes than this use the O(n log n) merge loop;
+// shorter ones use a linear scan, which is faster for them.
+const heapThreshold = 64
+
+// appendPiece appends the ids of one pre-tokenized piece (raw UTF-8 bytes).
+func (m *bpe) appendPiece(dst []int, piece string) []int {
+	if len(piece) == 1 {
+		return append(dst, int(m.byteID[piece[0]]))
+	}
+	if ids, ok := m.cache.get(piece); ok {
+		for _, id := range ids {
+			dst = append(dst, int(id))
+		}
+		return dst
+	}
+	ids := m.encodeWord(piece)
+	m.cache.put(piece, ids)
+	for _, id := range ids {
+		dst = append(dst, int(id))
+	}
+	return dst
+}
+
+// encodeWord runs BPE on one piece without the cache.
+func (m *bpe) encodeWord(piece string) []int32 {
+	if m.ignoreMerges {
+		if id, ok := m.vocab[byteLevelString(piece)]; ok {
+			return []int32{int32(id)}
+		}
+	}
+	syms := make([]int32, len(piece))
+	for i := 0; i < len(piece); i++ {
+		syms[i] = m.byteID[piece[i]]
+	}
+	if len(syms) > heapThreshold {
+		return m.mergeHeap(syms)
+	}
+	return m.mergeLinear(syms)
+}
+
+func (m *bpe) rankOf(a, b int32) int32 {
+	if mg, ok := m.merges[pairKey(a, b)]; ok {
+		return mg.rank
+	}
+	return noRank
+}
+
+// mergeLinear keeps the rank of every adjacent pair and rescans for the minimum.
+func (m *bpe) mergeLinear(syms []int32) []int32 {
+	if len(syms) < 2 {
+		return syms
+	}
+	ranks := make([]int32, len(syms)-1)
+	for k := range ranks {
+		ranks[k] = m.rankOf(syms[k], syms[k+1])
+	}
+	for {
+		best, bestRank := -1, int32(noRank)
+		for k, r := range ranks {
+			if r < bestRank {
+				best, bestRank = k, r
+			}
+		}
+		if best < 0 {
+			return syms
+		}
+		syms[best] = m.merges[pairKey(syms[best], syms[best+1])].id
+		syms = append(syms[:best+1], syms[best+2:]...)
+		ranks = append(ranks[:best], ranks[best+1:]...)
+		if best > 0 {
+			ranks[best-1] = m.rankOf(syms[best-1], syms[best])
+		}
+		if best < len(ranks) {
+			ranks[best] = m.rankOf(syms[best], syms[best+1])
+		}
+	}
+}
+
+// mergeHeap is Hugging Face's algorithm: a priority queue of (rank, position)
+// over a linked list of symbols, skipping entries that went stale.
+func (m *bpe) mergeHeap(syms []int32) []int32 {
+	n := len(syms)
+	prev := make([]int32, n)
+	next := make([]int32, n)
+	alive := make([]bool, n)
+	for i := range syms {
+		prev[i], next[i], alive[i] = int32(i-1), int32(i+1), true
+	}
+	next[n-1] = -1
+	q := make(mergeQueue, 0, n)
+	for i := 0; i+1 < n; i++ {
+		if mg, ok := m.merges[pairKey(syms[i], syms[i+1])]; ok {
+			q = append(q, queued{mg.rank, int32(i), mg.id})
+		}
+	}
+	heap.Init(&q)
+	for q.Len() > 0 {
+		top := heap.Pop(&q).(queued)
+		p := top.pos
+		if !alive[p] || next[p] < 0 {
+			continue
+		}
+		r := next[p]
+		if mg, ok := m.merges[pairKey(syms[p], syms[r])]; !ok || mg.id != top.id {
+			continue // stale entry
+		}
+		syms[p] = top.id
+		alive[r] = false
+		next[p] = next[r]
+		if next[r] >= 0 {
+			prev[next[r]] = p
+		}
+		if l := prev[p]; l >= 0 {
+			if mg, ok := m.merges[pairKey(syms[l], syms[p])]; ok {
+				heap.Push(&q, queued{mg.rank, l, mg.id})
+			}
+		}
+		if nr := next[p]; nr >= 0 {
+			if mg, ok := m.merges[pairKey(syms[p], syms[nr])]; ok {
+				heap.Push(&q, queued{mg.rank, p, mg.id})
+			}
+		}
+	}
+	out := make([]int32, 0, n)
+	for i := int32(0); i >= 0; i = next[i] {
+		out = append(out, syms[i])
+	}
+	return out
+}
+
+type queued struct{ rank, pos, id int32 }
+
+type mergeQueue []queued
+
+func (q mergeQueue) Len() int { return len(q) }
+func (q mergeQueue) Less(i, j int) bool {
+	if q[i].rank != q[j].rank {
+		return q[i].rank < q[j].rank
+	}
+	return q[i].pos < q[j].pos
+}
+func (q mergeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *mergeQueue) Push(x any)   { *q = append(*q, x.(queued)) }
+func (q *mergeQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
+// wordCache maps pieces to their ids, sharded so that many goroutines can
+// encode at once. A full shard is emptied rather than grown, bounding memory
+// on a long-running server.
+type wordCache struct {
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+}
+
+const (
+	cacheShards   = 64
+	cacheShardCap = 4096
+	maxCachedLen  = 256 // longer pieces are rare; caching them would only hold memory
+)
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string][]int32
+	_  [40]byte // keep shards on separate cache lines
+}
+
+func newWordCache() *wordCache {
+	c := &wordCache{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string][]int32)
+	}
+	return c
+}
+
+func (c *wordCache) shard(key string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, key)%cacheShards]
+}
+
+func (c *wordCache) get(key string) ([]int32, bool) {
+	sh := c.shard(key)
+	sh.mu.RLock()
+	ids, ok := sh.m[key]
+	sh.mu.RUnlock()
+	return ids, ok
+}
+
+func (c *wordCache) put(key string, ids []int32) {
+	if len(key) > maxCachedLen {
+		return
+	}
+	sh := c.shard(key)
+	key = strings.Clone(key) // do not pin the caller's (possibly large) text
+	sh.mu.Lock()
+	if len(sh.m) >= cacheShardCap {
+		clear(sh.m)
+	}
+	sh.m[key] = ids
+	sh.mu.Unlock()
+}

@@ -1,0 +1,505 @@
+// Package tokenizer reads a Hugging Face model folder's tokenizer.json (and
+// tokenizer_config.json) and encodes text exactly as Hugging Face tokenizers
+// does for Qwen (1.5, 2, 2.5, 3) and Llama-3 models: added/special tokens split
+// out first, NFC, the Split pre-tokenizer regex, byte-level BPE. It also renders
+// the two chat templates those models use, ChatML and Llama-3, in plain Go.
+//
+// Encode never adds BOS/EOS itself (Hugging Face's add_special_tokens=False):
+// the chat templates write the special tokens they need into the text.
+//
+// A Tokenizer is immutable after Load apart from an internal, locked word
+// cache, so one value may be shared by any number of goroutines.
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Tokenizer encodes text to token ids and back. Build one with Load.
+type Tokenizer struct {
+	model     bpe
+	pre       preTokenizer
+	nfc       bool
+	rawAdded  *addedMatcher // added tokens with normalized=false: matched on the raw text
+	normAdded *addedMatcher // normalized=true: matched after NFC
+	added     map[string]int
+	idToken   []string // token text by id ("" for an unused id)
+	idBytes   [][]byte // what each id decodes to
+	eos, pad  int
+	bos       int
+	chat      *Chat
+}
+
+// Load reads modelDir/tokenizer.json and, if present, modelDir/tokenizer_config.json
+// (special tokens, chat template) and modelDir/chat_template.jinja.
+func Load(modelDir string) (*Tokenizer, error) {
+	tokPath := filepath.Join(modelDir, "tokenizer.json")
+	tokJSON, err := os.ReadFile(tokPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load tokenizer: %s not found (the model folder needs a Hugging Face tokenizer.json)", tokPath)
+		}
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	cfgPath := filepath.Join(modelDir, "tokenizer_config.json")
+	cfgJSON, err := os.ReadFile(cfgPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	var template string
+	if b, err := os.ReadFile(filepath.Join(modelDir, "chat_template.jinja")); err == nil {
+		template = string(b)
+	}
+	return build(tokPath, tokJSON, cfgPath, cfgJSON, template)
+}
+
+// New builds a Tokenizer from the contents of tokenizer.json and
+// tokenizer_config.json (which may be nil).
+func New(tokenizerJSON, tokenizerConfigJSON []byte) (*Tokenizer, error) {
+	return build("tokenizer.json", tokenizerJSON, "tokenizer_config.json", tokenizerConfigJSON, "")
+}
+
+// tokenizerFile is the part of tokenizer.json this package reads.
+type tokenizerFile struct {
+	AddedTokens  []*addedToken `json:"added_tokens"`
+	Normalizer   *component    `json:"normalizer"`
+	PreTokenizer *component    `json:"pre_tokenizer"`
+	Model        *tokenizerBPE `json:"model"`
+	Decoder      *component    `json:"decoder"`
+}
+
+type component struct {
+	Type           string       `json:"type"`
+	Normalizers    []*component `json:"normalizers"`
+	PreTokenizers  []*component `json:"pretokenizers"`
+	Pattern        *pattern     `json:"pattern"`
+	Behavior       string       `json:"behavior"`
+	Invert         bool         `json:"invert"`
+	AddPrefixSpace bool         `json:"add_prefix_space"`
+	UseRegex       *bool        `json:"use_regex"`
+}
+
+type pattern struct {
+	Regex  *string `json:"Regex"`
+	String *string `json:"String"`
+}
+
+type tokenizerBPE struct {
+	Type                    string          `json:"type"`
+	Vocab                   json.RawMessage `json:"vocab"`
+	Merges                  json.RawMessage `json:"merges"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	ContinuingSubwordPrefix string          `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         string          `json:"end_of_word_suffix"`
+}
+
+func build(tokName string, tokJSON []byte, cfgName string, cfgJSON []byte, template string) (*Tokenizer, error) {
+	var f tokenizerFile
+	if err := json.Unmarshal(tokJSON, &f); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", tokName, err)
+	}
+	t, err := fromFile(&f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tokName, err)
+	}
+	cfg, err := parseConfig(cfgJSON)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", cfgName, err)
+	}
+	if template == "" {
+		template = cfg.template
+	}
+	t.bos, t.eos, t.pad = t.idOf(cfg.bos), t.idOf(cfg.eos), t.idOf(cfg.pad)
+	if t.pad < 0 {
+		t.pad = t.eos
+	}
+	if t.chat, err = newChat(t, template, cfg.bos); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgName, err)
+	}
+	return t, nil
+}
+
+func fromFile(f *tokenizerFile) (*Tokenizer, error) {
+	m := f.Model
+	if m == nil {
+		return nil, errors.New(`no "model" section`)
+	}
+	if m.Type != "" && m.Type != "BPE" {
+		return nil, fmt.Errorf("model type %q is not supported (only byte-level BPE)", m.Type)
+	}
+	var vocab map[string]int
+	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+		return nil, fmt.Errorf("model vocab: %w", err)
+	}
+	if len(vocab) == 0 {
+		return nil, errors.New("model has an empty vocab")
+	}
+	if m.ContinuingSubwordPrefix != "" || m.EndOfWordSuffix != "" {
+		return nil, errors.New("BPE with continuing_subword_prefix/end_of_word_suffix is not supported")
+	}
+	t := &Tokenizer{added: map[string]int{}}
+
+	var err error
+	if t.nfc, err = normalizerNFC(f.Normalizer); err != nil {
+		return nil, err
+	}
+	if t.pre, err = preTokenizerOf(f.PreTokenizer); err != nil {
+		return nil, err
+	}
+	if f.Decoder != nil && f.Decoder.Type != "ByteLevel" {
+		return nil, fmt.Errorf("decoder %q is not supported (only ByteLevel)", f.Decoder.Type)
+	}
+
+	size := 0
+	for _, id := range vocab {
+		if id < 0 {
+			return nil, fmt.Errorf("vocab has a negative id %d", id)
+		}
+		size = max(size, id+1)
+	}
+	for _, a := range f.AddedTokens {
+		if a.ID < 0 || a.Content == "" {
+			return nil, fmt.Errorf("added token %q has an invalid id %d or empty content", a.Content, a.ID)
+		}
+		size = max(size, a.ID+1)
+	}
+	t.idToken = make([]string, size)
+	t.idBytes = make([][]byte, size)
+	for tok, id := range vocab {
+		t.idToken[id] = tok
+		t.idBytes[id] = byteLevelDecode(tok)
+	}
+	var raw, normd []*addedToken
+	for _, a := range f.AddedTokens {
+		t.idToken[a.ID] = a.Content
+		t.idBytes[a.ID] = []byte(a.Content)
+		t.added[a.Content] = a.ID
+		if a.Normalized {
+			normd = append(normd, a)
+		} else {
+			raw = append(raw, a)
+		}
+	}
+	t.rawAdded, t.normAdded = newAddedMatcher(raw), newAddedMatcher(normd)
+
+	t.model = bpe{vocab: vocab, ignoreMerges: m.IgnoreMerges, cache: newWordCache()}
+	for b := 0; b < 256; b++ {
+		tok := string(byteToRune[b])
+		id, ok := vocab[tok]
+		if !ok {
+			return nil, fmt.Errorf("vocab lacks the byte-level token %q for byte 0x%02X (not a byte-level BPE vocab?)", tok, b)
+		}
+		t.model.byteID[b] = int32(id)
+	}
+	pairs, err := parseMerges(m.Merges)
+	if err != nil {
+		return nil, err
+	}
+	t.model.merges = make(map[uint64]merge, len(pairs))
+	for rank, p := range pairs {
+		a, okA := vocab[p[0]]
+		b, okB := vocab[p[1]]
+		ab, okAB := vocab[p[0]+p[1]]
+		if !okA || !okB || !okAB {
+			return nil, fmt.Errorf("merge %d (%q %q) uses a token missing from the vocab", rank, p[0], p[1])
+		}
+		k := pairKey(int32(a), int32(b))
+		if _, dup := t.model.merges[k]; !dup { // the first (lowest-rank) occurrence wins
+			t.model.merges[k] = merge{rank: int32(rank), id: int32(ab)}
+		}
+	}
+	return t, nil
+}
+
+func normalizerNFC(c *component) (bool, error) {
+	if c == nil {
+		return false, nil
+	}
+	switch c.Type {
+	case "NFC":
+		return true, nil
+	case "Sequence":
+		nfc := false
+		for _, n := range c.Normalizers {
+			ok, err := normalizerNFC(n)
+			if err != nil {
+				return false, err
+			}
+			nfc = nfc || ok
+		}
+		return nfc, nil
+	}
+	return false, fmt.Errorf("normalizer %q is not supported (only NFC)", c.Type)
+}
+
+func preTokenizerOf(c *component) (preTokenizer, error) {
+	if c == nil {
+		return nil, errors.New("no pre_tokenizer (byte-level BPE needs one)")
+	}
+	switch c.Type {
+	case "ByteLevel": // GPT-2 style: the ByteLevel step splits with its own regex
+		if c.AddPrefixSpace {
+			return nil, errors.New("ByteLevel pre-tokenizer with add_prefix_space is not supported")
+		}
+		if c.UseRegex != nil && !*c.UseRegex {
+			return nil, errors.New("ByteLevel pre-tokenizer without a regex splits nothing: not supported")
+		}
+		return newPreTokenizer(gpt2Pattern)
+	case "Sequence":
+		if len(c.PreTokenizers) == 2 && c.PreTokenizers[0].Type == "Split" && c.PreTokenizers[1].Type == "ByteLevel" {
+			s, bl := c.PreTokenizers[0], c.PreTokenizers[1]
+			if bl.AddPrefixSpace || (bl.UseRegex != nil && *bl.UseRegex) {
+				return nil, errors.New("ByteLevel after Split must have add_prefix_space=false and use_regex=false")
+			}
+			if s.Pattern == nil || s.Pattern.Regex == nil {
+				return nil, errors.New("Split pre-tokenizer without a Regex pattern is not supported")
+			}
+			if s.Behavior != "Isolated" || s.Invert {
+				return nil, fmt.Errorf("Split behavior %q (invert %v) is not supported (only Isolated)", s.Behavior, s.Invert)
+			}
+			return newPreTokenizer(*s.Pattern.Regex)
+		}
+	}
+	return nil, fmt.Errorf("pre_tokenizer %q is not supported (expected Split regex + ByteLevel, as in Qwen2/Llama-3)", c.Type)
+}
+
+// parseMerges accepts both forms Hugging Face writes: ["a b", ...] and [["a","b"], ...].
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(raw, &pairs); err == nil {
+		return pairs, nil
+	}
+	var lines []string
+	if err := json.Unmarshal(raw, &lines); err != nil {
+		return nil, fmt.Errorf(`"merges" is neither a list of "a b" strings nor of [a, b] pairs: %w`, err)
+	}
+	pairs = make([][2]string, len(lines))
+	for i, l := range lines {
+		a, b, ok := strings.Cut(l, " ")
+		if !ok || strings.Contains(b, " ") {
+			return nil, fmt.Errorf("merge %d %q is not two tokens separated by one space", i, l)
+		}
+		pairs[i] = [2]string{a, b}
+	}
+	return pairs, nil
+}
+
+// tokenizerConfig is the part of tokenizer_config.json this package reads.
+type tokenizerConfig struct {
+	bos, eos, pad string
+	template      string
+}
+
+func parseConfig(b []byte) (tokenizerConfig, error) {
+	var c tokenizerConfig
+	if len(bytes.TrimSpace(b)) == 0 {
+		return c, nil
+	}
+	var raw struct {
+		BOS          json.RawMessage `json:"bos_token"`
+		EOS          json.RawMessage `json:"eos_token"`
+		Pad          json.RawMessage `json:"pad_token"`
+		ChatTemplate json.RawMessage `json:"chat_template"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return c, err
+	}
+	var err error
+	if c.bos, err = tokenContent(raw.BOS); err != nil {
+		return c, fmt.Errorf("bos_token: %w", err)
+	}
+	if c.eos, err = tokenContent(raw.EOS); err != nil {
+		return c, fmt.Errorf("eos_token: %w", err)
+	}
+	if c.pad, err = tokenContent(raw.Pad); err != nil {
+		return c, fmt.Errorf("pad_token: %w", err)
+	}
+	if c.template, err = chatTemplate(raw.ChatTemplate); err != nil {
+		return c, fmt.Errorf("chat_template: %w", err)
+	}
+	return c, nil
+}
+
+// tokenContent reads a special token written as a string, null, or an
+// AddedToken object {"content": ...}.
+func tokenContent(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var obj struct {
+		Content string `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", errors.New("neither a string nor an object with content")
+	}
+	return obj.Content, nil
+}
+
+// chatTemplate reads a template written as a string or as a list of
+// {"name", "template"} (the one named "default" is used).
+func chatTemplate(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var list []struct {
+		Name     string `json:"name"`
+		Template string `json:"template"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return "", errors.New("neither a string nor a list of named templates")
+	}
+	for _, t := range list {
+		if t.Name == "default" {
+			return t.Template, nil
+		}
+	}
+	if len(list) > 0 {
+		return list[0].Template, nil
+	}
+	return "", nil
+}
+
+func (t *Tokenizer) idOf(tok string) int {
+	if tok == "" {
+		return -1
+	}
+	if id, ok := t.TokenID(tok); ok {
+		return id
+	}
+	return -1
+}
+
+// Encode returns the token ids of text. Added and special tokens written in
+// the text (e.g. "<|im_end|>") become their ids, as in Hugging Face with
+// split_special_tokens=False; no BOS/EOS is added.
+func (t *Tokenizer) Encode(text string) ([]int, error) {
+	if !utf8.ValidString(text) {
+		return nil, fmt.Errorf("encode: text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(text))
+	}
+	ids := make([]int, 0, len(text)/4+4)
+	return t.appendText(ids, text), nil
+}
+
+func (t *Tokenizer) appendText(ids []int, text string) []int {
+	for from := 0; ; {
+		a, b, tok := t.rawAdded.find(text, from)
+		if tok == nil {
+			return t.appendSegment(ids, text[from:])
+		}
+		ids = t.appendSegment(ids, text[from:a])
+		ids = append(ids, tok.ID)
+		from = b
+	}
+}
+
+// appendSegment encodes text that holds no raw added token.
+func (t *Tokenizer) appendSegment(ids []int, seg string) []int {
+	if seg == "" {
+		return ids
+	}
+	if t.nfc {
+		seg = norm.NFC.String(seg)
+	}
+	for from := 0; ; {
+		a, b, tok := t.normAdded.find(seg, from)
+		if tok == nil {
+			return t.appendPieces(ids, seg[from:])
+		}
+		ids = t.appendPieces(ids, seg[from:a])
+		ids = append(ids, tok.ID)
+		from = b
+	}
+}
+
+func (t *Tokenizer) appendPieces(ids []int, s string) []int {
+	if sp, ok := t.pre.(regexSplitter); ok { // the common case, without a pieces slice
+		for i := 0; i < len(s); {
+			end := sp.next(s, i)
+			ids = t.model.appendPiece(ids, s[i:end])
+			i = end
+		}
+		return ids
+	}
+	for _, p := range t.pre.split(s, nil) {
+		ids = t.model.appendPiece(ids, p)
+	}
+	return ids
+}
+
+func invalidOffset(s string) int {
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && w == 1 {
+			return i
+		}
+		i += w
+	}
+	return -1
+}
+
+// Decode returns the text of ids. Special tokens are kept as their text;
+// byte sequences that are not valid UTF-8 (an id sequence cut inside a
+// character) become U+FFFD. Hugging Face's clean_up_tokenization_spaces is
+// not applied, so Decode(Encode(s)) is NFC(s) for every model.
+func (t *Tokenizer) Decode(ids []int) (string, error) {
+	var buf []byte
+	for i, id := range ids {
+		if id < 0 || id >= len(t.idBytes) || t.idBytes[id] == nil {
+			return "", fmt.Errorf("decode: id %d at position %d is not in the vocabulary (size %d)", id, i, len(t.idBytes))
+		}
+		buf = append(buf, t.idBytes[id]...)
+	}
+	if utf8.Valid(buf) {
+		return string(buf), nil
+	}
+	return string(appendLossyUTF8(nil, buf)), nil
+}
+
+// TokenID returns the id of a token as written in tokenizer.json: an added
+// token's content ("<|im_end|>") or a vocab entry in byte-level form ("Ġthe").
+func (t *Tokenizer) TokenID(tok string) (int, bool) {
+	if id, ok := t.added[tok]; ok {
+		return id, true
+	}
+	id, ok := t.model.vocab[tok]
+	return id, ok
+}
+
+// VocabSize is the largest token id plus one (151,669 for Qwen2.5). Models
+// usually pad their embedding matrix beyond it (151,936 for Qwen2.5).
+func (t *Tokenizer) VocabSize() int { return len(t.idToken) }
+
+// EOSID is the id of tokenizer_config.json's eos_token, or -1 if none is set.
+func (t *Tokenizer) EOSID() int { return t.eos }
+
+// PadID is the id of pad_token, falling back to eos_token; -1 if neither is set.
+func (t *Tokenizer) PadID() int { return t.pad }
+
+// BOSID is the id of bos_token, or -1 (Qwen has none).
+func (t *Tokenizer) BOSID() int { return t.bos }
+
+// Chat returns the model's chat template, or nil when it is neither ChatML
+// nor Llama-3.
+func (t *Tokenizer) Chat() *Chat { return t.chat }
