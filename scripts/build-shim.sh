@@ -58,7 +58,15 @@ if [ $dist = gloo ]; then
 fi
 
 cxx=${CXX:-g++}
-flags=(-std=c++17 -O2 -fPIC -Wall -Wno-unused-variable -Wno-deprecated-declarations "${defs[@]}")
+# libtorch ≥ 2.10 headers need C++20; older ones build as C++17.
+vh=$(for d in "${inc[@]}" /usr/include; do [ -f "$d/torch/version.h" ] && { echo "$d/torch/version.h"; break; }; done)
+std=c++17
+if [ -n "$vh" ]; then
+  maj=$(awk '/define TORCH_VERSION_MAJOR/{print $3}' "$vh"); min=$(awk '/define TORCH_VERSION_MINOR/{print $3}' "$vh")
+  if [ "${maj:-1}" -gt 2 ] || { [ "${maj:-1}" -eq 2 ] && [ "${min:-0}" -ge 10 ]; }; then std=c++20; fi
+fi
+std=${CXXSTD:-$std}
+flags=(-std=$std -O2 -fPIC -Wall -Wno-unused-variable -Wno-deprecated-declarations "${defs[@]}")
 incflags=(); for d in "${inc[@]}"; do incflags+=(-isystem "$d"); done
 
 start=$(date +%s)

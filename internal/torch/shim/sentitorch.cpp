@@ -144,7 +144,7 @@ const char* st_cuda_memory(int dev, int64_t* allocated, int64_t* reserved, int64
   ST_TRY
 #ifdef ST_WITH_CUDA
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
-  auto agg = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+  const size_t agg = 0;  // StatType::AGGREGATE is index 0 in every version; the enum itself moved in 2.x
   *allocated = stats.allocated_bytes[agg].current;
   *reserved = stats.reserved_bytes[agg].current;
   *peak = stats.allocated_bytes[agg].peak;
