@@ -1,11 +1,158 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+)
+
+// tokenizeConfig is what tokenize needs.
+type tokenizeConfig struct {
+	Model   string // model folder with tokenizer.json
+	JSONL   string // input file of {"text": ...} lines
+	Text    string // or one text
+	HasText bool   // --text was given (it may be given empty, which is an error)
+	Out     string // output file; "" = stdout
+	Chat    bool   // wrap each text as a user turn with the generation prompt
+	System  string // system prompt for --chat; "" = the template's default
+}
 
 func tokenizeCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "tokenize",
-		Usage:  "tokenize text with a model's tokenizer (and chat template)",
-		Action: notImplemented("tokenize"),
+		Name:      "tokenize",
+		Usage:     "tokenize text with a model's tokenizer (and chat template)",
+		UsageText: `sentitune tokenize --model DIR (--jsonl IN [--out OUT] | --text "...") [--chat [--system S]]`,
+		Description: "Reads {\"text\": ...} per line and writes {\"ids\": [...]} per line (stdout by default),\n" +
+			"with the model's tokenizer.json exactly as Hugging Face encodes it (no BOS/EOS added).\n" +
+			"--chat renders each text as the user turn of the model's chat template (ChatML or Llama-3),\n" +
+			"with its default system prompt unless --system is given, up to the assistant generation prompt.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "model folder `DIR` (tokenizer.json, tokenizer_config.json)"},
+			&cli.StringFlag{Name: "jsonl", Usage: "input `FILE` of {\"text\": ...} lines"},
+			&cli.StringFlag{Name: "text", Usage: "tokenize this one `TEXT` instead of a file"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"},
+			&cli.BoolFlag{Name: "chat", Usage: "wrap the text as a user turn of the chat template"},
+			&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for --chat (default: the template's)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.IsSet("system") && !c.Bool("chat") {
+				return exitError{2, errors.New("tokenize: --system needs --chat")}
+			}
+			cfg := tokenizeConfig{
+				Model:   c.String("model"),
+				JSONL:   c.String("jsonl"),
+				Text:    c.String("text"),
+				HasText: c.IsSet("text"),
+				Out:     c.String("out"),
+				Chat:    c.Bool("chat"),
+				System:  c.String("system"),
+			}
+			var progress io.Writer
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				progress = os.Stderr
+			}
+			return runTokenize(cfg, c.App.Writer, progress)
+		},
 	}
+}
+
+func runTokenize(cfg tokenizeConfig, stdout, progress io.Writer) error {
+	switch {
+	case cfg.Model == "":
+		return exitError{2, errors.New("tokenize: --model is required")}
+	case (cfg.JSONL != "") == cfg.HasText:
+		return exitError{2, errors.New("tokenize: give exactly one of --jsonl or --text")}
+	case cfg.HasText && cfg.Text == "":
+		return errors.New("tokenize: --text: empty text")
+	}
+	tok, err := tokenizer.Load(cfg.Model)
+	if err != nil {
+		return err
+	}
+	encode := tok.Encode
+	if cfg.Chat {
+		chat := tok.Chat()
+		if chat == nil {
+			return fmt.Errorf("tokenize: --chat: the model's chat template in %s is neither ChatML nor Llama-3", cfg.Model)
+		}
+		encode = func(s string) ([]int, error) { return chat.EncodePrompt(cfg.System, s) }
+	}
+
+	write := func(w io.Writer) error {
+		if cfg.HasText {
+			ids, err := encode(cfg.Text)
+			if err != nil {
+				return fmt.Errorf("tokenize --text: %w", err)
+			}
+			_, err = w.Write(append(tokenizer.AppendIDsJSON(nil, ids), '\n'))
+			return err
+		}
+		f, err := os.Open(cfg.JSONL)
+		if err != nil {
+			return fmt.Errorf("tokenize: %w", err)
+		}
+		defer f.Close()
+		var r io.Reader = f
+		if progress != nil {
+			if st, err := f.Stat(); err == nil {
+				bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(progress),
+					progressbar.OptionSetDescription("tokenize"), progressbar.OptionShowBytes(true),
+					progressbar.OptionThrottle(200_000_000), progressbar.OptionClearOnFinish())
+				defer bar.Finish()
+				pr := progressbar.NewReader(f, bar)
+				r = &pr
+			}
+		}
+		n, err := tokenizer.EncodeJSONL(r, w, encode)
+		if err != nil {
+			return fmt.Errorf("tokenize %s: %w", cfg.JSONL, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("tokenize %s: no records", cfg.JSONL)
+		}
+		return nil
+	}
+	if cfg.Out == "" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	return tokenizeWriteAtomic(cfg.Out, write)
+}
+
+// tokenizeWriteAtomic writes path through a temporary file in the same folder,
+// renamed into place only when write succeeds: no half-written output.
+func tokenizeWriteAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

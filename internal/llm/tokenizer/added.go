@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -22,6 +23,7 @@ type addedToken struct {
 // AddedVocabulary (an Aho-Corasick automaton in LeftmostLongest mode) does.
 type addedMatcher struct {
 	first   [256]bool // bytes that can start a token
+	only    int       // the one byte all tokens start with, or -1
 	tokens  map[string]*addedToken
 	lengths []int // distinct token lengths, longest first
 }
@@ -44,6 +46,16 @@ func newAddedMatcher(toks []*addedToken) *addedMatcher {
 		}
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(m.lengths)))
+	m.only = -1
+	for b := range m.first {
+		if m.first[b] {
+			if m.only != -1 {
+				m.only = -1
+				break
+			}
+			m.only = b
+		}
+	}
 	return m
 }
 
@@ -54,7 +66,13 @@ func (m *addedMatcher) find(s string, from int) (start, end int, tok *addedToken
 		return -1, -1, nil
 	}
 	for i := from; i < len(s); i++ {
-		if !m.first[s[i]] {
+		if m.only >= 0 { // "<" for Qwen and Llama-3: let IndexByte skip ahead
+			k := strings.IndexByte(s[i:], byte(m.only))
+			if k < 0 {
+				break
+			}
+			i += k
+		} else if !m.first[s[i]] {
 			continue
 		}
 		for _, l := range m.lengths {

@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"container/heap"
-	"hash/maphash"
 	"math"
 	"strings"
 	"sync"
@@ -178,7 +177,6 @@ func (q *mergeQueue) Pop() any {
 // encode at once. A full shard is emptied rather than grown, bounding memory
 // on a long-running server.
 type wordCache struct {
-	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 }
 
@@ -195,15 +193,18 @@ type cacheShard struct {
 }
 
 func newWordCache() *wordCache {
-	c := &wordCache{seed: maphash.MakeSeed()}
+	c := &wordCache{}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string][]int32)
 	}
 	return c
 }
 
+// shard picks a shard from a few bytes of the key (pieces reaching the cache
+// have at least two): hashing the whole key here would double the map's own work.
 func (c *wordCache) shard(key string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, key)%cacheShards]
+	h := uint(key[0]) + 31*uint(key[len(key)-1]) + 131*uint(key[len(key)/2]) + 7*uint(len(key))
+	return &c.shards[h%cacheShards]
 }
 
 func (c *wordCache) get(key string) ([]int32, bool) {
