@@ -90,35 +90,66 @@ func plainASCII(s string) bool {
 	return true
 }
 
-// squeeze removes control/format characters and collapses whitespace.
+// squeeze removes control/format characters and collapses whitespace,
+// copying runs of ordinary characters in one go.
 func squeeze(s string) (out string, control, space bool) {
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
 	pendingSpace := false
-	for _, r := range s {
-		switch {
-		case unicode.IsSpace(r) || r == '\u2028' || r == '\u2029':
-			if r != ' ' || pendingSpace || b.Len() == 0 {
+	run := -1 // start of the current run of kept characters
+	for i := 0; i < len(s); {
+		c := s[i]
+		size := 1
+		var isSpace, drop bool
+		if c < utf8.RuneSelf {
+			if c > ' ' && c != 0x7f { // ordinary ASCII: the common case
+				if run < 0 {
+					if pendingSpace && len(b) > 0 {
+						b = append(b, ' ')
+					}
+					pendingSpace, run = false, i
+				}
+				i++
+				continue
+			}
+			isSpace = c == ' ' || (c >= '\t' && c <= '\r')
+			drop = !isSpace
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			isSpace = unicode.IsSpace(r) || r == '\u2028' || r == '\u2029'
+			drop = !isSpace && invisible(r)
+			if !isSpace && !drop {
+				if run < 0 {
+					if pendingSpace && len(b) > 0 {
+						b = append(b, ' ')
+					}
+					pendingSpace, run = false, i
+				}
+				i += size
+				continue
+			}
+		}
+		if run >= 0 {
+			b = append(b, s[run:i]...)
+			run = -1
+		}
+		if isSpace {
+			if c != ' ' || pendingSpace || len(b) == 0 {
 				space = true
 			}
 			pendingSpace = true
-			continue
-		case invisible(r):
+		} else {
 			control = true
-			continue
 		}
-		if pendingSpace {
-			if b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			pendingSpace = false
-		}
-		b.WriteRune(r)
+		i += size
 	}
-	if pendingSpace && b.Len() > 0 {
+	if run >= 0 {
+		b = append(b, s[run:]...)
+	}
+	if pendingSpace && len(b) > 0 {
 		space = true // trailing whitespace trimmed
 	}
-	return b.String(), control, space
+	return string(b), control, space
 }
 
 // invisible reports control characters and format characters that carry no

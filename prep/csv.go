@@ -186,9 +186,13 @@ func (c *csvReader) readRecord() (fields []string, start int, err error) {
 	start = l.n
 	raw := []numberedLine{l}
 	bad := func(format string, args ...any) ([]string, int, error) {
+		err := fmt.Errorf(format, args...)
+		if last := raw[len(raw)-1].n; last != start {
+			err = fmt.Errorf("%w (record from line %d to %d)", err, start, last)
+		}
 		// resume at the record's second line: only its first line is lost
 		c.pending = append(raw[1:len(raw):len(raw)], c.pending...)
-		return nil, start, &RowError{Path: c.info().Path, Line: start, Err: fmt.Errorf(format, args...)}
+		return nil, start, &RowError{Path: c.info().Path, Line: start, Err: err}
 	}
 	line, pos, size := l.b, 0, len(l.b)
 	var field []byte

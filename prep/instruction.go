@@ -20,23 +20,25 @@ func DefaultInstruction(lang string) string {
 	return InstructionEN
 }
 
-// DetectLang returns "zh" when at least half of the texts (up to the first
-// 2,000) contain a Han character, else "en".
+// DetectLang returns "zh" when Han characters make up at least 30% of the
+// letters in the texts (up to the first 2,000), else "en"; an English review
+// quoting a Chinese phrase stays "en".
 func DetectLang(texts []string) string {
-	n, zh := 0, 0
-	for _, t := range texts {
-		if n == 2000 {
+	han, letters := 0, 0
+	for i, t := range texts {
+		if i == 2000 {
 			break
 		}
-		n++
 		for _, r := range t {
-			if unicode.Is(unicode.Han, r) {
-				zh++
-				break
+			if unicode.IsLetter(r) {
+				letters++
+				if unicode.Is(unicode.Han, r) {
+					han++
+				}
 			}
 		}
 	}
-	if n > 0 && zh*2 >= n {
+	if letters > 0 && han*10 >= letters*3 {
 		return "zh"
 	}
 	return "en"

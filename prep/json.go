@@ -155,6 +155,7 @@ type jsonArraySource struct {
 	path    string
 	max     int
 	started bool
+	done    bool
 	n       int
 }
 
@@ -163,10 +164,14 @@ func newJSONArrayReader(br *bufio.Reader, closer io.Closer, info func() Source, 
 }
 
 func (s *jsonArraySource) next() (object, error) {
+	if s.done {
+		return object{}, io.EOF
+	}
 	if !s.started {
 		s.started = true
 		tok, err := s.dec.Token()
 		if err == io.EOF {
+			s.done = true
 			return object{}, io.EOF
 		}
 		if err != nil {
@@ -180,6 +185,7 @@ func (s *jsonArraySource) next() (object, error) {
 		if _, err := s.dec.Token(); err != nil { // the closing ]
 			return object{}, fmt.Errorf("read %s at byte %d: %w", s.path, s.dec.InputOffset(), err)
 		}
+		s.done = true
 		return object{}, io.EOF
 	}
 	s.n++

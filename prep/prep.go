@@ -6,8 +6,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -47,7 +49,7 @@ type Config struct {
 	Progress io.Writer // progress bar destination (nil = none)
 }
 
-// Encoder turns text into token ids.
+// Encoder turns text into token ids. Run calls it from several goroutines.
 type Encoder interface {
 	Encode(text string) ([]int, error)
 }
@@ -207,7 +209,7 @@ func Run(cfg Config) (*Stats, error) {
 		if name != SplitTrain && len(splits[name]) == 0 {
 			continue
 		}
-		ss, err := splitStats(name, splits[name], st.Instruction, enc, cfg.Progress)
+		ss, err := splitStats(name, splits[name], st.Instruction, cfg.System, enc, cfg.Progress)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +301,7 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 		if errors.As(err, &rowErr) {
 			st.Rows.Read++
 			if cfg.OnBadRow == OnBadRowError {
-				return nil, nil, fmt.Errorf("prep: %w (--on-bad-row skip drops such rows)", err)
+				return nil, nil, fmt.Errorf("prep: %w; --on-bad-row skip drops such rows", err)
 			}
 			st.reject(ReasonBadRow, err.Error())
 			continue
@@ -399,7 +401,7 @@ func countDuplicates(examples []example, st *Stats) {
 }
 
 // splitStats measures one split.
-func splitStats(name string, recs []example, instruction string, enc Encoder, progress io.Writer) (*SplitStats, error) {
+func splitStats(name string, recs []example, instruction, system string, enc Encoder, progress io.Writer) (*SplitStats, error) {
 	ss := &SplitStats{File: name + ".json", Rows: len(recs), Labels: map[string]int{"0": 0, "1": 0}}
 	chars := make([]int, len(recs))
 	for i, e := range recs {
@@ -419,21 +421,40 @@ func splitStats(name string, recs []example, instruction string, enc Encoder, pr
 	}
 	tokens := make([]int, len(recs))
 	prompt := make([]int, len(recs))
-	for i, e := range recs {
-		ids, err := enc.Encode(e.text)
-		if err != nil {
-			return nil, fmt.Errorf("prep: tokenize %s row %d: %w", name, i+1, err)
-		}
-		tokens[i] = len(ids)
-		// LLaMA-Factory joins an Alpaca prompt as instruction + "\n" + input
-		ids, err = enc.Encode(instruction + "\n" + e.text)
-		if err != nil {
-			return nil, fmt.Errorf("prep: tokenize %s row %d: %w", name, i+1, err)
-		}
-		prompt[i] = len(ids)
-		if bar != nil {
-			bar.Add(1)
-		}
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range errs { // the tokenizer is safe for concurrent use
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += len(errs) {
+				ids, err := enc.Encode(recs[i].text)
+				if err != nil {
+					errs[w] = fmt.Errorf("prep: tokenize %s row %d: %w", name, i+1, err)
+					return
+				}
+				tokens[i] = len(ids)
+				// LLaMA-Factory's user turn for an Alpaca record is instruction + "\n" + input
+				user := instruction + "\n" + recs[i].text
+				if pe, ok := enc.(PromptEncoder); ok {
+					ids, err = pe.EncodePrompt(system, user)
+				} else {
+					ids, err = enc.Encode(user)
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("prep: tokenize %s row %d: %w", name, i+1, err)
+					return
+				}
+				prompt[i] = len(ids)
+				if bar != nil {
+					bar.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	t, p := lengths(tokens), lengths(prompt)
 	ss.Tokens, ss.PromptTokens = &t, &p

@@ -91,8 +91,10 @@ type SplitStats struct {
 	Rows   int            `json:"rows"`
 	Labels map[string]int `json:"labels"` // "0" and "1"
 	Chars  Lengths        `json:"chars"`  // input text length in characters
-	// Token lengths with --model: the input text alone, and the prompt
-	// instruction + "\n" + input as LLaMA-Factory joins Alpaca fields.
+	// Token lengths with --model: the input text alone, and the whole prompt
+	// the model sees: the chat template (system turn, user turn
+	// instruction + "\n" + input as LLaMA-Factory joins Alpaca fields,
+	// assistant generation prompt), or just that user text without a template.
 	Tokens       *Lengths `json:"tokens,omitempty"`
 	PromptTokens *Lengths `json:"prompt_tokens,omitempty"`
 }

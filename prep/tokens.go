@@ -1,8 +1,33 @@
 package prep
 
-import "errors"
+import "github.com/sentitune/sentitune/internal/llm/tokenizer"
+
+// PromptEncoder is an Encoder that also knows the model's chat template;
+// prompt token lengths then count the whole prompt the model sees.
+type PromptEncoder interface {
+	Encoder
+	EncodePrompt(system, user string) ([]int, error)
+}
+
+// modelTokenizer adapts the pure-Go tokenizer of a model folder.
+type modelTokenizer struct{ t *tokenizer.Tokenizer }
+
+func (m modelTokenizer) Encode(s string) ([]int, error) { return m.t.Encode(s) }
+
+// EncodePrompt renders the chat template (system turn, user turn, assistant
+// generation prompt) when the model has one.
+func (m modelTokenizer) EncodePrompt(system, user string) ([]int, error) {
+	if c := m.t.Chat(); c != nil {
+		return c.EncodePrompt(system, user)
+	}
+	return m.t.Encode(user)
+}
 
 // loadTokenizer loads the tokenizer of a model folder.
 func loadTokenizer(dir string) (Encoder, error) {
-	return nil, errors.New("token lengths are not available yet (the tokenizer package is not built)")
+	t, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	return modelTokenizer{t}, nil
 }
