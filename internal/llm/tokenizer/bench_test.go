@@ -100,3 +100,16 @@ func BenchmarkSplit(b *testing.B) {
 }
 
 func addInt64(p *int64, v int64) { atomic.AddInt64(p, v) }
+
+// BenchmarkLoad builds the Qwen tokenizer from tokenizer.json bytes already in memory.
+func BenchmarkLoad(b *testing.B) {
+	files, err := BundledFiles()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := New(files["tokenizer.json"], files["tokenizer_config.json"]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -137,8 +136,8 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 	if m.Type != "" && m.Type != "BPE" {
 		return nil, fmt.Errorf("model type %q is not supported (only byte-level BPE)", m.Type)
 	}
-	var vocab map[string]int
-	if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+	vocab, err := parseVocab(m.Vocab)
+	if err != nil {
 		return nil, fmt.Errorf("model vocab: %w", err)
 	}
 	if len(vocab) == 0 {
@@ -148,8 +147,6 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 		return nil, errors.New("BPE with continuing_subword_prefix/end_of_word_suffix is not supported")
 	}
 	t := &Tokenizer{added: map[string]int{}}
-
-	var err error
 	if t.nfc, err = normalizerNFC(f.Normalizer); err != nil {
 		return nil, err
 	}
@@ -271,31 +268,6 @@ func preTokenizerOf(c *component) (preTokenizer, error) {
 		}
 	}
 	return nil, fmt.Errorf("pre_tokenizer %q is not supported (expected Split regex + ByteLevel, as in Qwen2/Llama-3)", c.Type)
-}
-
-// parseMerges accepts both forms Hugging Face writes: ["a b", ...] and [["a","b"], ...].
-func parseMerges(raw json.RawMessage) ([][2]string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var pairs [][2]string
-	if err := json.Unmarshal(raw, &pairs); err == nil {
-		return pairs, nil
-	}
-	var lines []string
-	if err := json.Unmarshal(raw, &lines); err != nil {
-		return nil, fmt.Errorf(`"merges" is neither a list of "a b" strings nor of [a, b] pairs: %w`, err)
-	}
-	pairs = make([][2]string, len(lines))
-	for i, l := range lines {
-		a, b, ok := strings.Cut(l, " ")
-		if !ok || strings.Contains(b, " ") {
-			return nil, fmt.Errorf("merge %d %q is not two tokens separated by one space", i, l)
-		}
-		pairs[i] = [2]string{a, b}
-	}
-	return pairs, nil
 }
 
 // tokenizerConfig is the part of tokenizer_config.json this package reads.
