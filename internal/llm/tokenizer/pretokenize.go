@@ -253,3 +253,13 @@ func (sp regexp2Splitter) split(s string, out []string) []string {
 	}
 	return out
 }
+
+// chainSplitter applies second to each piece of first.
+type chainSplitter struct{ first, second preTokenizer }
+
+func (c chainSplitter) split(s string, out []string) []string {
+	for _, p := range c.first.split(s, nil) {
+		out = c.second.split(p, out)
+	}
+	return out
+}

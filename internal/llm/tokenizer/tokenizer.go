@@ -255,8 +255,8 @@ func preTokenizerOf(c *component) (preTokenizer, error) {
 	case "Sequence":
 		if len(c.PreTokenizers) == 2 && c.PreTokenizers[0].Type == "Split" && c.PreTokenizers[1].Type == "ByteLevel" {
 			s, bl := c.PreTokenizers[0], c.PreTokenizers[1]
-			if bl.AddPrefixSpace || (bl.UseRegex != nil && *bl.UseRegex) {
-				return nil, errors.New("ByteLevel after Split must have add_prefix_space=false and use_regex=false")
+			if bl.AddPrefixSpace {
+				return nil, errors.New("ByteLevel pre-tokenizer with add_prefix_space is not supported")
 			}
 			if s.Pattern == nil || s.Pattern.Regex == nil {
 				return nil, errors.New("Split pre-tokenizer without a Regex pattern is not supported")
@@ -264,7 +264,13 @@ func preTokenizerOf(c *component) (preTokenizer, error) {
 			if s.Behavior != "Isolated" || s.Invert {
 				return nil, fmt.Errorf("Split behavior %q (invert %v) is not supported (only Isolated)", s.Behavior, s.Invert)
 			}
-			return newPreTokenizer(*s.Pattern.Regex)
+			split, err := newPreTokenizer(*s.Pattern.Regex)
+			if err != nil || (bl.UseRegex != nil && !*bl.UseRegex) {
+				return split, err
+			}
+			// use_regex defaults to true: ByteLevel splits each piece again with GPT-2's regex.
+			gpt2, err := newPreTokenizer(gpt2Pattern)
+			return chainSplitter{split, gpt2}, err
 		}
 	}
 	return nil, fmt.Errorf("pre_tokenizer %q is not supported (expected Split regex + ByteLevel, as in Qwen2/Llama-3)", c.Type)

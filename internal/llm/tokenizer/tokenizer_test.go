@@ -313,6 +313,25 @@ func TestGPT2ByteLevelPreTokenizer(t *testing.T) {
 	if tok.Chat() != nil {
 		t.Error("a tokenizer with no chat template or chat tokens should have no Chat")
 	}
+
+	// A ByteLevel step after Split without use_regex defaults to use_regex=true
+	// (as in Hugging Face): GPT-2's regex splits each piece again.
+	tok, err = New([]byte(`{"pre_tokenizer":{"type":"Sequence","pretokenizers":[
+		{"type":"Split","pattern":{"Regex":`+jsonString(qwen2Pattern)+`},"behavior":"Isolated","invert":false},
+		{"type":"ByteLevel","add_prefix_space":false}]},"model":{"type":"BPE","vocab":`+byteVocabJSON()+`,"merges":[]}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = tok.pre.split("it'S\thi", nil)
+	want = []string{"it", "'", "S", "\t", "hi"} // Qwen2's split alone gives "it", "'S", "\thi"
+	if !slices.Equal(got, want) {
+		t.Errorf("Split+ByteLevel(use_regex) split = %q, want %q", got, want)
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestConcurrentEncode(t *testing.T) {
