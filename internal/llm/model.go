@@ -1,0 +1,422 @@
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/sentitune/sentitune/internal/torch"
+)
+
+// LoadOptions says where a model runs and in which dtype.
+type LoadOptions struct {
+	Device torch.Device
+	// DType is the compute and weight dtype. Its zero value (f32) means "auto": f32 on CPU,
+	// bf16 on CUDA, unless ExplicitDType is set.
+	DType torch.DType
+	// ExplicitDType makes DType binding even when it is the zero value (f32 on CUDA).
+	ExplicitDType bool
+}
+
+// ParseComputeDType reads a --dtype flag: "auto" or "" (explicit false), or f32, bf16, f16.
+func ParseComputeDType(s string) (dtype torch.DType, explicit bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return torch.Float32, false, nil
+	}
+	d, err := torch.ParseDType(s)
+	if err != nil {
+		return 0, false, err
+	}
+	if d != torch.Float32 && d != torch.BFloat16 && d != torch.Float16 {
+		return 0, false, fmt.Errorf("model dtype %v is not supported (want auto, f32, bf16 or f16)", d)
+	}
+	return d, true, nil
+}
+
+func (o LoadOptions) dtype() torch.DType {
+	if o.DType == torch.Float32 && !o.ExplicitDType && o.Device.CUDA {
+		return torch.BFloat16
+	}
+	return o.DType
+}
+
+// Model is a Qwen2/Llama decoder in libtorch, with optional LoRA adapters and modules_to_save
+// copies (PEFT's wrapper model). Forward passes may run concurrently; AddLoRA, LoadAdapter,
+// Merge and Close must not run alongside anything else.
+type Model struct {
+	cfg   *Config
+	dir   string
+	dev   torch.Device
+	dtype torch.DType
+
+	weights *Weights     // kept mapped while zero-copy tensors point into it
+	params  *torch.Scope // owns every model-lifetime tensor
+
+	embed  *torch.Tensor // model.embed_tokens.weight [V, H], frozen
+	layers []*decoderLayer
+	norm   *torch.Tensor // model.norm.weight [H]
+	lmHead *torch.Tensor // lm_head.weight [V, H]; the same tensor as embed when tied
+
+	lora *LoRAConfig // attached adapter config, nil when none
+	// modules_to_save: trainable f32 copies that replace the originals while attached.
+	embedTrain  *torch.Tensor
+	lmHeadTrain *torch.Tensor
+
+	ropeMu  sync.Mutex
+	ropeCos *torch.Tensor // [n, head_dim] in the model dtype, positions 0..n-1
+	ropeSin *torch.Tensor
+}
+
+// safetensorsDTypes maps the floating-point safetensors dtypes to torch's.
+var safetensorsDTypes = map[string]torch.DType{"F32": torch.Float32, "BF16": torch.BFloat16, "F16": torch.Float16}
+
+// LoadModel reads a Hugging Face model folder (config.json + safetensors) onto opt.Device.
+// Weights already in the wanted dtype on the CPU are wrapped without copying (the file stays
+// mapped until Close); others are converted or moved.
+func LoadModel(dir string, opt LoadOptions) (*Model, error) {
+	if err := torch.Load(); err != nil {
+		return nil, err
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	w, err := OpenWeights(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	if err := CheckWeights(cfg, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	dtype := opt.dtype()
+	if !dtype.IsFloat() || dtype == torch.Float64 {
+		w.Close()
+		return nil, fmt.Errorf("load model %s: dtype %v is not supported (want f32, bf16 or f16)", dir, dtype)
+	}
+	m := &Model{cfg: cfg, dir: dir, dev: opt.Device, dtype: dtype, params: torch.NewScope()}
+	zeroCopy := false
+	s := torch.NewScope()
+	defer s.Close()
+	load := func(name string) *torch.Tensor {
+		ti, _ := w.Get(name)
+		t, blob := tensorFromInfo(s, ti, dtype, opt.Device)
+		zeroCopy = zeroCopy || blob
+		return m.keep(s, t)
+	}
+	loadOpt := func(name string) *torch.Tensor {
+		if _, ok := w.Get(name); !ok {
+			return nil
+		}
+		return load(name)
+	}
+	m.embed = load(EmbedTokensWeight)
+	for i := 0; i < cfg.NumHiddenLayers; i++ {
+		m.layers = append(m.layers, newDecoderLayer(cfg, i, load, loadOpt))
+	}
+	m.norm = load(FinalNormWeight)
+	if cfg.TieWordEmbeddings {
+		m.lmHead = m.embed
+	} else {
+		m.lmHead = load(LMHeadWeight)
+	}
+	if err := s.Err(); err != nil {
+		m.params.Close()
+		w.Close()
+		return nil, fmt.Errorf("load model %s onto %v as %v: %w", dir, opt.Device, dtype, err)
+	}
+	if zeroCopy {
+		m.weights = w
+	} else {
+		w.Close()
+	}
+	return m, nil
+}
+
+// tensorFromInfo makes a tensor of dtype on dev from a safetensors entry: zero-copy when it
+// already is dtype on the CPU and aligned (blob is then true), else a converted copy.
+func tensorFromInfo(s *torch.Scope, ti TensorInfo, dtype torch.DType, dev torch.Device) (t *torch.Tensor, blob bool) {
+	src, ok := safetensorsDTypes[ti.DType]
+	if !ok {
+		s.Fail(fmt.Errorf("tensor %s has dtype %s (want F32, BF16 or F16)", ti.Name, ti.DType))
+		return nil, false
+	}
+	aligned := len(ti.Data) == 0 || uintptr(unsafe.Pointer(&ti.Data[0]))%uintptr(src.Size()) == 0
+	if !dev.CUDA && src == dtype {
+		if aligned {
+			return s.FromBlob(ti.Data, src, ti.Shape), true
+		}
+		return s.FromBytes(ti.Data, src, ti.Shape, torch.CPU), false
+	}
+	var raw *torch.Tensor
+	if aligned {
+		raw = s.FromBlob(ti.Data, src, ti.Shape)
+	} else {
+		raw = s.FromBytes(ti.Data, src, ti.Shape, torch.CPU)
+	}
+	t = s.To(raw, dtype, dev) // dtype or device differs, so this copies
+	raw.Free()
+	return t, false
+}
+
+// keep moves t from the work scope s into the model's lifetime scope.
+func (m *Model) keep(s *torch.Scope, t *torch.Tensor) *torch.Tensor {
+	if t == nil {
+		return nil
+	}
+	return m.params.Adopt(s.Keep(t))
+}
+
+// Close frees the model's tensors and unmaps its weight files.
+func (m *Model) Close() {
+	if m == nil || m.params == nil {
+		return
+	}
+	m.params.Close()
+	m.params = nil
+	m.layers = nil
+	m.embed, m.norm, m.lmHead, m.embedTrain, m.lmHeadTrain, m.ropeCos, m.ropeSin = nil, nil, nil, nil, nil, nil, nil
+	if m.weights != nil {
+		m.weights.Close()
+		m.weights = nil
+	}
+}
+
+// Config is the model's config.json.
+func (m *Model) Config() *Config { return m.cfg }
+
+// Device is where the weights live.
+func (m *Model) Device() torch.Device { return m.dev }
+
+// DType is the compute and base-weight dtype.
+func (m *Model) DType() torch.DType { return m.dtype }
+
+// Dir is the model folder the model was loaded from.
+func (m *Model) Dir() string { return m.dir }
+
+// Batch is a set of token-id rows of any lengths; the model pads them itself.
+type Batch struct {
+	IDs [][]int
+}
+
+// MaxLen is the length of the longest row.
+func (b Batch) MaxLen() int {
+	n := 0
+	for _, r := range b.IDs {
+		n = max(n, len(r))
+	}
+	return n
+}
+
+// Hidden runs the decoder over the batch padded on the right (pad id 0) and returns the
+// final-norm output [B, T, H], T = b.MaxLen(). Every row starts at position 0, so a causal mask
+// alone keeps real tokens from seeing padding and SDPA can use its fast kernels; outputs at pad
+// positions are meaningless. train turns LoRA dropout on. Run inference inside torch.NoGrad.
+func (m *Model) Hidden(s *torch.Scope, b Batch, train bool) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	B, T := len(b.IDs), b.MaxLen()
+	if B == 0 || T == 0 {
+		return nil, errors.New("forward: empty batch")
+	}
+	ids := make([]int64, B*T)
+	for r, row := range b.IDs {
+		if len(row) == 0 {
+			return nil, fmt.Errorf("forward: row %d is empty", r)
+		}
+		if err := m.copyIDs(ids[r*T:(r+1)*T], row, r); err != nil {
+			return nil, err
+		}
+	}
+	cos, sin, err := m.ropeTables(s, T)
+	if err != nil {
+		return nil, err
+	}
+	hd := int64(m.cfg.HeadDim)
+	rope := ropeAt{cos: s.Reshape(s.Narrow(cos, 0, 0, int64(T)), 1, 1, int64(T), hd),
+		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}
+	return m.forward(s, ids, B, T, rope, nil, train)
+}
+
+// HiddenPadded runs the decoder over equal-length rows padded anywhere (left or right), with
+// mask[r][t] true for real tokens: positions are cumsum(mask)-1 and an additive -1e9 key mask is
+// combined with the causal one, as transformers does. Real positions give the same output as the
+// unpadded rows.
+func (m *Model) HiddenPadded(s *torch.Scope, ids [][]int, mask [][]bool, train bool) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	B := len(ids)
+	if B == 0 || len(ids[0]) == 0 {
+		return nil, errors.New("forward: empty batch")
+	}
+	if len(mask) != B {
+		return nil, fmt.Errorf("forward: %d rows of ids but %d rows of mask", B, len(mask))
+	}
+	T := len(ids[0])
+	flat := make([]int64, B*T)
+	pos := make([]int64, B*T)
+	keyMask := make([]float32, B*T)
+	maxPos := 0
+	for r := range ids {
+		if len(ids[r]) != T || len(mask[r]) != T {
+			return nil, fmt.Errorf("forward: row %d has %d ids and %d mask values, want %d (pad rows to one length)",
+				r, len(ids[r]), len(mask[r]), T)
+		}
+		n := 0
+		for t, real := range mask[r] {
+			id := ids[r][t]
+			if !real {
+				keyMask[r*T+t] = -1e9
+				id = 0
+			} else if id < 0 || id >= m.cfg.VocabSize {
+				return nil, fmt.Errorf("forward: row %d position %d: token id %d outside the vocabulary [0, %d)", r, t, id, m.cfg.VocabSize)
+			}
+			flat[r*T+t] = int64(id)
+			pos[r*T+t] = int64(max(n-1, 0))
+			if real {
+				pos[r*T+t] = int64(n)
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("forward: row %d has no real tokens", r)
+		}
+		maxPos = max(maxPos, n)
+	}
+	cos, sin, err := m.ropeTables(s, maxPos)
+	if err != nil {
+		return nil, err
+	}
+	hd := int64(m.cfg.HeadDim)
+	posIdx := s.ToDevice(s.FromInt64(pos, int64(B*T)), m.dev)
+	rope := ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, posIdx), int64(B), 1, int64(T), hd),
+		sin: s.Reshape(s.IndexSelect(sin, 0, posIdx), int64(B), 1, int64(T), hd)}
+	am := s.To(s.FromFloat32(keyMask, int64(B), 1, 1, int64(T)), m.dtype, m.dev)
+	return m.forward(s, flat, B, T, rope, am, train)
+}
+
+// LogitsAt applies the lm_head at the given (row, position) pairs of a Hidden output only:
+// [N, V] in the model dtype (f32 when lm_head is a trainable modules_to_save copy).
+func (m *Model) LogitsAt(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	if len(rows) != len(positions) {
+		return nil, fmt.Errorf("logits: %d rows but %d positions", len(rows), len(positions))
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("logits: no positions asked for")
+	}
+	sh := hidden.Shape()
+	if len(sh) != 3 || sh[2] != int64(m.cfg.HiddenSize) {
+		return nil, fmt.Errorf("logits: hidden states have shape %v, want [B, T, %d]", sh, m.cfg.HiddenSize)
+	}
+	B, T := sh[0], sh[1]
+	idx := make([]int64, len(rows))
+	for i := range rows {
+		r, p := int64(rows[i]), int64(positions[i])
+		if r < 0 || r >= B || p < 0 || p >= T {
+			return nil, fmt.Errorf("logits: (row %d, position %d) is outside hidden states [%d, %d]", r, p, B, T)
+		}
+		idx[i] = r*T + p
+	}
+	h := s.IndexSelect(s.Reshape(hidden, B*T, sh[2]), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
+	head := m.lmHead
+	if m.lmHeadTrain != nil {
+		head = m.lmHeadTrain
+		h = s.ToDType(h, head.DType())
+	}
+	out := s.Linear(h, head, nil)
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	return out, nil
+}
+
+// LastLogits is the logits at each row's last token: [B, V].
+func (m *Model) LastLogits(s *torch.Scope, b Batch) (*torch.Tensor, error) {
+	h, err := m.Hidden(s, b, false)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]int, len(b.IDs))
+	pos := make([]int, len(b.IDs))
+	for i, r := range b.IDs {
+		rows[i], pos[i] = i, len(r)-1
+	}
+	return m.LogitsAt(s, h, rows, pos)
+}
+
+func (m *Model) usable() error {
+	if m == nil || m.params == nil {
+		return errors.New("model is closed")
+	}
+	return nil
+}
+
+// copyIDs checks one row's ids against the vocabulary and copies them into dst (rest stays 0).
+func (m *Model) copyIDs(dst []int64, row []int, r int) error {
+	for t, id := range row {
+		if id < 0 || id >= m.cfg.VocabSize {
+			return fmt.Errorf("forward: row %d position %d: token id %d outside the vocabulary [0, %d)", r, t, id, m.cfg.VocabSize)
+		}
+		dst[t] = int64(id)
+	}
+	return nil
+}
+
+// ropeTables returns views in s of the cos and sin tables [n, head_dim] (n ≥ need) in the model
+// dtype, grown on demand. inv_freq and the angles are computed in float64 on the host, rounded to
+// f32, then cast to the model dtype, as transformers' rotary embedding casts cos/sin to the
+// input's dtype.
+func (m *Model) ropeTables(s *torch.Scope, need int) (cos, sin *torch.Tensor, err error) {
+	m.ropeMu.Lock()
+	defer m.ropeMu.Unlock()
+	if m.ropeCos == nil || m.ropeCos.Size(0) < int64(need) {
+		if err := m.growRope(need); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Views made under the lock keep the tables' storage alive even if another call grows them.
+	n := m.ropeCos.Size(0)
+	cos, sin = s.Narrow(m.ropeCos, 0, 0, n), s.Narrow(m.ropeSin, 0, 0, n)
+	if err := s.Err(); err != nil {
+		return nil, nil, err
+	}
+	return cos, sin, nil
+}
+
+func (m *Model) growRope(need int) error {
+	n := 256
+	for n < need {
+		n *= 2
+	}
+	hd := m.cfg.HeadDim
+	inv := m.cfg.RopeInvFreq()
+	c := make([]float32, n*hd)
+	sn := make([]float32, n*hd)
+	for p := 0; p < n; p++ {
+		for i, f := range inv {
+			si, co := math.Sincos(float64(p) * f)
+			c[p*hd+i], c[p*hd+i+hd/2] = float32(co), float32(co)
+			sn[p*hd+i], sn[p*hd+i+hd/2] = float32(si), float32(si)
+		}
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	ct := s.To(s.FromFloat32(c, int64(n), int64(hd)), m.dtype, m.dev)
+	st := s.To(s.FromFloat32(sn, int64(n), int64(hd)), m.dtype, m.dev)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("rotary tables: %w", err)
+	}
+	m.ropeCos.Free()
+	m.ropeSin.Free()
+	m.ropeCos, m.ropeSin = m.keep(s, ct), m.keep(s, st)
+	return nil
+}
