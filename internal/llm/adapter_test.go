@@ -70,7 +70,7 @@ func TestAdapterSaveLoad(t *testing.T) {
 			"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4.0, "lora_alpha": 8.0, "lora_dropout": 0.05,
 			"bias": "none", "use_rslora": false, "fan_in_fan_out": false, "inference_mode": true, "use_dora": false,
 			"init_lora_weights": true, "revision": nil, "base_model_name_or_path": abs,
-			"target_modules": []any{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"},
+			"target_modules":  []any{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"},
 			"modules_to_save": []any{"embed_tokens"},
 		} {
 			if got, ok := c[k]; !ok || !reflect.DeepEqual(got, v) {

@@ -44,7 +44,7 @@ func newDecoderLayer(cfg *Config, i int, load, loadOpt func(string) *torch.Tenso
 		return &linear{Name: p + module, Weight: load(p + module + ".weight"), Bias: loadOpt(p + module + ".bias")}
 	}
 	return &decoderLayer{
-		InputNorm:    load(p + "input_layernorm.weight"),
+		InputNorm: load(p + "input_layernorm.weight"),
 		Attn: attention{
 			Q: lin("self_attn.q_proj"), K: lin("self_attn.k_proj"), V: lin("self_attn.v_proj"), O: lin("self_attn.o_proj"),
 			heads: int64(cfg.NumAttentionHeads), kvHeads: int64(cfg.NumKeyValueHeads), headDim: int64(cfg.HeadDim),
