@@ -112,17 +112,20 @@ func newCSVReader(br *bufio.Reader, closer io.Closer, info func() Source, format
 	return c, nil
 }
 
-// sniffDelimiter picks ';' over ',' when the header line has more of them
-// (spreadsheet exports in many European locales).
+// sniffDelimiter picks the most frequent of ',', ';' (spreadsheet exports
+// in many European locales) and tab in the header line; ',' on a tie.
 func sniffDelimiter(br *bufio.Reader) byte {
 	head, _ := br.Peek(br.Buffered())
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		head = head[:i]
 	}
-	if bytes.Count(head, []byte{';'}) > bytes.Count(head, []byte{','}) {
-		return ';'
+	best, n := byte(','), bytes.Count(head, []byte{','})
+	for _, d := range []byte{';', '\t'} {
+		if k := bytes.Count(head, []byte{d}); k > n {
+			best, n = d, k
+		}
 	}
-	return ','
+	return best
 }
 
 func (c *csvReader) Columns() []string { return c.cols }

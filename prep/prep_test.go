@@ -34,14 +34,18 @@ func TestRunGolden(t *testing.T) {
 	tmp := t.TempDir()
 	writeParquet(t, filepath.Join(tmp, "reviews.parquet"))
 	model := writeBundledTokenizer(t, tmp)
+	qwen, err := loadTokenizer(model) // loaded once: the other cases share it
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(tmp, "hello.jsonl"), []byte("{\"text\":\"Hello, world!\",\"label\":1}\n{\"text\":\"Hello, world! Hello, world!\",\"label\":0}\n"), 0o644)
 	tests := []struct {
 		name string
 		cfg  Config
 	}{
 		{"model_tokens", Config{Input: "testdata/in/reviews.csv", TestRatio: 0.2, Seed: 42, Model: model}},
-		{"model_tokens_zh", Config{Input: "testdata/in/reviews.jsonl", TestRatio: 0.5, Seed: 42, Model: model, System: "你是评论分析助手"}},
-		{"model_hello", Config{Input: filepath.Join(tmp, "hello.jsonl"), TestRatio: 0, Seed: 42, Model: model}},
+		{"model_tokens_zh", Config{Input: "testdata/in/reviews.jsonl", TestRatio: 0.5, Seed: 42, Tokenizer: qwen, System: "你是评论分析助手"}},
+		{"model_hello", Config{Input: filepath.Join(tmp, "hello.jsonl"), TestRatio: 0, Seed: 42, Tokenizer: qwen}},
 		{"csv", Config{Input: "testdata/in/reviews.csv", TestRatio: 0.2, Seed: 42}},
 		{"csv_val_system", Config{Input: "testdata/in/reviews.csv", TestRatio: 0.2, ValRatio: 0.2, Seed: 7,
 			System: "You are a careful annotator.", Instruction: "Positive (1) or negative (0)?", Name: "reviews"}},

@@ -112,10 +112,12 @@ func TestReaders(t *testing.T) {
 	// JSON array whose second element is not an object
 	os.WriteFile(filepath.Join(tmp, "array_bad.json"), []byte(`[{"text":"a","label":1}, 42, {"text":"b","label":0}]`), 0o644)
 
+	os.WriteFile(filepath.Join(tmp, "pipe.txt"), []byte("text|label\nA, B|1\n\"x|y\"|0\nA | B|1\n"), 0o644)
 	tests := []struct {
 		name, path, format string
 		opts               ReadOptions
 	}{
+		{"csv_pipe_delimiter", filepath.Join(tmp, "pipe.txt"), "csv", ReadOptions{Delimiter: '|'}},
 		{"csv", "testdata/in/reviews.csv", "auto", ReadOptions{}},
 		{"csv_semicolon", "testdata/in/semicolon.csv", "csv", ReadOptions{}},
 		{"tsv", "testdata/in/reviews.tsv", "auto", ReadOptions{}},

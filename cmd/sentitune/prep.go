@@ -22,7 +22,7 @@ func prepCommand() *cli.Command {
 			"splits by label with a seed; writes train.json, test.json (val.json), dataset_info.json and stats.json.\n" +
 			"Star ratings are refused unless mapped: --label-map stars means 1-2 → 0, 3 dropped, 4-5 → 1.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "review file `FILE`"},
+			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "`FILE` of labelled reviews"},
 			&cli.StringFlag{Name: "format", Value: prep.FormatAuto, Usage: "auto|csv|tsv|json|jsonl|parquet|alpaca"},
 			&cli.StringFlag{Name: "encoding", Value: "auto", Usage: "text encoding: auto|utf-8|gbk|utf-16 (auto detects BOMs and GBK)"},
 			&cli.StringFlag{Name: "text-col", Usage: "text column `NAME` (default: detected: text, review, content, comment, sentence, 评论, 内容…)"},
@@ -37,9 +37,9 @@ func prepCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dedup", Usage: "drop repeated texts before splitting, so none is in both train and test"},
 			&cli.IntFlag{Name: "max-chars", Usage: "truncate texts to `N` characters (0: no limit)"},
 			&cli.StringFlag{Name: "on-bad-row", Value: prep.OnBadRowError, Usage: "unparsable rows and unknown labels: error|skip (skip counts them in stats.json)"},
-			&cli.StringFlag{Name: "model", Usage: "model folder `DIR`: report token lengths with its tokenizer"},
+			&cli.StringFlag{Name: "model", Usage: "report token lengths with the tokenizer of the model folder `DIR`"},
 			&cli.StringFlag{Name: "name", Value: "sentitune", Usage: "dataset name prefix in dataset_info.json"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output folder `DIR`"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the outputs into folder `DIR` (atomically)"},
 			&cli.IntFlag{Name: "synthetic", Hidden: true, Usage: "bench: prep N generated ~1 KB reviews instead of --input"},
 		},
 		Action: runPrep,
