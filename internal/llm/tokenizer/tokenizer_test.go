@@ -225,14 +225,19 @@ func TestLoadDir(t *testing.T) {
 	if got := tok.Chat().DefaultSystem(); got != qwenSystem {
 		t.Errorf("DefaultSystem with chat_template.jinja = %q, want %q", got, qwenSystem)
 	}
-	// tokenizer_config.json is optional
-	noCfg := writeModelDir(t, func(f map[string][]byte) { f["tokenizer_config.json"] = nil })
+	// tokenizer_config.json is optional: ChatML is then found from the added tokens.
+	noCfg := t.TempDir()
+	added := `[{"id":300,"content":"<|im_start|>","special":true},{"id":301,"content":"<|im_end|>","special":true}]`
+	os.WriteFile(filepath.Join(noCfg, "tokenizer.json"), []byte(smallTokenizerJSON(added)), 0o644)
 	tok, err = Load(noCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Chat() == nil || tok.Chat().Name() != TemplateChatML || tok.EOSID() != -1 {
-		t.Errorf("without tokenizer_config.json: chat %v, eos %d", tok.Chat(), tok.EOSID())
+	if c := tok.Chat(); c == nil || c.Name() != TemplateChatML || c.DefaultSystem() != qwenSystem || tok.EOSID() != -1 {
+		t.Errorf("without tokenizer_config.json: chat %v, eos %d", c, tok.EOSID())
+	}
+	if ids, _ := tok.Chat().EncodeAnswer(" "); !slices.Equal(ids, []int{int(tok.model.byteID[' ']), 301}) {
+		t.Errorf("EncodeAnswer(\" \") = %v", ids)
 	}
 }
 
@@ -242,12 +247,15 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := files["tokenizer.json"]
+	small := smallTokenizerJSON("")
+	if _, err := New([]byte(small), nil); err != nil {
+		t.Fatalf("the small tokenizer.json does not load: %v", err)
+	}
 	replace := func(old, new string) []byte {
-		s := string(full)
-		if !strings.Contains(s, old) {
-			t.Fatalf("bundled tokenizer.json lacks %q", old)
+		if !strings.Contains(small, old) {
+			t.Fatalf("small tokenizer.json lacks %q", old)
 		}
-		return []byte(strings.Replace(s, old, new, 1))
+		return []byte(strings.Replace(small, old, new, 1))
 	}
 	tests := []struct {
 		name    string
@@ -261,11 +269,11 @@ func TestLoadErrors(t *testing.T) {
 		{"no model", []byte(`{"added_tokens":[]}`), nil, `no "model" section`},
 		{"empty vocab", []byte(`{"model":{"type":"BPE","vocab":{},"merges":[]}}`), nil, "empty vocab"},
 		{"unigram", []byte(`{"model":{"type":"Unigram","vocab":[]}}`), nil, `model type "Unigram"`},
-		{"metaspace", replace("\"type\": \"Sequence\",\n    \"pretokenizers\"", "\"type\": \"Metaspace\",\n    \"pretokenizers\""), nil, `pre_tokenizer "Metaspace"`},
+		{"metaspace", replace(`"type":"Sequence"`, `"type":"Metaspace"`), nil, `pre_tokenizer "Metaspace"`},
 		{"bad regex", replace(`(?!\\S)`, `(?!\\S`), nil, "compile split pattern"},
-		{"unknown merge token", replace("\"merges\": [\n      [\n        \"Ġ\",\n        \"Ġ\"", `"merges": [["Ġ", "nosuch"`), nil, `merge 0 ("Ġ" "nosuch")`},
-		{"NFKC", replace(`"type": "NFC"`, `"type": "NFKC"`), nil, `normalizer "NFKC"`},
-		{"bad config", full, []byte(`{"eos_token": 5}`), "parse DIR/tokenizer_config.json: eos_token"},
+		{"unknown merge token", replace(`["Ġ","Ġ"]`, `["Ġ","nosuch"]`), nil, `merge 0 ("Ġ" "nosuch")`},
+		{"NFKC", replace(`"type":"NFC"`, `"type":"NFKC"`), nil, `normalizer "NFKC"`},
+		{"bad config", []byte(small), []byte(`{"eos_token": 5}`), "parse DIR/tokenizer_config.json: eos_token"},
 		{"template without its tokens", []byte(`{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":` + byteVocabJSON() + `,"merges":[]}}`),
 			[]byte(`{"chat_template":"<|im_start|>"}`), `needs the special token "<|im_start|>"`},
 	}
@@ -285,6 +293,18 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// smallTokenizerJSON is a valid Qwen2-style tokenizer.json with only the byte
+// tokens, one merge and the given added_tokens JSON array ("" for none).
+func smallTokenizerJSON(added string) string {
+	if added == "" {
+		added = "[]"
+	}
+	return `{"added_tokens":` + added + `,"normalizer":{"type":"NFC"},"pre_tokenizer":{"type":"Sequence","pretokenizers":[` +
+		`{"type":"Split","pattern":{"Regex":` + jsonString(qwen2Pattern) + `},"behavior":"Isolated","invert":false},` +
+		`{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]},` +
+		`"model":{"type":"BPE","vocab":` + strings.Replace(byteVocabJSON(), "{", `{"ĠĠ":256,`, 1) + `,"merges":[["Ġ","Ġ"]]}}`
 }
 
 // byteVocabJSON is a vocab of just the 256 byte-level tokens.
