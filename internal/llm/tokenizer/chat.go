@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Names of the chat templates this package renders.
@@ -118,6 +119,12 @@ func (c *Chat) Prompt(system, user string) string {
 // the template text between the special tokens around it, so the result is
 // identical to Encode(Prompt(system, user))).
 func (c *Chat) EncodePrompt(system, user string) ([]int, error) {
+	if !utf8.ValidString(user) {
+		return nil, fmt.Errorf("encode prompt: user text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(user))
+	}
+	if !utf8.ValidString(system) {
+		return nil, fmt.Errorf("encode prompt: system prompt is not valid UTF-8 (bad byte at offset %d)", invalidOffset(system))
+	}
 	pre, err := c.prefix(system)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -174,6 +175,16 @@ func TestEncodePromptEqualsEncode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEncodePromptInvalidUTF8(t *testing.T) {
+	ch := bundledTok(t).Chat()
+	if _, err := ch.EncodePrompt("", "ab\xffc"); err == nil || !strings.Contains(err.Error(), "user text is not valid UTF-8 (bad byte at offset 2)") {
+		t.Errorf("EncodePrompt(invalid user) error = %v", err)
+	}
+	if _, err := ch.EncodePrompt("\xff", "ok"); err == nil || !strings.Contains(err.Error(), "system prompt") {
+		t.Errorf("EncodePrompt(invalid system) error = %v", err)
 	}
 }
 
