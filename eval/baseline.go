@@ -192,6 +192,7 @@ func (b *Baseline) fit(rows []sparse, labels []int) error {
 			}
 		},
 	}
+	b.Objective = []float64{math.Ln2} // the objective at w = 0, b = 0
 	settings := &optimize.Settings{
 		GradientThreshold: 1e-10,
 		MajorIterations:   5000,
@@ -221,7 +222,7 @@ type objectiveRecorder struct{ out *[]float64 }
 func (objectiveRecorder) Init() error { return nil }
 
 func (r objectiveRecorder) Record(loc *optimize.Location, op optimize.Operation, _ *optimize.Stats) error {
-	if op == optimize.MajorIteration || op == optimize.InitIteration {
+	if op == optimize.MajorIteration && !math.IsInf(loc.F, 0) {
 		*r.out = append(*r.out, loc.F)
 	}
 	return nil

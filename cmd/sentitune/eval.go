@@ -1,11 +1,130 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/reports"
+)
 
 func evalCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "eval",
-		Usage:  "score a test split and write metrics and a report",
-		Action: notImplemented("eval"),
+		Name:  "eval",
+		Usage: "score a test split (or read predictions) and write metrics and a report",
+		UsageText: "sentitune eval --predictions FILE --out REPORTDIR [--baseline PREPDIR] [--compare REPORTDIR ...] [--run RUNDIR]\n" +
+			"   sentitune eval --model DIR [--adapter DIR] --data PREPDIR/test.json --out REPORTDIR",
+		Description: "Writes REPORTDIR/metrics.json, report.md, report.html (one self-contained page) and predictions.jsonl.\n" +
+			"Predictions files need label and pred and/or prob columns (id and text optional): CSV, TSV, JSONL, JSON or Parquet.\n" +
+			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
+			"to the test file's folder when that folder holds a train.json.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "predictions", Aliases: []string{"p"}, Usage: "predictions `FILE` with label, pred, prob"},
+			&cli.StringFlag{Name: "model", Usage: "model folder `DIR` to score --data with"},
+			&cli.StringFlag{Name: "adapter", Usage: "LoRA adapter folder `DIR` (with --model)"},
+			&cli.StringFlag{Name: "data", Usage: "labelled test split `FILE` to score, e.g. PREPDIR/test.json (with --model)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report folder `REPORTDIR`"},
+			&cli.StringFlag{Name: "baseline", Usage: "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json"},
+			&cli.BoolFlag{Name: "no-baseline", Usage: "do not train the baseline"},
+			&cli.StringSliceFlag{Name: "compare", Usage: "earlier report folder `REPORTDIR` to compare with, McNemar on paired rows (repeatable)"},
+			&cli.StringFlag{Name: "run", Usage: "finetune run folder `RUNDIR`: loss curve from its train_log.jsonl"},
+			&cli.StringFlag{Name: "name", Value: "model", Usage: "this model's `NAME` in tables"},
+			&cli.StringFlag{Name: "title", Usage: "report title"},
+			&cli.StringFlag{Name: "note", Usage: "a note shown at the top of the report"},
+		},
+		Action: runEval,
 	}
+}
+
+func runEval(c *cli.Context) error {
+	cfg := reports.EvalConfig{
+		Out:         c.String("out"),
+		Title:       c.String("title"),
+		Name:        c.String("name"),
+		BaselineDir: c.String("baseline"),
+		CompareDirs: c.StringSlice("compare"),
+		RunDir:      c.String("run"),
+		Note:        c.String("note"),
+		Provenance:  map[string]string{},
+	}
+	if cfg.Out == "" {
+		return errors.New("eval: --out REPORTDIR is required")
+	}
+	predsPath, model, dataPath := c.String("predictions"), c.String("model"), c.String("data")
+	var preds []eval.Prediction
+	switch {
+	case predsPath != "" && model != "":
+		return errors.New("eval: give either --predictions or --model, not both")
+	case predsPath != "":
+		var err error
+		if preds, err = eval.ReadPredictions(predsPath); err != nil {
+			return err
+		}
+		cfg.Provenance["predictions"] = predsPath
+		if h, err := evalFileSHA256(predsPath); err == nil {
+			cfg.Provenance["predictions_sha256"] = h
+		}
+	case model != "":
+		if dataPath == "" {
+			return errors.New("eval: --model needs --data PREPDIR/test.json")
+		}
+		scored, prov, err := scoreForEval(c, dataPath)
+		if err != nil {
+			return err
+		}
+		preds = scored
+		for k, v := range prov {
+			cfg.Provenance[k] = v
+		}
+		cfg.Provenance["data"] = dataPath
+		if h, err := evalFileSHA256(dataPath); err == nil {
+			cfg.Provenance["data_sha256"] = h
+		}
+		// A test split written by prep has its train split beside it: that is the baseline's.
+		if dir := filepath.Dir(dataPath); cfg.BaselineDir == "" && evalFileExists(filepath.Join(dir, "train.json")) {
+			cfg.BaselineDir = dir
+		}
+		// An adapter inside a run folder (RUNDIR/adapter) brings that run's loss curve.
+		if a := c.String("adapter"); cfg.RunDir == "" && a != "" && evalFileExists(filepath.Join(a, "..", "train_log.jsonl")) {
+			cfg.RunDir = filepath.Dir(filepath.Clean(a))
+		}
+	default:
+		return errors.New("eval: need --predictions FILE, or --model DIR with --data FILE")
+	}
+	if c.Bool("no-baseline") {
+		cfg.BaselineDir = ""
+	}
+	in, err := reports.RunEval(preds, cfg)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprint(w, reports.Summary(in))
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(cfg.Out, reports.HTMLFile))
+	return nil
+}
+
+func evalFileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func evalFileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
