@@ -150,7 +150,10 @@ func buildView(in *Input) *view {
 				c.Text = fmt.Sprintf("%.3f", *p)
 				c.Best = len(sides) > 1 && fmt.Sprintf("%.3f", best) == c.Text
 			} else {
-				c.Tip = "undefined: " + s.Metrics.Undefined[r.Key]
+				c.Tip = "undefined"
+				if why := s.Metrics.Undefined[r.Key]; why != "" {
+					c.Tip += ": " + why
+				}
 			}
 			row.Cells = append(row.Cells, c)
 		}
