@@ -130,6 +130,7 @@ type example struct {
 
 // Run reads cfg.Input, cleans and labels every row, splits, and writes
 // train/test(/val).json, dataset_info.json and stats.json into cfg.Out.
+// Records keep their input order within each split (trainers shuffle).
 // On any error nothing in cfg.Out is changed.
 func Run(cfg Config) (*Stats, error) {
 	start := time.Now()
