@@ -103,8 +103,8 @@ func (d *decoder) Read(p []byte) (int, error) {
 	return d.out.Read(p)
 }
 
-// sniffGBK reports whether window (starting at a non-ASCII byte) is not
-// UTF-8 but decodes cleanly as GBK/GB18030 into mostly CJK text.
+// sniffGBK reports whether window (starting at a non-ASCII byte) is mostly
+// not UTF-8 and decodes cleanly as GBK/GB18030 into mostly CJK text.
 func sniffGBK(window []byte, atEOF bool) bool {
 	if !atEOF { // drop a rune cut by the window's end
 		for k := 1; k <= 3 && k <= len(window); k++ {
@@ -117,6 +117,21 @@ func sniffGBK(window []byte, atEOF bool) bool {
 		}
 	}
 	if utf8.Valid(window) {
+		return false
+	}
+	// UTF-8 with a few bad bytes stays UTF-8 (GBK rarely forms valid UTF-8)
+	valid, invalid := 0, 0
+	for i := 0; i < len(window); {
+		r, size := utf8.DecodeRune(window[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			invalid++
+		case size > 1:
+			valid++
+		}
+		i += size
+	}
+	if valid >= invalid {
 		return false
 	}
 	out, _, err := transform.Bytes(simplifiedchinese.GB18030.NewDecoder(), window)
