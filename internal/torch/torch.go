@@ -52,7 +52,8 @@ func Load() error {
 			msg := C.st_load(cp)
 			C.free(unsafe.Pointer(cp))
 			if msg != nil {
-				loadErr = fmt.Errorf("torch: load %s: %s", p, C.GoString(msg))
+				loadErr = fmt.Errorf("torch: load %s: %s (is libtorch installed? `make setup`, then rebuild the engine "+
+					"with `make shim`, or set %s to a working %s)", p, C.GoString(msg), LibEnv, libName)
 				return
 			}
 			var v C.int

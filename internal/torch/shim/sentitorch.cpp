@@ -99,6 +99,9 @@ std::vector<at::Tensor> list(const st_tensor* ts, int n) {
   return v;
 }
 
+// The precision that reduced-precision math runs in: fp32, but fp64 stays fp64 (no silent downcast).
+at::ScalarType at_least_f32(at::ScalarType s) { return s == at::kDouble ? at::kDouble : at::kFloat; }
+
 at::Tensor rotate_half(const at::Tensor& x) {
   auto half = x.size(-1) / 2;
   auto x1 = x.narrow(-1, 0, half);
@@ -570,7 +573,7 @@ const char* st_rms_norm(st_tensor x, st_tensor w, double eps, st_tensor* out) {
   ST_TRY
   // Hugging Face Qwen2RMSNorm/LlamaRMSNorm: statistics in fp32, cast back, then scale.
   auto& in = T(x, "rms_norm input");
-  auto h = in.to(at::kFloat);
+  auto h = in.to(at_least_f32(in.scalar_type()));
   auto var = h.pow(2).mean(-1, true);
   h = h * at::rsqrt(var + eps);
   *out = wrap(T(w, "rms_norm weight") * h.to(in.scalar_type()));
@@ -613,13 +616,14 @@ const char* st_sdpa(st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int c
   *out = wrap(at::scaled_dot_product_attention(Q, K, V, M, 0.0, causal != 0, scale));
 #else
   // libtorch < 2.1 (Debian 1.13; 2.0 lacks the scale argument): the math path, softmax in fp32.
-  auto scores = at::matmul(Q, K.transpose(-2, -1)).to(at::kFloat) * scale;
+  auto acc = at_least_f32(Q.scalar_type());
+  auto scores = at::matmul(Q, K.transpose(-2, -1)).to(acc) * scale;
   if (causal) {
     auto Tq = Q.size(2), Tk = K.size(2);
     auto c = at::ones({Tq, Tk}, Q.options().dtype(at::kBool)).tril(Tk - Tq);
     scores = scores.masked_fill(c.logical_not(), -1e9);
   }
-  if (M.defined()) scores = scores + M.to(at::kFloat);
+  if (M.defined()) scores = scores + M.to(acc);
   auto p = at::softmax(scores, -1).to(V.scalar_type());
   *out = wrap(at::matmul(p, V));
 #endif
@@ -638,7 +642,7 @@ const char* st_cross_entropy(st_tensor logits, st_tensor targets, int64_t ignore
   auto& L = T(logits, "cross_entropy logits");
   auto& Y = T(targets, "cross_entropy targets");
   int64_t red = reduction == 0 ? at::Reduction::Mean : reduction == 1 ? at::Reduction::Sum : at::Reduction::None;
-  *out = wrap(at::cross_entropy_loss(L.to(at::kFloat), Y, {}, red, ignore_index));
+  *out = wrap(at::cross_entropy_loss(L.to(at_least_f32(L.scalar_type())), Y, {}, red, ignore_index));
   ST_CATCH
 }
 
