@@ -20,6 +20,12 @@ setup:
 		$$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) apt-get update -qq && \
 		$$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "setup: all packages present"; fi
+	@# libtorch-dev drags in openblas-pthread, which fights libtorch's OpenMP threads (up to 100x slower):
+	@# point the BLAS/LAPACK alternatives at the OpenMP build.
+	@for a in libblas.so.3 liblapack.so.3 libopenblas.so.0; do \
+		t=/usr/lib/$$(gcc -print-multiarch)/openblas-openmp/$$a; \
+		[ -e $$t ] && $$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) update-alternatives --set $$a-$$(gcc -print-multiarch) $$t >/dev/null || true; \
+	done; echo "BLAS: $$(readlink -f /usr/lib/$$(gcc -print-multiarch)/libblas.so.3)"
 
 $(SHIM): internal/torch/shim/sentitorch.cpp internal/torch/shim/sentitorch_dist.cpp internal/torch/shim/sentitorch.h scripts/build-shim.sh
 	scripts/build-shim.sh $(BUILD)
