@@ -605,11 +605,12 @@ const char* st_sdpa(st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int c
     throw std::invalid_argument("sdpa: key/value heads must equal query heads (expand GQA first)");
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
   // Native kernels (flash / memory-efficient / math) pick themselves by device, dtype and mask.
-  if (M.defined() && causal) {
-    // A mask plus causal: fold causality into the mask (SDPA refuses both at once).
+  if (causal && (M.defined() || Q.size(2) != K.size(2))) {
+    // A mask plus causal (SDPA refuses both at once), or fewer queries than keys (SDPA's is_causal is
+    // top-left aligned; a KV cache needs bottom-right, like the fallback below): fold causality into the mask.
     auto Tq = Q.size(2), Tk = K.size(2);
     auto c = at::ones({Tq, Tk}, Q.options().dtype(at::kBool)).tril(Tk - Tq);
-    M = M.masked_fill(c.logical_not(), -1e9);
+    M = (M.defined() ? M : at::zeros({Tq, Tk}, Q.options())).masked_fill(c.logical_not(), -1e9);
     causal = 0;
   }
   if (M.defined()) M = M.to(Q.scalar_type());
