@@ -1,0 +1,182 @@
+// Package finetune LoRA-tunes a chat model to answer "1" or "0" for a review:
+// the training loop (Train), its schedule, length-grouped batching,
+// checkpoints and resume, the training log, run.json and the loss plot.
+package finetune
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every option of a training run, nanoGPT style: one flat list of
+// named values. Defaults() gives LLaMA-Factory's defaults; the YAML keys of a
+// --config file are the command-line flag names.
+type Config struct {
+	Model     string `yaml:"model" json:"model"`         // Hugging Face model folder
+	Data      string `yaml:"data" json:"data"`           // prep output folder: train.json, optional val.json / test.json
+	TrainFile string `yaml:"train" json:"train"`         // or an Alpaca file to train on ...
+	EvalFile  string `yaml:"eval" json:"eval"`           // ... and an optional one to evaluate on
+	Out       string `yaml:"out" json:"out"`             // run folder
+	Resume    bool   `yaml:"resume" json:"resume"`       // continue from the newest checkpoint in Out
+	Overwrite bool   `yaml:"overwrite" json:"overwrite"` // start afresh even if Out holds a run
+
+	LoRAR           int     `yaml:"lora-r" json:"lora-r"`
+	LoRAAlpha       float64 `yaml:"lora-alpha" json:"lora-alpha"`
+	LoRADropout     float64 `yaml:"lora-dropout" json:"lora-dropout"`
+	LoRATarget      List    `yaml:"lora-target" json:"lora-target"`             // "all" or module names (q_proj, v_proj, ...)
+	UseRSLoRA       bool    `yaml:"use-rslora" json:"use-rslora"`               // scaling alpha/√r instead of alpha/r
+	LoRAPlusLRRatio float64 `yaml:"loraplus-lr-ratio" json:"loraplus-lr-ratio"` // > 0: B matrices train at lr × ratio
+	ModulesToSave   List    `yaml:"modules-to-save" json:"modules-to-save"`     // fully trained modules, e.g. embed_tokens
+
+	Epochs         float64 `yaml:"epochs" json:"epochs"`
+	MaxSteps       int     `yaml:"max-steps" json:"max-steps"` // > 0 overrides Epochs
+	LR             float64 `yaml:"lr" json:"lr"`
+	Scheduler      string  `yaml:"scheduler" json:"scheduler"` // cosine | linear | constant
+	WarmupRatio    float64 `yaml:"warmup-ratio" json:"warmup-ratio"`
+	BatchSize      int     `yaml:"batch-size" json:"batch-size"` // examples per forward pass
+	GradAccum      int     `yaml:"grad-accum" json:"grad-accum"` // forward passes per optimizer step
+	MaxLen         int     `yaml:"max-len" json:"max-len"`       // prompt + answer tokens; the review is cut to fit
+	MaxGradNorm    float64 `yaml:"max-grad-norm" json:"max-grad-norm"`
+	WeightDecay    float64 `yaml:"weight-decay" json:"weight-decay"`
+	Seed           uint64  `yaml:"seed" json:"seed"`
+	Device         string  `yaml:"device" json:"device"`         // auto | cpu | cuda | cuda:N
+	DType          string  `yaml:"dtype" json:"dtype"`           // auto | bf16 | f32 (auto: bf16 on CUDA, f32 on CPU)
+	EvalEvery      int     `yaml:"eval-every" json:"eval-every"` // steps between evaluations (0: only at the end)
+	SaveEvery      int     `yaml:"save-every" json:"save-every"` // steps between checkpoints (0: none)
+	SaveTotalLimit int     `yaml:"save-total-limit" json:"save-total-limit"`
+	Threads        int     `yaml:"threads" json:"threads"` // CPU threads for libtorch (0: its default)
+
+	// FullLogits computes the logits of every position (T×V) and picks the answer
+	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
+	FullLogits bool `yaml:"full-logits" json:"full-logits"`
+}
+
+// Defaults returns LLaMA-Factory's defaults for LoRA supervised fine-tuning.
+func Defaults() Config {
+	return Config{
+		LoRAR:          8,
+		LoRAAlpha:      16,
+		LoRADropout:    0.05,
+		LoRATarget:     List{"all"},
+		Epochs:         3,
+		LR:             1e-4,
+		Scheduler:      "cosine",
+		WarmupRatio:    0.03,
+		BatchSize:      8,
+		GradAccum:      1,
+		MaxLen:         512,
+		MaxGradNorm:    1.0,
+		Seed:           42,
+		Device:         "auto",
+		DType:          "auto",
+		SaveTotalLimit: 2,
+	}
+}
+
+// LoadConfig reads a YAML run file over Defaults(). Unknown keys are errors,
+// so a misspelt option does not silently fall back to its default.
+func LoadConfig(path string) (Config, error) {
+	cfg := Defaults()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return cfg, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate reports the first option that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Model == "":
+		return errors.New("no model folder (--model)")
+	case c.Out == "":
+		return errors.New("no run folder (--out)")
+	case c.Data == "" && c.TrainFile == "":
+		return errors.New("no training data: give --data PREPDIR or --train FILE")
+	case c.Data != "" && (c.TrainFile != "" || c.EvalFile != ""):
+		return errors.New("give either --data PREPDIR or --train FILE [--eval FILE], not both")
+	case c.LoRAR <= 0:
+		return fmt.Errorf("lora-r must be at least 1, got %d", c.LoRAR)
+	case c.LoRAAlpha <= 0:
+		return fmt.Errorf("lora-alpha must be positive, got %g", c.LoRAAlpha)
+	case c.LoRADropout < 0 || c.LoRADropout >= 1:
+		return fmt.Errorf("lora-dropout must be in [0, 1), got %g", c.LoRADropout)
+	case len(c.LoRATarget) == 0:
+		return errors.New("lora-target is empty (use all, or names like q_proj,v_proj)")
+	case c.LoRAPlusLRRatio < 0:
+		return fmt.Errorf("loraplus-lr-ratio must be >= 0, got %g", c.LoRAPlusLRRatio)
+	case c.Epochs <= 0 && c.MaxSteps <= 0:
+		return fmt.Errorf("epochs must be positive (or set max-steps), got %g", c.Epochs)
+	case c.MaxSteps < 0:
+		return fmt.Errorf("max-steps must be >= 0, got %d", c.MaxSteps)
+	case c.LR <= 0:
+		return fmt.Errorf("lr must be positive, got %g", c.LR)
+	case c.Scheduler != "cosine" && c.Scheduler != "linear" && c.Scheduler != "constant":
+		return fmt.Errorf("scheduler must be cosine, linear or constant, got %q", c.Scheduler)
+	case c.WarmupRatio < 0 || c.WarmupRatio >= 1:
+		return fmt.Errorf("warmup-ratio must be in [0, 1), got %g", c.WarmupRatio)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("batch-size must be at least 1, got %d", c.BatchSize)
+	case c.GradAccum <= 0:
+		return fmt.Errorf("grad-accum must be at least 1, got %d", c.GradAccum)
+	case c.MaxLen <= 0:
+		return fmt.Errorf("max-len must be positive, got %d", c.MaxLen)
+	case c.MaxGradNorm < 0:
+		return fmt.Errorf("max-grad-norm must be >= 0 (0 disables clipping), got %g", c.MaxGradNorm)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("weight-decay must be >= 0, got %g", c.WeightDecay)
+	case c.EvalEvery < 0 || c.SaveEvery < 0:
+		return errors.New("eval-every and save-every must be >= 0")
+	case c.SaveTotalLimit < 1:
+		return fmt.Errorf("save-total-limit must be at least 1, got %d", c.SaveTotalLimit)
+	case c.Threads < 0:
+		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
+	}
+	return nil
+}
+
+// List is a list of names written either as a YAML sequence or as one
+// comma-separated string ("q_proj,v_proj"), like the command-line flag.
+type List []string
+
+// ParseList splits a comma-separated flag value, dropping blanks.
+func ParseList(s string) List {
+	var l List
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			l = append(l, f)
+		}
+	}
+	return l
+}
+
+// String is the comma-separated form.
+func (l List) String() string { return strings.Join(l, ",") }
+
+// UnmarshalYAML accepts "a,b" or [a, b].
+func (l *List) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = ParseList(n.Value)
+		return nil
+	case yaml.SequenceNode:
+		var s []string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*l = ParseList(strings.Join(s, ","))
+		return nil
+	}
+	return fmt.Errorf("line %d: want a name list like q_proj,v_proj or [q_proj, v_proj]", n.Line)
+}

@@ -1,0 +1,117 @@
+package finetune
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/prep"
+)
+
+// example is one encoded training record: the prompt ids followed by the
+// answer ids (label and end-of-turn). Loss is taken only on the answer.
+type example struct {
+	ids    []int
+	prompt int // number of prompt ids; ids[prompt:] is the answer
+	label  int // 0 or 1
+}
+
+// answerLen is the number of tokens that carry loss.
+func (e example) answerLen() int { return len(e.ids) - e.prompt }
+
+// dataFiles resolves the training and (optional) evaluation files of cfg.
+// From a prep folder the evaluation split is val.json, else test.json.
+func dataFiles(cfg Config) (train, eval string, err error) {
+	if cfg.Data == "" {
+		if _, err := os.Stat(cfg.TrainFile); err != nil {
+			return "", "", fmt.Errorf("training file: %w", err)
+		}
+		if cfg.EvalFile != "" {
+			if _, err := os.Stat(cfg.EvalFile); err != nil {
+				return "", "", fmt.Errorf("evaluation file: %w", err)
+			}
+		}
+		return cfg.TrainFile, cfg.EvalFile, nil
+	}
+	st, err := os.Stat(cfg.Data)
+	if err != nil {
+		return "", "", fmt.Errorf("prep folder: %w", err)
+	}
+	if !st.IsDir() {
+		return "", "", fmt.Errorf("prep folder %s is not a folder (give a single file with --train)", cfg.Data)
+	}
+	train = filepath.Join(cfg.Data, prep.FileTrain)
+	if _, err := os.Stat(train); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", fmt.Errorf("prep folder %s has no %s (run `sentitune prep` into it first)", cfg.Data, prep.FileTrain)
+		}
+		return "", "", err
+	}
+	for _, name := range []string{prep.FileVal, prep.FileTest} {
+		p := filepath.Join(cfg.Data, name)
+		if _, err := os.Stat(p); err == nil {
+			return train, p, nil
+		}
+	}
+	return train, "", nil
+}
+
+// readExamples reads an Alpaca file and encodes every record with the prompt
+// builder predict uses. It returns the records too, for the adapter metadata.
+func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example, []prep.Alpaca, error) {
+	recs, err := prep.ReadAlpaca(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	exs := make([]example, len(recs))
+	for i, r := range recs {
+		label := -1
+		switch r.Output {
+		case "0":
+			label = 0
+		case "1":
+			label = 1
+		default:
+			return nil, nil, fmt.Errorf("%s record %d: output %q is not a label (want 0 or 1)", path, i+1, r.Output)
+		}
+		answer, err := tok.Chat().EncodeAnswer(r.Output)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
+		}
+		ids, err := llm.BuildPrompt(tok, llm.PromptSpec{Instruction: r.Instruction, System: r.System}, r.Input, maxLen, len(answer))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
+		}
+		exs[i] = example{ids: append(ids, answer...), prompt: len(ids), label: label}
+	}
+	return exs, recs, nil
+}
+
+func lengthsOf(exs []example) []int {
+	l := make([]int, len(exs))
+	for i, e := range exs {
+		l[i] = len(e.ids)
+	}
+	return l
+}
+
+// fileSHA256 is the hex SHA-256 of a file, recorded in run.json and checked on resume.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
