@@ -2,39 +2,123 @@ package predict
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/prep"
 )
 
-// adapter is the LoRA adapter a scorer loads, with finetune's metadata.
-// (Placeholder until llm.LoadAdapter lands.)
+// adapter is the LoRA adapter a scorer loads. meta is finetune's
+// sentitune.json (prompt, label ids, base shape); nil for a plain PEFT
+// adapter (e.g. from LLaMA-Factory), whose prompt then comes from flags.
 type adapter struct {
-	dir string
+	dir  string
+	meta *llm.AdapterMeta
 }
 
 func readAdapter(cfg ScorerConfig) (*adapter, error) {
 	if cfg.AdapterDir == "" {
 		return nil, nil
 	}
-	return nil, errors.New("predict: adapters are not supported yet")
+	a := &adapter{dir: cfg.AdapterDir}
+	st, err := os.Stat(a.dir)
+	if err != nil {
+		return nil, fmt.Errorf("predict: adapter: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("predict: adapter %s is not a folder", a.dir)
+	}
+	if _, err := os.Stat(filepath.Join(a.dir, llm.AdapterConfigFile)); err != nil {
+		return nil, fmt.Errorf("predict: adapter %s has no %s (is it a LoRA adapter folder?)", a.dir, llm.AdapterConfigFile)
+	}
+	if _, err := os.Stat(filepath.Join(a.dir, llm.AdapterMetaFile)); errors.Is(err, os.ErrNotExist) {
+		return a, nil
+	}
+	if a.meta, err = llm.LoadAdapterMeta(a.dir); err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	return a, nil
 }
 
-// checkBase fails when the adapter was trained on a base model of another shape.
-func (a *adapter) checkBase(modelDir string) error { return nil }
+// checkBase fails, before any weight is read, when the adapter was trained
+// on a base model of another shape than modelDir's.
+func (a *adapter) checkBase(modelDir string) error {
+	if a == nil || a.meta == nil || a.meta.Base.HiddenSize == 0 {
+		return nil
+	}
+	cfg, err := llm.LoadConfig(modelDir)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	have := llm.BaseShape{ModelType: cfg.ModelType, HiddenSize: cfg.HiddenSize, NumHiddenLayers: cfg.NumHiddenLayers, VocabSize: cfg.VocabSize}
+	if have != a.meta.Base {
+		base := ""
+		if a.meta.BaseModel != "" {
+			base = " " + a.meta.BaseModel
+		}
+		return fmt.Errorf("predict: adapter %s was trained on another base model: a %v%s, but --model %s is a %v; pass the base model it was trained on",
+			a.dir, a.meta.Base, base, modelDir, have)
+	}
+	return nil
+}
 
-func (a *adapter) attach(m *llm.Model) error { return nil }
+func (a *adapter) attach(m *llm.Model) error {
+	if a == nil {
+		return nil
+	}
+	if _, err := m.LoadAdapter(a.dir); err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	return nil
+}
 
-// promptOf returns the prompt and max length: the adapter's, else flags/defaults.
+// promptOf returns the prompt and max length: the adapter's when it has
+// sentitune.json, else the flags or defaults. Flags that contradict the
+// adapter are an error: scoring with another prompt than training's would
+// quietly give other probabilities.
 func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
 	spec := llm.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}
-	if spec.Instruction == "" {
-		spec.Instruction = prep.DefaultInstruction("en")
+	maxLen := cmpOr(cfg.MaxLen, DefaultMaxLen)
+	if a == nil || a.meta == nil {
+		if spec.Instruction == "" {
+			spec.Instruction = prep.DefaultInstruction("en")
+		}
+		return spec, maxLen, nil
 	}
-	return spec, cmpOr(cfg.MaxLen, DefaultMaxLen), nil
+	m := a.meta
+	if cfg.Instruction != "" && cfg.Instruction != m.Instruction {
+		return spec, 0, fmt.Errorf("predict: --instruction differs from the instruction adapter %s was trained with (%q): scoring must use the training prompt; leave --instruction out", a.dir, m.Instruction)
+	}
+	if cfg.System != "" && cfg.System != m.System {
+		return spec, 0, fmt.Errorf("predict: --system differs from the system prompt adapter %s was trained with (%q); leave --system out", a.dir, m.System)
+	}
+	spec = llm.PromptSpec{Instruction: m.Instruction, System: m.System}
+	if v, ok := m.Extra["max_len"].(float64); ok && v > 0 && cfg.MaxLen == 0 {
+		maxLen = int(v)
+	}
+	return spec, maxLen, nil
 }
 
+// labelIDsOf returns the ids of the "0" and "1" answer tokens: the
+// tokenizer's, which must match what the adapter was trained to emit.
 func labelIDsOf(tok *tokenizer.Tokenizer, a *adapter) (zero, one int, err error) {
-	return llm.LabelTokenIDs(tok)
+	zero, one, err = llm.LabelTokenIDs(tok)
+	if err != nil || a == nil || a.meta == nil {
+		return zero, one, err
+	}
+	m := a.meta
+	if m.ChatTemplate != "" && m.ChatTemplate != tok.Chat().Name() {
+		return 0, 0, fmt.Errorf("adapter %s was trained with the %s chat template, the model's tokenizer uses %s: is --model its base model?",
+			a.dir, m.ChatTemplate, tok.Chat().Name())
+	}
+	z, okZ := m.LabelTokenIDs["0"]
+	o, okO := m.LabelTokenIDs["1"]
+	if okZ && okO && (z != zero || o != one) {
+		return 0, 0, fmt.Errorf("adapter %s answers with token ids 0→%d, 1→%d, the model's tokenizer has 0→%d, 1→%d: is --model its base model?",
+			a.dir, z, o, zero, one)
+	}
+	return zero, one, nil
 }

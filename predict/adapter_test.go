@@ -1,0 +1,172 @@
+package predict
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/torch"
+)
+
+// makeAdapter trains nothing but writes a real adapter for modelDir: LoRA
+// r=4 on every linear with random nonzero B (so it changes the outputs),
+// saved by llm.SaveAdapter with meta.
+func makeAdapter(t testing.TB, modelDir string, meta llm.AdapterMeta) string {
+	t.Helper()
+	m, err := llm.LoadModel(modelDir, llm.LoadOptions{Device: torch.CPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.AddLoRA(llm.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"all"}}, 3); err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	if err := torch.ManualSeed(7); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.TrainableParams() {
+		if p.IsLoRAB {
+			if err := p.T.CopyFrom(s.Uniform(p.T.Shape(), -0.5, 0.5, torch.Float32, torch.CPU)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "adapter")
+	if err := m.SaveAdapter(dir, meta); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func tinyMeta(t testing.TB, instruction string) llm.AdapterMeta {
+	sc := sharedScorer(t)
+	return llm.AdapterMeta{
+		Instruction:   instruction,
+		System:        sc.tok.Chat().DefaultSystem(),
+		LabelTokenIDs: map[string]int{"0": sc.zero, "1": sc.one},
+		ChatTemplate:  sc.tok.Chat().Name(),
+	}
+}
+
+func TestAdapterPromptAndWeights(t *testing.T) {
+	const instr = "Positive (1) or negative (0)?"
+	ad := makeAdapter(t, tinyModel(t), tinyMeta(t, instr))
+	tuned := newTinyScorer(t, ScorerConfig{AdapterDir: ad})
+	if info := tuned.Info(); info.Instruction != instr || info.Adapter != ad {
+		t.Fatalf("info %+v: the adapter's instruction was not used", info)
+	}
+	// The bare model with the same prompt: the adapter must change the logits.
+	bare := newTinyScorer(t, ScorerConfig{Instruction: instr})
+	texts, _ := amazonRows(t, 20)
+	a, err := tuned.Score(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bare.Score(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := 0.0
+	for i := range a {
+		diff = max(diff, math.Abs(a[i].Logit1-b[i].Logit1))
+	}
+	if diff < 1e-3 {
+		t.Fatalf("adapter changed label logits by at most %g", diff)
+	}
+	// Same prompt tokens as the bare model given the adapter's instruction.
+	x, _ := tuned.Encode(texts[0])
+	y, _ := bare.Encode(texts[0])
+	if len(x) != len(y) {
+		t.Fatal("prompts differ")
+	}
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatal("prompts differ")
+		}
+	}
+	// A contradicting --instruction is refused; the same one is fine.
+	if _, err := NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: ad, Device: "cpu", Instruction: "Other?"}); err == nil || !strings.Contains(err.Error(), "trained with") {
+		t.Fatalf("contradicting instruction: %v", err)
+	}
+}
+
+func TestAdapterForAnotherBase(t *testing.T) {
+	// A second, smaller random model (hidden 32, 1 layer) with the same tokenizer.
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := llm.PresetConfig("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HiddenSize, cfg.NumHiddenLayers, cfg.IntermediateSize, cfg.HeadDim = 32, 1, 64, 8
+	if err := llm.WriteRandomModel(other, cfg, llm.RandomInit{Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+		b, err := os.ReadFile(filepath.Join(tinyModel(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(other, f), b)
+	}
+	ad := makeAdapter(t, other, tinyMeta(t, "Positive?"))
+
+	_, err = NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: ad, Device: "cpu"})
+	for _, want := range []string{"trained on another base model", "hidden 32, 1 layers", "hidden 64, 2 layers", other} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+	// A PEFT adapter without sentitune.json: the weights' shapes tell.
+	os.Remove(filepath.Join(ad, llm.AdapterMetaFile))
+	_, err = NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: ad, Device: "cpu"})
+	if err == nil || !strings.Contains(err.Error(), "another model shape") {
+		t.Errorf("PEFT adapter for another base: %v", err)
+	}
+}
+
+func TestAdapterBadFolders(t *testing.T) {
+	dir := t.TempDir()
+	good := makeAdapter(t, tinyModel(t), tinyMeta(t, "Positive?"))
+	meta, err := os.ReadFile(filepath.Join(good, llm.AdapterMetaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(meta, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["label_token_ids"] = map[string]int{"0": 100, "1": 101}
+	badIDs := filepath.Join(dir, "ids")
+	os.Mkdir(badIDs, 0o755)
+	for _, f := range []string{llm.AdapterConfigFile, llm.AdapterWeightsFile} {
+		b, _ := os.ReadFile(filepath.Join(good, f))
+		writeFile(t, filepath.Join(badIDs, f), b)
+	}
+	b, _ := json.Marshal(m)
+	writeFile(t, filepath.Join(badIDs, llm.AdapterMetaFile), b)
+	for _, c := range []struct {
+		dir, want string
+	}{
+		{filepath.Join(dir, "missing"), "no such file"},
+		{dir, "no adapter_config.json"},
+		{writeFile(t, filepath.Join(dir, "file"), nil), "not a folder"},
+		{badIDs, "answers with token ids 0→100"},
+	} {
+		_, err := NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: c.dir, Device: "cpu"})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.dir, err, c.want)
+		}
+	}
+}
