@@ -45,8 +45,9 @@ test: build vet
 bench: build
 	@echo "bench: not implemented yet (see the benchmarks issue)"; exit 2
 
+# The built-in demo: Amazon review sentences → random-weight Qwen2-architecture model → LoRA → report.
 demo: build
-	@echo "demo: not implemented yet (see the front-door issue)"; exit 2
+	$(BIN) run --out sentitune-demo
 
 clean:
 	rm -rf $(BUILD)
