@@ -287,12 +287,21 @@ func (sc *Scorer) Generate(texts []string, maxNew int) ([]Generation, error) {
 // ErrEmptyText is returned for a text that is empty after cleaning.
 var ErrEmptyText = errors.New("empty text")
 
+// TextError is a problem with one text of a Score or Generate call.
+type TextError struct {
+	Index int // 0-based
+	Err   error
+}
+
+func (e *TextError) Error() string { return fmt.Sprintf("text %d: %v", e.Index+1, e.Err) }
+func (e *TextError) Unwrap() error { return e.Err }
+
 func cleanAll(texts []string) ([]string, error) {
 	out := make([]string, len(texts))
 	for i, t := range texts {
 		out[i] = cleanText(t)
 		if out[i] == "" {
-			return nil, fmt.Errorf("text %d: %w", i+1, ErrEmptyText)
+			return nil, &TextError{i, ErrEmptyText}
 		}
 	}
 	return out, nil
@@ -305,7 +314,7 @@ func (sc *Scorer) lengthOrder(texts []string) ([][]int, []int, error) {
 	for i, t := range texts {
 		var err error
 		if ids[i], err = sc.encode(t); err != nil {
-			return nil, nil, fmt.Errorf("text %d: %w", i+1, err)
+			return nil, nil, &TextError{i, err}
 		}
 	}
 	order := make([]int, len(texts))

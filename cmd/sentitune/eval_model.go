@@ -2,17 +2,99 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/predict"
+	"github.com/sentitune/sentitune/prep"
 )
 
-// scoreForEval scores the labelled test split at dataPath with the model named by the eval
-// command's --model and --adapter flags, and returns one prediction per row (ID, Text, Label,
-// Pred, Prob) plus provenance entries to show in the report (model, adapter, options, …).
+// scoreForEval scores the labelled test split at dataPath (an Alpaca file from prep) with the
+// model named by the eval command's --model and --adapter flags, and returns one prediction per
+// row (ID = record number, Text, Label, Pred, Prob) plus provenance for the report (runEval
+// adds the data path and its SHA-256).
 //
-// Placeholder: the predict engine fills this in. Until then `eval --model` exits with code 2.
+// It reads the scorer options predict and serve have (--device, --dtype, --threads,
+// --batch-size, --max-len, --threshold, --instruction, --system) when the eval command defines
+// them; otherwise their defaults apply. A bare model is prompted with the split's own instruction
+// and system prompt (as prep wrote them); an adapter brings the prompt it was trained with.
 func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[string]string, error) {
-	return nil, nil, exitError{2, errors.New("eval --model: not implemented yet")}
+	recs, err := prep.ReadAlpaca(dataPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	texts := make([]string, len(recs))
+	labels := make([]int, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Input
+		if labels[i], err = prep.NormalizeLabel(r.Output, nil); err != nil {
+			return nil, nil, fmt.Errorf("eval: %s record %d: output %q: %w (want 1 or 0)", dataPath, i+1, r.Output, err)
+		}
+	}
+	cfg := scorerConfig(c)
+	if cfg.AdapterDir == "" && cfg.Instruction == "" && cfg.System == "" {
+		cfg.Instruction, cfg.System = recs[0].Instruction, recs[0].System
+	}
+	if cfg.Device == "" {
+		cfg.Device = "auto"
+	}
+	t0 := time.Now()
+	sc, err := predict.NewScorer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sc.Close()
+	load := time.Since(t0)
+	info := sc.Info()
+	// Records whose instruction is not the one scored with: training saw theirs, eval does not.
+	mismatch := 0
+	for _, r := range recs {
+		if r.Instruction != info.Instruction {
+			mismatch++
+		}
+	}
+	if mismatch > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "eval: warning: %d of %d records of %s have another instruction than the one scored with (%q)\n",
+			mismatch, len(recs), dataPath, info.Instruction)
+	}
+	t1 := time.Now()
+	scores, st, err := sc.ScoreStats(texts)
+	if err != nil {
+		var te *predict.TextError
+		if errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("eval: %s record %d: %w", dataPath, te.Index+1, te.Err)
+		}
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	secs := time.Since(t1).Seconds()
+	preds := make([]eval.Prediction, len(recs))
+	for i, s := range scores {
+		preds[i] = eval.Prediction{ID: strconv.Itoa(i + 1), Text: texts[i], Label: labels[i], Pred: s.Pred, Prob: s.Prob}
+	}
+	prov := map[string]string{
+		"model":           info.Model,
+		"device":          info.Device,
+		"dtype":           info.DType,
+		"chat_template":   info.Chat,
+		"instruction":     info.Instruction,
+		"label_token_ids": fmt.Sprintf("0→%d, 1→%d", info.LabelIDs[0], info.LabelIDs[1]),
+		"max_len":         strconv.Itoa(info.MaxLen),
+		"batch_size":      strconv.Itoa(info.BatchSize),
+		"threshold":       strconv.FormatFloat(info.Threshold, 'g', -1, 64),
+		"scoring":         fmt.Sprintf("label-token logits, one forward pass per batch: %d rows in %.1fs (%.1f rows/s, padding %.1f%%), model load %.1fs", len(recs), secs, float64(len(recs))/max(secs, 1e-9), 100*st.PaddingFraction(), load.Seconds()),
+	}
+	if info.Adapter != "" {
+		prov["adapter"] = info.Adapter
+	}
+	if info.System != "" {
+		prov["system"] = info.System
+	}
+	if mismatch > 0 {
+		prov["instruction_mismatch"] = fmt.Sprintf("%d of %d records", mismatch, len(recs))
+	}
+	return preds, prov, nil
 }
