@@ -51,6 +51,7 @@ def run(cmd, **kw):
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if p.returncode != 0:
         raise RuntimeError(f"{cmd[0]} {cmd[1] if len(cmd) > 1 else ''} failed ({p.returncode}):\n{p.stderr[-3000:]}\n{p.stdout[-1000:]}")
+    run.last_stderr = p.stderr
     return p.stdout, time.time() - t0
 
 
@@ -218,9 +219,17 @@ def train(args, model_dir, prep_dir, peak_tflops, params):
                      "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--lora-target", "all",
                      "--lr", "1e-4", "--device", args.device, "--dtype", dtype, "--save-every", "0", "--seed", "0"])
     rj = json.load(open(os.path.join(run_dir, "run.json")))
-    tps = find_number(rj, ["tokens_per_s", "train_tokens_per_s"])
-    seq_mean = find_number(rj, ["mean_seq_len", "tokens_per_row"]) or args.seq
-    st = {"wall_s": wall, "tokens_per_s": tps, "peak_mem_bytes": find_number(rj, ["peak_memory_bytes", "peak_mem_bytes", "peak_bytes"]),
+    # Steady state: skip the first steps (CUDA/cuBLAS warm-up), as the reference does.
+    lines = [json.loads(l) for l in open(os.path.join(run_dir, "train_log.jsonl")) if '"train"' in l]
+    warm = min(3, len(lines) - 2)
+    steady = lines[warm:]
+    toks = sum(l["tokens"] for l in steady[1:])
+    secs = steady[-1]["elapsed_s"] - steady[0]["elapsed_s"]
+    tps = toks / secs if secs > 0 else find_number(rj, ["tokens_per_s"])
+    rows = sum(l["examples"] for l in steady[1:])
+    seq_mean = toks / rows if rows else args.seq
+    st = {"wall_s": wall, "tokens_per_s": tps, "tokens_per_s_incl_warmup": find_number(rj, ["tokens_per_s"]),
+          "peak_mem_bytes": find_number(rj, ["peak_memory_bytes"]), "steps_measured": len(steady) - 1,
           "run_json": rj}
     ref = ref_train(args, model_dir, dtype, int(round(seq_mean)))
     fpt = mfu_flops_per_token(params, seq_mean, True)
@@ -307,6 +316,9 @@ def score(args, model_dir, reviews, peak_tflops, params):
                      "--out", out_path, "--format", "jsonl", "--batch-size", str(args.score_batch),
                      "--max-len", str(args.seq), "--device", args.device, "--dtype", dtype])
     n = sum(1 for _ in open(out_path))
+    import re
+    m_rate = re.search(r"([0-9.]+) rows/s, ([0-9.]+) tokens/s, padding ([0-9.]+)%", out + run.last_stderr)
+    st_rows = float(m_rate.group(1)) if m_rate else None
     # Reference: a transformers forward over the same number of rows, batched, last-position logits.
     tdtype = torch.bfloat16 if dtype == "bf16" else torch.float32
     m = ref_model(args, model_dir, tdtype)
@@ -328,8 +340,13 @@ def score(args, model_dir, reviews, peak_tflops, params):
     times.sort()
     ref_rows = B / times[len(times) // 2]
     del m
-    return {"rows": n, "sentitune_wall_s": wall, "sentitune_rows_per_s_wall": n / wall,
-            "reference_rows_per_s": ref_rows, "reference_seq": seq, "stdout_tail": out[-500:]}
+    r = {"rows": n, "sentitune_wall_s": wall, "sentitune_rows_per_s": st_rows, "sentitune_rows_per_s_wall": n / wall,
+         "reference_rows_per_s": ref_rows, "reference_seq": seq, "predict_log": (out + run.last_stderr)[-600:]}
+    if st_rows:
+        r["speedup_vs_reference"] = st_rows / ref_rows
+        r["sentitune_mfu"] = st_rows * seq * mfu_flops_per_token(params, seq, False) / (peak_tflops * 1e12)
+        r["reference_mfu"] = ref_rows * seq * mfu_flops_per_token(params, seq, False) / (peak_tflops * 1e12)
+    return r
 
 
 @step("peft_loads_adapter")
