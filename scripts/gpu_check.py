@@ -74,6 +74,10 @@ def step(name):
             except Exception as e:  # keep going: one failed step must not hide the others' numbers
                 results["steps"][name] = {"ok": False, "seconds": round(time.time() - t0, 2), "error": str(e)[-2000:]}
                 log(f"step {name} FAILED: {e}")
+            log(f"step {name}: " + json.dumps({k: v for k, v in results["steps"][name].items() if not isinstance(v, dict)}, default=str)[:1500])
+            if results.get("out"):  # keep what we have if the run is cut short
+                with open(os.path.join(results["out"], "gpu-check.json"), "w") as f:
+                    json.dump(results, f, indent=2, default=str)
             return results["steps"][name]
         return wrapped
     return deco
@@ -403,6 +407,7 @@ def main():
         results["machine"]["transformers"] = transformers.__version__
         results["machine"]["peft"] = peft.__version__
     results["args"] = {k: v for k, v in vars(args).items()}
+    results["out"] = args.out
 
     tok_dir = os.path.join(args.work, "tok")
     shutil.rmtree(tok_dir, ignore_errors=True)
