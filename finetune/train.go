@@ -53,6 +53,17 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	if err := loraConfig(cfg).Validate(); err != nil {
 		return nil, err
 	}
+	if err := torch.Load(); err != nil { // before any output exists
+		return nil, err
+	}
+	dev, err := torch.ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	dtype, explicit, err := llm.ParseComputeDType(cfg.DType)
+	if err != nil {
+		return nil, err
+	}
 
 	// Data: every record through the same prompt builder predict uses.
 	trainPath, evalPath, err := dataFiles(cfg)
@@ -105,14 +116,6 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	}
 
 	// Model, LoRA, optimizer.
-	dev, err := torch.ParseDevice(cfg.Device)
-	if err != nil {
-		return nil, err
-	}
-	dtype, explicit, err := llm.ParseComputeDType(cfg.DType)
-	if err != nil {
-		return nil, err
-	}
 	if cfg.Threads > 0 {
 		if err := torch.SetNumThreads(cfg.Threads); err != nil {
 			return nil, err
@@ -123,6 +126,9 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer model.Close()
+	fmt.Fprintf(progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
+		len(train), total, cfg.BatchSize, cfg.GradAccum, len(evalSet), model.Device(), model.DType())
+
 	// A fresh run attaches a new adapter; a resumed one the checkpoint's.
 	start, elapsed0 := 0, 0.0
 	if ckpt != "" {

@@ -92,19 +92,8 @@ func finetuneCommand() *cli.Command {
 			"and checkpoints/step-N (with --save-every); --resume continues from the newest checkpoint.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
-			cfg := finetune.Defaults()
-			if path := c.String("config"); path != "" {
-				var err error
-				if cfg, err = finetune.LoadConfig(path); err != nil {
-					return exitError{2, err}
-				}
-			}
-			for _, b := range binds {
-				if c.IsSet(b.flag.Names()[0]) {
-					b.apply(c, &cfg)
-				}
-			}
-			if err := cfg.Validate(); err != nil {
+			cfg, err := finetuneConfig(c, binds)
+			if err != nil {
 				return exitError{2, fmt.Errorf("finetune: %w", err)}
 			}
 			var progress io.Writer // the bar only on a terminal
@@ -124,4 +113,22 @@ func finetuneCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// finetuneConfig is Defaults(), then the --config YAML file, then the flags
+// given on the command line.
+func finetuneConfig(c *cli.Context, binds []finetuneFlag) (finetune.Config, error) {
+	cfg := finetune.Defaults()
+	if path := c.String("config"); path != "" {
+		var err error
+		if cfg, err = finetune.LoadConfig(path); err != nil {
+			return cfg, err
+		}
+	}
+	for _, b := range binds {
+		if c.IsSet(b.flag.Names()[0]) {
+			b.apply(c, &cfg)
+		}
+	}
+	return cfg, cfg.Validate()
 }
