@@ -170,3 +170,94 @@ func TestAdapterBadFolders(t *testing.T) {
 		}
 	}
 }
+
+// fullVocabLogits is the plain way to the label logits: LogitsAt over the
+// whole vocabulary at the last position, then pick the two label columns.
+func fullVocabLogits(t *testing.T, sc *Scorer, rows [][]int) [][2]float64 {
+	t.Helper()
+	var out [][2]float64
+	err := sc.withModel(func(m *llm.Model) error {
+		s := torch.NewScope()
+		defer s.Close()
+		last, err := m.LastLogits(s, llm.Batch{IDs: rows})
+		if err != nil {
+			return err
+		}
+		v, err := s.ToDType(last, torch.Float32).Float32s()
+		if err != nil {
+			return err
+		}
+		V := len(v) / len(rows)
+		for r := range rows {
+			out = append(out, [2]float64{float64(v[r*V+sc.zero]), float64(v[r*V+sc.one])})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The two-row label head gives the logits the full lm_head gives, with and
+// without an adapter that trains its own lm_head copy, in f32 and bf16.
+func TestLabelHeadMatchesFullLogits(t *testing.T) {
+	model := tinyModel(t)
+	withHead := func() string {
+		m, err := llm.LoadModel(model, llm.LoadOptions{Device: torch.CPU})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if err := m.AddLoRA(llm.LoRAConfig{R: 2, Alpha: 4, Targets: []string{"q_proj"}, ModulesToSave: []string{"lm_head"}}, 1); err != nil {
+			t.Fatal(err)
+		}
+		s := torch.NewScope()
+		defer s.Close()
+		for _, p := range m.TrainableParams() {
+			if strings.Contains(p.Name, "lm_head") {
+				if err := p.T.CopyFrom(s.Uniform(p.T.Shape(), -0.2, 0.2, torch.Float32, torch.CPU)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		dir := filepath.Join(t.TempDir(), "head-adapter")
+		if err := m.SaveAdapter(dir, tinyMeta(t, "Positive?")); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}()
+	texts, _ := amazonRows(t, 12)
+	for _, c := range []struct {
+		name string
+		cfg  ScorerConfig
+		tol  float64
+	}{
+		{"f32", ScorerConfig{}, 1e-5},
+		{"f32 adapter with lm_head", ScorerConfig{AdapterDir: withHead}, 1e-5},
+		{"bf16", ScorerConfig{DType: "bf16"}, 0.05},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sc := newTinyScorer(t, c.cfg)
+			var rows [][]int
+			for _, text := range texts {
+				ids, err := sc.Encode(text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, ids)
+			}
+			got, _, err := sc.ScoreIDs(rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fullVocabLogits(t, sc, rows)
+			for r := range rows {
+				d := max(math.Abs(got[r].Logit0-want[r][0]), math.Abs(got[r].Logit1-want[r][1]))
+				if d > c.tol*max(1, math.Abs(want[r][0])) {
+					t.Errorf("row %d: label logits %v/%v, full vocabulary %v", r, got[r].Logit0, got[r].Logit1, want[r])
+				}
+			}
+		})
+	}
+}

@@ -114,9 +114,10 @@ type Scorer struct {
 	model     *llm.Model
 	tok       *tokenizer.Tokenizer
 	spec      llm.PromptSpec
-	zero, one int   // label token ids
-	stop      []int // ids that end a generated answer
-	answerLen int   // tokens training reserved for the answer
+	zero, one int           // label token ids
+	head      *torch.Tensor // [H, 2]: the lm_head rows of the label tokens (labelHead)
+	stop      []int         // ids that end a generated answer
+	answerLen int           // tokens training reserved for the answer
 	maxLen    int
 	batchSize int
 	threshold float64
@@ -200,6 +201,10 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 		m.Close()
 		return nil, fmt.Errorf("predict: label token ids %d/%d are outside the model's vocabulary of %d", sc.zero, sc.one, v)
 	}
+	if sc.head, err = labelHead(m, sc.zero, sc.one); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("predict: %w", err)
+	}
 	sc.model = m
 	sc.meta = Info{
 		Model: cfg.ModelDir, Adapter: cfg.AdapterDir,
@@ -222,8 +227,9 @@ func (sc *Scorer) Close() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.model != nil {
+		sc.head.Free()
 		sc.model.Close()
-		sc.model = nil
+		sc.model, sc.head = nil, nil
 	}
 }
 
@@ -355,19 +361,25 @@ func (sc *Scorer) scoreTexts(texts []string, progress func(int)) ([]Score, Token
 }
 
 // ScoreIDs runs one forward pass over prompt rows (as from Encode) and reads
-// the two label logits at each row's last position.
+// the two label logits at each row's last position: the final hidden state
+// there times the lm_head's two label rows, never the whole vocabulary.
 func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 	st := batchStats(rows)
 	var logits []float32
 	err := sc.withModel(func(m *llm.Model) error {
 		s := torch.NewScope()
 		defer s.Close()
-		last, err := m.LastLogits(s, llm.Batch{IDs: rows})
+		h, err := m.Hidden(s, llm.Batch{IDs: rows}, false)
 		if err != nil {
 			return err
 		}
-		idx := s.ToDevice(s.FromInt64([]int64{int64(sc.zero), int64(sc.one)}, 2), m.Device())
-		two := s.To(s.IndexSelect(last, 1, idx), torch.Float32, torch.CPU)
+		T, H := h.Size(1), h.Size(2)
+		idx := make([]int64, len(rows))
+		for r, row := range rows {
+			idx[r] = int64(r)*T + int64(len(row)-1)
+		}
+		last := s.IndexSelect(s.Reshape(h, int64(len(rows))*T, H), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.Device()))
+		two := s.To(s.Matmul(s.ToDType(last, torch.Float32), sc.head), torch.Float32, torch.CPU)
 		if err := s.Err(); err != nil {
 			return err
 		}
@@ -386,6 +398,48 @@ func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 		out[r] = sc.scoreOf(l1, l0)
 	}
 	return out, st, nil
+}
+
+// labelHead returns the output projection restricted to the two label
+// tokens, [H, 2] in f32 on the model's device: column 0 is token zero's row
+// of the lm_head, column 1 token one's. It reads them through LogitsAt on
+// the identity (e_k·Wᵀ is row k of Wᵀ, exactly), a block of rows at a time,
+// so an adapter's lm_head (modules_to_save) is honoured and the model's
+// internals stay in llm.
+func labelHead(m *llm.Model, zero, one int) (*torch.Tensor, error) {
+	H := m.Config().HiddenSize
+	const block = 64
+	var head *torch.Tensor
+	err := torch.NoGrad(func() error {
+		s := torch.NewScope()
+		defer s.Close()
+		labels := s.ToDevice(s.FromInt64([]int64{int64(zero), int64(one)}, 2), m.Device())
+		var parts []*torch.Tensor
+		for k0 := 0; k0 < H; k0 += block {
+			n := min(block, H-k0)
+			basis := make([]float32, n*H)
+			rows, pos := make([]int, n), make([]int, n)
+			for j := range n {
+				basis[j*H+k0+j] = 1
+				pos[j] = j
+			}
+			e := s.To(s.FromFloat32(basis, 1, int64(n), int64(H)), m.DType(), m.Device())
+			if err := s.Err(); err != nil {
+				return err
+			}
+			logits, err := m.LogitsAt(s, e, rows, pos) // [n, V]
+			if err != nil {
+				return err
+			}
+			parts = append(parts, s.ToDType(s.IndexSelect(logits, 1, labels), torch.Float32))
+		}
+		head = s.Keep(s.Contiguous(s.Cat(parts, 0)))
+		return s.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("label head: %w", err)
+	}
+	return head, nil
 }
 
 // scoreOf turns the two label logits into a Score. sigmoid(l1 − l0) is the
