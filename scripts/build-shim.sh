@@ -72,7 +72,9 @@ incflags=(); for d in "${inc[@]}"; do incflags+=(-isystem "$d"); done
 start=$(date +%s)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch.cpp" -o "$tmp/a.o" &
+( $cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch.cpp" -o "$tmp/a.o" 2>"$tmp/a.err" ||
+  { echo "note: fast optimizer path did not build ($(grep -m1 error "$tmp/a.err")); retrying without it" >&2
+    $cxx "${flags[@]}" -DST_NO_FAST_OPTIM "${incflags[@]}" -c "$src/sentitorch.cpp" -o "$tmp/a.o"; } ) &
 pa=$!
 if ! $cxx "${flags[@]}" "${distdefs[@]}" "${incflags[@]}" -c "$src/sentitorch_dist.cpp" -o "$tmp/b.o" 2>"$tmp/dist.err"; then
   echo "note: c10d part did not build ($(head -c 300 "$tmp/dist.err")); building without distributed support" >&2

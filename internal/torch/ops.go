@@ -363,7 +363,7 @@ func (s *Scope) Linear(x, w, b *Tensor) *Tensor {
 }
 
 // LoRALinear is the PEFT LoRA layer: x·wᵀ + b + dropout(x)·Aᵀ·Bᵀ·scaling, with A [r, in] and B [out, r].
-// The low-rank path runs in A's dtype (f32 adapters over a bf16 base).
+// The low-rank path runs in the base output dtype (autocast semantics: f32 master adapters over a bf16 base).
 func (s *Scope) LoRALinear(x, w, b, a, bm *Tensor, scaling, dropout float64, train bool) *Tensor {
 	tr := C.int(0)
 	if train {

@@ -11,6 +11,18 @@
 #include <string>
 #include <vector>
 
+#include <cmath>
+#include <type_traits>
+
+// Multi-tensor clip and fused AdamW need libtorch >= 2.1 and a GPU; the build script turns them off
+// (ST_NO_FAST_OPTIM) if this libtorch's headers disagree.
+#if defined(ST_WITH_CUDA) && !defined(ST_NO_FAST_OPTIM) && \
+    (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1))
+#define ST_FAST_OPTIM 1
+#else
+#define ST_FAST_OPTIM 0
+#endif
+
 #ifdef ST_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -563,9 +575,14 @@ const char* st_lora_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor la, 
   auto& A = T(la, "lora_A");
   auto& B = T(lb, "lora_B");
   auto h = dropout > 0 && train ? at::dropout(in, dropout, true) : in;
-  h = h.to(A.scalar_type());
-  auto delta = at::linear(at::linear(h, A), B) * scaling;
-  *out = wrap(base + delta.to(base.scalar_type()));
+  // Autocast semantics (PEFT under bf16 autocast): the low-rank path runs in the base's dtype while A and
+  // B stay f32 master weights whose gradients come back through the cast. One addmm adds scaling·(xAᵀ)Bᵀ
+  // to the base output: no f32 copies of [tokens, out] activations.
+  auto dt = base.scalar_type();
+  auto xa = at::linear(h.to(dt), A.to(dt));
+  auto n_out = base.size(-1);
+  auto y = at::addmm(base.reshape({-1, n_out}), xa.reshape({-1, xa.size(-1)}), B.to(dt).t(), 1.0, scaling);
+  *out = wrap(y.view(base.sizes()));
   ST_CATCH
 }
 
@@ -613,8 +630,10 @@ const char* st_sdpa(st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int c
     M = (M.defined() ? M : at::zeros({Tq, Tk}, Q.options())).masked_fill(c.logical_not(), -1e9);
     causal = 0;
   }
-  if (M.defined()) M = M.to(Q.scalar_type());
-  *out = wrap(at::scaled_dot_product_attention(Q, K, V, M, 0.0, causal != 0, scale));
+  // An undefined tensor inside the optional is not "no mask" to SDPA: pass nullopt.
+  c10::optional<at::Tensor> mask_arg;
+  if (M.defined()) mask_arg = M.to(Q.scalar_type());
+  *out = wrap(at::scaled_dot_product_attention(Q, K, V, mask_arg, 0.0, causal != 0, scale));
 #else
   // libtorch < 2.1 (Debian 1.13; 2.0 lacks the scale argument): the math path, softmax in fp32.
   auto acc = at_least_f32(Q.scalar_type());
@@ -650,7 +669,23 @@ const char* st_cross_entropy(st_tensor logits, st_tensor targets, int64_t ignore
 const char* st_clip_grad_norm(const st_tensor* params, int n, double max_norm, double* total) {
   ST_TRY
   auto ps = list(params, n);
+#if ST_FAST_OPTIM
+  // Multi-tensor kernels (as torch.nn.utils.clip_grad_norm_(foreach=True)): a handful of launches
+  // instead of two per parameter, and one host sync for the returned norm.
+  std::vector<at::Tensor> grads;
+  for (auto& p : ps)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) {
+    *total = 0;
+    return nullptr;
+  }
+  auto norms = at::_foreach_norm(grads, 2);
+  auto tot = at::stack(norms).norm();
+  if (std::isfinite(max_norm)) at::_foreach_mul_(grads, (max_norm / (tot + 1e-6)).clamp_max(1.0));
+  *total = tot.item<double>();
+#else
   *total = torch::nn::utils::clip_grad_norm_(ps, max_norm, 2.0);
+#endif
   ST_CATCH
 }
 
@@ -675,8 +710,64 @@ const char* st_adamw_new(const st_tensor* params, int n, const int* group_of, in
   ST_CATCH
 }
 
+#if ST_FAST_OPTIM
+// One fused CUDA kernel per group (PyTorch's AdamW(fused=True)) on the optimizer's own state, so
+// Save/Load and the C++ step stay interchangeable. Returns false where it does not apply.
+static bool fused_adamw_step(st_optim o) {
+  using State = torch::optim::AdamWParamState;
+  auto& state = o->opt->state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  for (auto& group : o->opt->param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined() && (!p.is_cuda() || p.scalar_type() != at::kFloat)) return false;
+  for (auto& group : o->opt->param_groups()) {
+    auto& opts = static_cast<torch::optim::AdamWOptions&>(group.options());
+    if (opts.amsgrad()) return false;
+    std::vector<at::Tensor> ps, gs, m1, m2;
+    int64_t step = 0;
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      Key key;
+      if constexpr (std::is_same_v<Key, std::string>) {
+        std::ostringstream k;
+        k << static_cast<void*>(p.unsafeGetTensorImpl());
+        key = k.str();
+      } else {
+        key = p.unsafeGetTensorImpl();
+      }
+      auto it = state.find(key);
+      if (it == state.end()) {
+        auto st = std::make_unique<State>();
+        st->step(0);
+        st->exp_avg(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        st->exp_avg_sq(torch::zeros_like(p, at::MemoryFormat::Preserve));
+        it = state.insert({key, std::move(st)}).first;
+      }
+      auto& st = static_cast<State&>(*it->second);
+      st.step(st.step() + 1);
+      step = st.step();
+      ps.push_back(p);
+      gs.push_back(p.grad());
+      m1.push_back(st.exp_avg());
+      m2.push_back(st.exp_avg_sq());
+    }
+    if (ps.empty()) continue;
+    auto stepT = at::full({}, static_cast<double>(step), ps[0].options());
+    std::vector<at::Tensor> steps(ps.size(), stepT);
+    std::vector<at::Tensor> none;
+    at::NoGradGuard ng;
+    at::_fused_adamw_(ps, gs, m1, m2, none, steps, opts.lr(), std::get<0>(opts.betas()), std::get<1>(opts.betas()),
+                      opts.weight_decay(), opts.eps(), false, false, {}, {});
+  }
+  return true;
+}
+#endif
+
 const char* st_adamw_step(st_optim o) {
   ST_TRY
+#if ST_FAST_OPTIM
+  if (fused_adamw_step(o)) return nullptr;
+#endif
   o->opt->step();
   ST_CATCH
 }
