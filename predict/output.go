@@ -241,19 +241,23 @@ func writeJSONString(b *bytes.Buffer, s string) {
 }
 
 // Parquet output: rows are handed to parquet-go in chunks of parquetChunk
-// and row groups cut every parquetRowGroup rows, both counted from the
-// first row, so the file depends only on the rows (see rowWriter).
+// and a row group is cut after parquetRowGroup rows or parquetGroupBytes of
+// text, whichever comes first (parquet-go holds a row group in memory).
+// Both are counted from the first row, so the file depends only on the rows
+// (see rowWriter).
 const (
-	parquetChunk    = 1024
-	parquetRowGroup = 64 * 1024
+	parquetChunk      = 1024
+	parquetRowGroup   = 64 * 1024
+	parquetGroupBytes = 8 << 20
 )
 
 type parquetWriter struct {
-	w       *parquet.Writer
-	cols    Columns
-	idx     map[string]int // column name → leaf index
-	pending []parquet.Row
-	inGroup int
+	w          *parquet.Writer
+	cols       Columns
+	idx        map[string]int // column name → leaf index
+	pending    []parquet.Row
+	inGroup    int // rows written to the current row group
+	groupBytes int // their approximate size, pending rows included
 }
 
 func parquetSchema(cols Columns) *parquet.Schema {
@@ -322,10 +326,15 @@ func (p *parquetWriter) Write(r Row) error {
 		set("generated", parquet.ByteArrayValue([]byte(r.Generated)))
 	}
 	p.pending = append(p.pending, row)
-	if len(p.pending) == parquetChunk || p.inGroup+len(p.pending) == parquetRowGroup {
+	p.groupBytes += len(r.ID) + len(r.Text) + len(r.Generated) + 24
+	if len(p.pending) == parquetChunk || p.groupFull() {
 		return p.flushPending()
 	}
 	return nil
+}
+
+func (p *parquetWriter) groupFull() bool {
+	return p.inGroup+len(p.pending) == parquetRowGroup || p.groupBytes >= parquetGroupBytes
 }
 
 func (p *parquetWriter) flushPending() error {
@@ -335,10 +344,12 @@ func (p *parquetWriter) flushPending() error {
 	if _, err := p.w.WriteRows(p.pending); err != nil {
 		return err
 	}
+	full := p.groupFull()
 	p.inGroup += len(p.pending)
+	clear(p.pending)
 	p.pending = p.pending[:0]
-	if p.inGroup == parquetRowGroup {
-		p.inGroup = 0
+	if full {
+		p.inGroup, p.groupBytes = 0, 0
 		return p.w.Flush()
 	}
 	return nil

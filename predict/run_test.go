@@ -7,12 +7,16 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sentitune/sentitune/data"
+	"github.com/sentitune/sentitune/prep"
 )
 
 // fakeScorer gives each text a fixed probability from its hash, so tests of
@@ -20,6 +24,7 @@ import (
 type fakeScorer struct {
 	mu      sync.Mutex
 	calls   int
+	record  bool       // keep a copy of every batch in batches
 	batches [][]string
 	delay   time.Duration
 	fail    error
@@ -34,7 +39,9 @@ func fakeProb(text string) float64 {
 func (f *fakeScorer) scoreTexts(texts []string, progress func(int)) ([]Score, TokenStats, error) {
 	f.mu.Lock()
 	f.calls++
-	f.batches = append(f.batches, append([]string(nil), texts...))
+	if f.record {
+		f.batches = append(f.batches, append([]string(nil), texts...))
+	}
 	f.mu.Unlock()
 	if f.delay > 0 {
 		time.Sleep(f.delay)
@@ -314,7 +321,7 @@ func TestRunScorerErrorLeavesNoOutput(t *testing.T) {
 func TestRunWindowsSortedPerWindow(t *testing.T) {
 	dir := t.TempDir()
 	in := amazonFile(t, dir, 25)
-	f := &fakeScorer{}
+	f := &fakeScorer{record: true}
 	if _, err := run(Config{Input: in, Out: filepath.Join(dir, "o.jsonl"), Window: 10}, fakeLoader(f)); err != nil {
 		t.Fatal(err)
 	}
@@ -476,5 +483,77 @@ func assertSameFile(t *testing.T, a, b string) {
 	}
 	if !bytes.Equal(x, y) {
 		t.Fatalf("%s (%d bytes) and %s (%d bytes) differ", a, len(x), b, len(y))
+	}
+}
+
+// peakHeap runs f while sampling the Go heap, and returns the largest heap seen.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak.Load()
+}
+
+// Memory stays flat with the length of the input: 50,000 rows of ~1 KB peak
+// like 5,000 (both stream window by window; the whole file is never held).
+func TestRunConstantMemory(t *testing.T) {
+	dir := t.TempDir()
+	inputs := map[int]string{}
+	for _, n := range []int{5000, 50000} {
+		path := filepath.Join(dir, fmt.Sprintf("reviews-%d.csv", n))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := prep.GenerateSyntheticReviews(f, n, 1); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		inputs[n] = path
+	}
+	old := debug.SetGCPercent(20) // a heap close to what is live
+	defer debug.SetGCPercent(old)
+	for _, format := range []string{FormatCSV, FormatParquet} {
+		t.Run(format, func(t *testing.T) {
+			peaks := map[int]uint64{}
+			for _, n := range []int{5000, 50000} {
+				out := filepath.Join(dir, fmt.Sprintf("out-%d.%s", n, format))
+				var st *Stats
+				var err error
+				peaks[n] = peakHeap(func() {
+					st, err = run(Config{Input: inputs[n], Out: out, KeepText: true}, fakeLoader(&fakeScorer{}))
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Rows != n {
+					t.Fatalf("%d rows written, want %d", st.Rows, n)
+				}
+				os.Remove(out)
+			}
+			t.Logf("peak Go heap: %.1f MiB for 5,000 rows, %.1f MiB for 50,000", float64(peaks[5000])/(1<<20), float64(peaks[50000])/(1<<20))
+			if peaks[50000] > peaks[5000]*3/2+(8<<20) {
+				t.Fatalf("peak heap grows with the input: %d bytes for 5,000 rows, %d for 50,000", peaks[5000], peaks[50000])
+			}
+		})
 	}
 }
