@@ -76,8 +76,8 @@ def step(name):
                 log(f"step {name} FAILED: {e}")
             log(f"step {name}: " + json.dumps({k: v for k, v in results["steps"][name].items() if not isinstance(v, dict)}, default=str)[:1500])
             if results.get("out"):  # keep what we have if the run is cut short
-                with open(os.path.join(results["out"], "gpu-check.json"), "w") as f:
-                    json.dump(results, f, indent=2, default=str)
+                with open(os.path.join(results["out"], "gpu-check.json"), "w") as fh:
+                    json.dump(results, fh, indent=2, default=str)
             return results["steps"][name]
         return wrapped
     return deco
@@ -235,6 +235,15 @@ def train(args, model_dir, prep_dir, peak_tflops, params):
     st = {"wall_s": wall, "tokens_per_s": tps, "tokens_per_s_incl_warmup": find_number(rj, ["tokens_per_s"]),
           "peak_mem_bytes": find_number(rj, ["peak_memory_bytes"]), "steps_measured": len(steady) - 1,
           "run_json": rj}
+    # Where the time goes: the same run with LoRA on q_proj,v_proj only (fewer adapter kernels).
+    qv_dir = run_dir + "-qv"
+    shutil.rmtree(qv_dir, ignore_errors=True)
+    run([args.bin, "finetune", "--model", model_dir, "--data", prep_dir, "--out", qv_dir,
+         "--max-steps", str(args.train_steps), "--batch-size", str(args.batch), "--max-len", str(args.seq),
+         "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--lora-target", "q_proj,v_proj",
+         "--lr", "1e-4", "--device", args.device, "--dtype", dtype, "--save-every", "0", "--seed", "0"])
+    qv = [json.loads(l) for l in open(os.path.join(qv_dir, "train_log.jsonl")) if '"train"' in l][warm:]
+    st["tokens_per_s_qv_only"] = sum(l["tokens"] for l in qv[1:]) / (qv[-1]["elapsed_s"] - qv[0]["elapsed_s"])
     ref = ref_train(args, model_dir, dtype, int(round(seq_mean)))
     fpt = mfu_flops_per_token(params, seq_mean, True)
     r = {"sentitune": st, "reference": ref, "seq_mean": seq_mean}

@@ -121,6 +121,21 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x2, x1}, -1);
 }
 
+#if ST_FAST_OPTIM
+// The optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that pointer printed
+// as a string in older versions (a template, so only the matching branch is compiled).
+template <typename Key>
+Key state_key(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream k;
+    k << static_cast<void*>(impl);
+    return k.str();
+  } else {
+    return impl;
+  }
+}
+#endif
+
 }  // namespace
 
 extern "C" {
@@ -727,14 +742,7 @@ static bool fused_adamw_step(st_optim o) {
     int64_t step = 0;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      Key key;
-      if constexpr (std::is_same_v<Key, std::string>) {
-        std::ostringstream k;
-        k << static_cast<void*>(p.unsafeGetTensorImpl());
-        key = k.str();
-      } else {
-        key = p.unsafeGetTensorImpl();
-      }
+      Key key = state_key<Key>(p.unsafeGetTensorImpl());
       auto it = state.find(key);
       if (it == state.end()) {
         auto st = std::make_unique<State>();
