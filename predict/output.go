@@ -246,10 +246,11 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // Both are counted from the first row, so the file depends only on the rows
 // (see rowWriter).
 const (
-	parquetChunk      = 1024
-	parquetRowGroup   = 64 * 1024
-	parquetGroupBytes = 8 << 20
+	parquetChunk    = 1024
+	parquetRowGroup = 64 * 1024
 )
+
+var parquetGroupBytes = 8 << 20 // a variable so the memory test can see the cap at work
 
 type parquetWriter struct {
 	w          *parquet.Writer

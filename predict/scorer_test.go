@@ -346,8 +346,9 @@ func digitFreeRows(t testing.TB, n int) ([]string, []int) {
 // Scoring reads the two label logits where generation takes the argmax over
 // the whole vocabulary. Whenever the first generated token is a label token
 // the two must agree exactly; on a model whose label tokens dominate (as
-// after tuning) that is nearly every row. On the random model they rarely
-// dominate: generation then answers something else (NoAnswer).
+// after tuning) that is nearly every row. (On the random model they never
+// dominate: generation answers something else, which is why this runs on
+// labelModel; the tuned-adapter check belongs to finetune's integration.)
 func TestScoreAgreesWithGenerate(t *testing.T) {
 	texts, labels := digitFreeRows(t, 200)
 	for _, c := range []struct {
@@ -356,7 +357,6 @@ func TestScoreAgreesWithGenerate(t *testing.T) {
 		minAgreement float64
 	}{
 		{"label-dominant model", labelModel(t), 0.99},
-		{"random model", tinyModel(t), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sc := newTinyScorer(t, ScorerConfig{ModelDir: c.model, Instruction: noDigitInstruction, BatchSize: 32})
@@ -396,14 +396,12 @@ func TestScoreAgreesWithGenerate(t *testing.T) {
 			if rate < c.minAgreement {
 				t.Fatalf("scoring and generation agree on %.3f of rows, want ≥ %.2f", rate, c.minAgreement)
 			}
-			if c.minAgreement > 0 {
-				npos := 0
-				for _, s := range scores {
-					npos += s.Pred
-				}
-				if npos == 0 || npos == len(scores) {
-					t.Fatalf("all %d rows predicted %d: agreement says nothing", len(scores), scores[0].Pred)
-				}
+			npos := 0
+			for _, s := range scores {
+				npos += s.Pred
+			}
+			if npos == 0 || npos == len(scores) {
+				t.Fatalf("all %d rows predicted %d: agreement says nothing", len(scores), scores[0].Pred)
 			}
 		})
 	}
@@ -460,5 +458,40 @@ func TestScoreTruncatesLikeTraining(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != fmt.Sprint(want) {
 		t.Fatal("Encode differs from llm.BuildPrompt on the cleaned text")
+	}
+}
+
+// Score is safe for concurrent callers and gives each the rows it would get alone.
+func TestScoreConcurrentCallers(t *testing.T) {
+	sc := sharedScorer(t)
+	texts, _ := amazonRows(t, 48)
+	want, err := sc.Score(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := texts[g*8 : g*8+8]
+			got, err := sc.Score(part)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for i := range got {
+				if math.Abs(got[i].Prob-want[g*8+i].Prob) > 1e-5 {
+					errs <- fmt.Errorf("caller %d row %d: prob %v, want %v", g, i, got[i].Prob, want[g*8+i].Prob)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
