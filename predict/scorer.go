@@ -63,10 +63,10 @@ type Generation struct {
 
 // TokenStats counts the work of forward passes.
 type TokenStats struct {
-	Rows    int64
-	Tokens  int64 // real prompt tokens
-	Padding int64 // pad positions added to make batches rectangular
-	Batches int64
+	Rows    int64 `json:"rows"`
+	Tokens  int64 `json:"tokens"`  // real prompt tokens
+	Padding int64 `json:"padding"` // pad positions added to make batches rectangular
+	Batches int64 `json:"batches"` // forward passes
 }
 
 // PaddingFraction is pad positions over all positions computed.
