@@ -25,10 +25,8 @@ func evalCommand() *cli.Command {
 			"Predictions files need label and pred and/or prob columns (id and text optional): CSV, TSV, JSONL, JSON or Parquet.\n" +
 			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
 			"to the test file's folder when that folder holds a train.json.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "predictions", Aliases: []string{"p"}, Usage: "predictions `FILE` with label, pred, prob"},
-			&cli.StringFlag{Name: "model", Usage: "model folder `DIR` to score --data with"},
-			&cli.StringFlag{Name: "adapter", Usage: "LoRA adapter folder `DIR` (with --model)"},
 			&cli.StringFlag{Name: "data", Usage: "labelled test split `FILE` to score, e.g. PREPDIR/test.json (with --model)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report folder `REPORTDIR`"},
 			&cli.StringFlag{Name: "baseline", Usage: "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json"},
@@ -38,7 +36,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "name", Value: "model", Usage: "this model's `NAME` in tables"},
 			&cli.StringFlag{Name: "title", Usage: "report title"},
 			&cli.StringFlag{Name: "note", Usage: "a note shown at the top of the report"},
-		},
+		}, scorerFlags(32)...), // --model, --adapter, --device, --dtype, --batch-size, ... as predict
 		Action: runEval,
 	}
 }
