@@ -43,7 +43,8 @@ test: build vet
 	$(GO) test -count=1 -timeout 15m ./...
 
 bench: build
-	@echo "bench: not implemented yet (see the benchmarks issue)"; exit 2
+	$(GO) build -o $(BUILD)/sentitune-bench ./bench
+	$(BUILD)/sentitune-bench -out bench/results
 
 # The built-in demo: Amazon review sentences → random-weight Qwen2-architecture model → LoRA → report.
 demo: build

@@ -180,7 +180,7 @@ def cmd_train(a):
     med = statistics.median(times)
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "batch": a.batch, "seq": a.seq, "rank": a.rank, "steps": a.steps,
-                      "step_s_median": med, "tokens_per_s": a.batch * a.seq / med,
+                      "step_s_median": med, "step_s": times, "tokens_per_s": a.batch * a.seq / med,
                       "peak_rss_mib": peak_rss_mib(), "final_loss": float(loss)}))
 
 
@@ -198,7 +198,7 @@ def cmd_forward(a):
                 times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "batch": a.batch, "seq": a.seq,
-                      "step_s_median": med, "rows_per_s": a.batch / med, "tokens_per_s": a.batch * a.seq / med,
+                      "step_s_median": med, "step_s": times, "rows_per_s": a.batch / med, "tokens_per_s": a.batch * a.seq / med,
                       "peak_rss_mib": peak_rss_mib()}))
 
 

@@ -1,0 +1,180 @@
+// Command bench measures sentitune side by side with the PyTorch eager
+// reference (bench/torch_ref.py) on this machine and writes
+// bench/results/cpu-<date>.json and .md. `make bench` builds and runs it.
+//
+// The parent process stays small and only orchestrates: every measurement runs
+// in a fresh child process (this binary with "child NAME SPEC", or
+// python3 torch_ref.py), so that each peak RSS is that measurement's alone and
+// the two implementations are measured the same way.
+//
+//	build/sentitune-bench [-out bench/results] [-threads N] [-quick] [-only train,predict]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// options of a bench run.
+type options struct {
+	out       string // results folder
+	threads   int    // libtorch intra-op threads, the same on both sides
+	python    string // interpreter with torch (Debian's python3-torch)
+	torchRef  string // bench/torch_ref.py
+	sentitune string // the CLI binary (scale-out uses its --nproc)
+	quick     bool   // small sizes: a smoke test of the harness, not numbers to publish
+	only      map[string]bool
+	work      string // scratch folder for models and data
+}
+
+func (o options) want(section string) bool { return len(o.only) == 0 || o.only[section] }
+
+func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "child" {
+		os.Exit(childMain(os.Args[2:]))
+	}
+	var o options
+	var only string
+	flag.StringVar(&o.out, "out", "bench/results", "results `DIR`")
+	flag.IntVar(&o.threads, "threads", 0, "libtorch threads for sentitune and PyTorch alike (0: libtorch's default here)")
+	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch (Debian python3-torch)")
+	flag.StringVar(&o.torchRef, "torch-ref", "bench/torch_ref.py", "the PyTorch eager reference script")
+	flag.StringVar(&o.sentitune, "sentitune", "build/sentitune", "the sentitune binary (for finetune --nproc)")
+	flag.BoolVar(&o.quick, "quick", false, "tiny sizes: check the harness in a minute (results are marked quick)")
+	flag.StringVar(&only, "only", "", "comma-separated sections: gemm,train,predict,tokenizer,prep,scaleout")
+	flag.Parse()
+	if only != "" {
+		o.only = map[string]bool{}
+		for _, s := range strings.Split(only, ",") {
+			o.only[strings.TrimSpace(s)] = true
+		}
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	begin := time.Now()
+	work, err := os.MkdirTemp("", "sentitune-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	o.work = work
+
+	res := &Results{
+		Command: commandLine(),
+		Date:    begin.UTC().Format(time.RFC3339),
+		Quick:   o.quick,
+		Machine: machineInfo(),
+	}
+	res.Engine = engineInfo(o)
+	res.Load = append(res.Load, loadSample("start"))
+	var probe probeOut
+	if _, err := runChild("probe", struct{}{}, &probe); err != nil {
+		return fmt.Errorf("load libtorch: %w", err)
+	}
+	res.Engine.Libtorch, res.Engine.DefaultThreadsGo = probe.Torch, probe.DefaultThreads
+	if o.threads == 0 {
+		// Both libtorch builds default to the same count here (recorded below); using
+		// it measures what a user gets, and one thread per process is also what
+		// survives other builds running on these cores (OpenMP teams spin-wait
+		// badly when oversubscribed).
+		o.threads = probe.DefaultThreads
+	}
+	res.Engine.Threads = o.threads
+
+	logf("bench: %s, %d cores, threads %d, BLAS %s", res.Machine.CPU, res.Machine.Cores, o.threads, res.Engine.BLAS)
+	models, err := makeModels(o)
+	if err != nil {
+		return err
+	}
+
+	// Each section records its own failure instead of aborting the run: a
+	// missing PyTorch must not cost the Go numbers.
+	section := func(name string, f func() error) {
+		if !o.want(name) {
+			return
+		}
+		t0 := time.Now()
+		logf("bench: %s ...", name)
+		if err := f(); err != nil {
+			logf("bench: %s failed: %v", name, err)
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", name, err))
+		}
+		res.Load = append(res.Load, loadSample(name))
+		logf("bench: %s done in %.0fs", name, time.Since(t0).Seconds())
+	}
+	section("gemm", func() error { return benchGEMM(o, res) })
+	section("train", func() error { return benchTrain(o, models, res) })
+	section("predict", func() error { return benchPredict(o, models, res) })
+	section("tokenizer", func() error { return benchTokenizer(o, models, res) })
+	section("prep", func() error { return benchPrep(o, res) })
+	section("scaleout", func() error { return benchScaleOut(o, models, res) })
+	res.WallSeconds = time.Since(begin).Seconds()
+
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	name := "cpu-" + begin.Format("2006-01-02")
+	if o.quick {
+		name += "-quick"
+	}
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(o.out, name+".json")
+	mdPath := filepath.Join(o.out, name+".md")
+	if err := writeFileAtomic(jsonPath, append(js, '\n')); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(mdPath, []byte(renderMarkdown(res))); err != nil {
+		return err
+	}
+	logf("bench: wrote %s and %s in %.0fs", jsonPath, mdPath, res.WallSeconds)
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("%d section(s) failed: %s", len(res.Errors), strings.Join(res.Errors, "; "))
+	}
+	return nil
+}
+
+func commandLine() string {
+	cmd := strings.Join(os.Args, " ")
+	if os.Getenv("MAKELEVEL") != "" {
+		return "make bench  (runs: " + cmd + ")"
+	}
+	return cmd
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
