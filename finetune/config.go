@@ -55,6 +55,11 @@ type Config struct {
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
+
+	// Data parallelism (dist.go): BatchSize stays the global batch, split across ranks.
+	NProc       int     `yaml:"nproc" json:"nproc"`               // local worker processes the command spawns (0, 1: none)
+	DistBackend string  `yaml:"dist-backend" json:"dist-backend"` // auto | gloo | nccl (auto: nccl on CUDA, gloo on CPU)
+	DistTimeout float64 `yaml:"dist-timeout" json:"dist-timeout"` // seconds a collective may wait for the other ranks
 }
 
 // Defaults returns LLaMA-Factory's defaults for LoRA supervised fine-tuning.
@@ -76,6 +81,8 @@ func Defaults() Config {
 		Device:         "auto",
 		DType:          "auto",
 		SaveTotalLimit: 2,
+		DistBackend:    "auto",
+		DistTimeout:    60,
 	}
 }
 
@@ -142,6 +149,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("save-total-limit must be at least 1, got %d", c.SaveTotalLimit)
 	case c.Threads < 0:
 		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
+	case c.NProc < 0:
+		return fmt.Errorf("nproc must be >= 0, got %d", c.NProc)
+	case c.DistBackend != "" && c.DistBackend != "auto" && c.DistBackend != "gloo" && c.DistBackend != "nccl":
+		return fmt.Errorf("dist-backend must be auto, gloo or nccl, got %q", c.DistBackend)
+	case c.DistTimeout <= 0:
+		return fmt.Errorf("dist-timeout must be positive (seconds), got %g", c.DistTimeout)
 	}
 	return nil
 }

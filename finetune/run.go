@@ -81,6 +81,8 @@ type engine struct {
 	Threads  int    `json:"threads"`
 	GoOS     string `json:"goos"`
 	GoArch   string `json:"goarch"`
+	World    int    `json:"world_size"`             // data-parallel ranks
+	Backend  string `json:"dist_backend,omitempty"` // gloo | nccl with several ranks
 }
 
 type timings struct {
@@ -124,7 +126,7 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 			Parameters: mc.NumParameters(), TrainableTensors: len(params), TrainableElements: elems},
 		Data: dataRecord{Train: trainPath, Eval: evalPath, SHA256: hashes, TrainExamples: nTrain, EvalExamples: nEval},
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
-			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH},
+			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond},
 		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval,
 			PeakMemory: res.PeakMemory, PeakKind: peakKind, Adapter: res.Adapter},

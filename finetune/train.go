@@ -29,6 +29,8 @@ type Result struct {
 	TokensPerSecond float64 // prompt + answer tokens (no padding) per second
 	PeakMemory      int64   // bytes: CUDA peak allocated on GPU, peak RSS on CPU
 	Log             []LogLine
+	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
+	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
 }
 
 // EvalResult is the loss and label accuracy on the evaluation split.
@@ -42,7 +44,7 @@ type EvalResult struct {
 // Train fine-tunes cfg.Model with LoRA on cfg's data and writes the run folder:
 // adapter/, train_log.jsonl, loss.png/.svg, run.json and checkpoints/step-N/.
 // progress (nil: none) receives a progress bar and a few notes.
-func Train(cfg Config, progress io.Writer) (*Result, error) {
+func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	begin := time.Now()
 	if progress == nil {
 		progress = io.Discard
@@ -63,6 +65,14 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	dtype, explicit, err := llm.ParseComputeDType(cfg.DType)
 	if err != nil {
 		return nil, err
+	}
+	d, dev, err := startDist(cfg, dev) // data parallelism (dist.go); a no-op alone
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = d.finish(err) }()
+	if !d.lead() {
+		progress = io.Discard
 	}
 
 	// Data: every record through the same prompt builder predict uses.
@@ -110,7 +120,7 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	sched := NewSchedule(cfg.Scheduler, cfg.LR, total, cfg.WarmupRatio)
 	fp := fingerprintOf(cfg, hashes, len(train), total)
 
-	ckpt, err := prepareOut(cfg, fp)
+	ckpt, err := d.prepareOut(cfg, fp)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +166,10 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	for i, p := range params {
 		tensors[i] = p.T
 	}
-	log, err := openLog(cfg.Out, start)
+	if err := d.connect(tensors); err != nil {
+		return nil, err
+	}
+	log, err := d.openLog(cfg.Out, start)
 	if err != nil {
 		return nil, err
 	}
@@ -166,8 +179,13 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 	}
 
 	meta := adapterMeta(recs[0], tok, zeroID, oneID)
-	res := &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: start}
-	ev := evaluator{model: model, set: evalSet, batch: cfg.BatchSize, zero: zeroID, one: oneID, fullLogits: cfg.FullLogits}
+	res := &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: start, Rank: d.rank(), World: d.world()}
+	if d.on() {
+		res.Backend = d.backend
+		fmt.Fprintf(progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",
+			d.world(), d.backend, (cfg.BatchSize+d.world()-1)/d.world(), cfg.BatchSize)
+	}
+	ev := evaluator{model: model, set: evalSet, batch: cfg.BatchSize, zero: zeroID, one: oneID, fullLogits: cfg.FullLogits, d: d}
 	evaluate := func(step int) error {
 		if len(evalSet) == 0 {
 			return nil
@@ -207,7 +225,7 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 
 		// Seeding each step makes LoRA dropout depend only on the step, so a resumed run
 		// draws the same masks as an uninterrupted one.
-		if err := torch.ManualSeed(cfg.Seed + uint64(step)); err != nil {
+		if err := torch.ManualSeed(cfg.Seed + uint64(step) + d.seedOffset()); err != nil {
 			return nil, err
 		}
 		lr := sched.LR(step)
@@ -226,11 +244,17 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 		}
 		loss := 0.0
 		for _, idx := range micro {
+			if idx = d.shard(idx); len(idx) == 0 {
+				continue // more ranks than rows in this batch
+			}
 			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits)
 			if err != nil {
 				return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 			}
 			loss += l
+		}
+		if loss, err = d.reduceGrads(tensors, loss); err != nil { // sum over ranks
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
 		maxNorm := cfg.MaxGradNorm
 		if maxNorm == 0 {
@@ -265,7 +289,7 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 				return nil, err
 			}
 		}
-		if cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 && done != total {
+		if cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 && done != total && d.lead() {
 			st := trainerState{Step: done, Epoch: epoch, Batch: first + len(micro), StepsPerEpoch: stepsPerEpoch,
 				TotalSteps: total, Schedule: sched, Seed: cfg.Seed, ElapsedS: elapsed0 + time.Since(begin).Seconds(), Fingerprint: fp}
 			if err := saveCheckpoint(cfg, model, opt, meta, st); err != nil {
@@ -282,12 +306,14 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 		fmt.Fprintf(progress, "eval: loss %.4f, accuracy %.4f on %d examples\n", res.Eval.Loss, res.Eval.Accuracy, res.Eval.Examples)
 	}
 
-	// Outputs.
-	if err := model.SaveAdapter(filepath.Join(cfg.Out, DirAdapter), meta); err != nil {
-		return nil, err
-	}
-	if err := writeLossPlot(cfg.Out, log.lines); err != nil {
-		return nil, err
+	// Outputs (rank 0's alone).
+	if d.lead() {
+		if err := model.SaveAdapter(filepath.Join(cfg.Out, DirAdapter), meta); err != nil {
+			return nil, err
+		}
+		if err := writeLossPlot(cfg.Out, log.lines); err != nil {
+			return nil, err
+		}
 	}
 	res.Steps, res.FinalLoss, res.TrainSeconds, res.Log = total, lastLoss, trainSeconds, log.lines
 	if total > start && trainSeconds > 0 {
@@ -298,6 +324,9 @@ func Train(cfg Config, progress io.Writer) (*Result, error) {
 		res.FinalLoss = lastTrainLoss(log.lines)
 	}
 	res.PeakMemory = peakMemory(dev)
+	if !d.lead() {
+		return res, nil
+	}
 	if err := writeRunJSON(cfg, res, model, trainPath, evalPath, hashes, time.Since(begin).Seconds(), len(train), len(evalSet)); err != nil {
 		return nil, err
 	}
@@ -385,13 +414,17 @@ type evaluator struct {
 	batch      int
 	zero, one  int
 	fullLogits bool
+	d          *dist // data parallel: each rank scores every N-th batch
 }
 
 func (ev evaluator) run() (*EvalResult, error) {
 	var lossSum float64
 	var answerTokens, correct int
 	err := torch.NoGrad(func() error {
-		for _, idx := range sortedBatches(lengthsOf(ev.set), ev.batch) {
+		for b, idx := range sortedBatches(lengthsOf(ev.set), ev.batch) {
+			if !ev.d.owns(b) {
+				continue
+			}
 			exs := pick(ev.set, idx)
 			if err := func() error {
 				s := torch.NewScope()
@@ -432,6 +465,11 @@ func (ev evaluator) run() (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	sums := []float64{lossSum, float64(answerTokens), float64(correct)}
+	if err := ev.d.sum(sums); err != nil {
+		return nil, err
+	}
+	lossSum, answerTokens, correct = sums[0], int(sums[1]), int(sums[2])
 	return &EvalResult{Loss: lossSum / float64(answerTokens), Accuracy: float64(correct) / float64(len(ev.set)), Examples: len(ev.set)}, nil
 }
 

@@ -74,6 +74,9 @@ func finetuneFlags() []finetuneFlag {
 		num("save-total-limit", "checkpoints kept", d.SaveTotalLimit, func(c *finetune.Config) *int { return &c.SaveTotalLimit }),
 		num("threads", "CPU threads for libtorch (0: its default)", d.Threads, func(c *finetune.Config) *int { return &c.Threads }),
 		boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits }),
+		num("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch", d.NProc, func(c *finetune.Config) *int { return &c.NProc }),
+		str("dist-backend", "auto|gloo|nccl (auto: nccl on CUDA, gloo on CPU)", d.DistBackend, func(c *finetune.Config) *string { return &c.DistBackend }),
+		real("dist-timeout", "seconds a collective waits for the other ranks", d.DistTimeout, func(c *finetune.Config) *float64 { return &c.DistTimeout }),
 	}
 }
 
@@ -96,6 +99,9 @@ func finetuneCommand() *cli.Command {
 			if err != nil {
 				return exitError{2, fmt.Errorf("finetune: %w", err)}
 			}
+			if cfg.NProc > 1 && os.Getenv(finetune.EnvWorldSize) == "" {
+				return launchFinetune(c, cfg.NProc) // finetune_launch.go
+			}
 			var progress io.Writer // the bar only on a terminal
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				progress = os.Stderr
@@ -103,6 +109,9 @@ func finetuneCommand() *cli.Command {
 			res, err := finetune.Train(cfg, progress)
 			if err != nil {
 				return fmt.Errorf("finetune: %w", err)
+			}
+			if res.Rank != 0 {
+				return nil // rank 0 reports
 			}
 			w := c.App.Writer
 			fmt.Fprintf(w, "steps %d, final loss %.4f, %.2f steps/s, %.0f tokens/s\n", res.Steps, res.FinalLoss, res.StepsPerSecond, res.TokensPerSecond)
