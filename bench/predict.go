@@ -316,28 +316,30 @@ type predictPlan struct {
 	barePreset, genPreset  string
 	bareRows, genRows      int
 	repeats, maxNew        int
+	genRepeats             int
 	fixedPreset            string
 	fixedBatch, fixedSeq   int
 	fixedWarmup, fixedStep int
+	fixedRounds            int
 	filePreset             string
 	fileRuns               []fileRunPlan
 	batch                  int
 }
 
 type fileRunPlan struct {
-	kind string // imdb: padding over real windows; short: memory flatness 5k vs 50k rows
+	kind string // imdb: IMDB-like lengths; short: single sentences
 	rows int
 }
 
 func benchPredict(o options, models map[string]string, res *Results) error {
-	p := predictPlan{barePreset: "small", bareRows: 32, genPreset: "tiny", genRows: 64, repeats: 3, maxNew: 2,
-		fixedPreset: "small", fixedBatch: 8, fixedSeq: 256, fixedWarmup: 1, fixedStep: 5,
-		filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 5000}, {"short", 5000}, {"short", 50000}},
+	p := predictPlan{barePreset: "small", bareRows: 32, genPreset: "tiny", genRows: 64, repeats: 3, genRepeats: 5, maxNew: 2,
+		fixedPreset: "small", fixedBatch: 8, fixedSeq: 256, fixedWarmup: 1, fixedStep: 5, fixedRounds: 2,
+		filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 5000}, {"imdb", 50000}},
 		batch: predict.DefaultBatchSize}
 	if o.quick {
-		p = predictPlan{barePreset: "tiny", bareRows: 16, genPreset: "tiny", genRows: 16, repeats: 3, maxNew: 2,
-			fixedPreset: "tiny", fixedBatch: 8, fixedSeq: 64, fixedWarmup: 1, fixedStep: 3,
-			filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 500}, {"short", 500}, {"short", 5000}},
+		p = predictPlan{barePreset: "tiny", bareRows: 16, genPreset: "tiny", genRows: 16, repeats: 3, genRepeats: 3, maxNew: 2,
+			fixedPreset: "tiny", fixedBatch: 8, fixedSeq: 64, fixedWarmup: 1, fixedStep: 3, fixedRounds: 2,
+			filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 500}, {"imdb", 5000}},
 			batch: predict.DefaultBatchSize}
 	}
 	pr := &PredictResult{LengthSpread: lengthSpread}
@@ -350,20 +352,20 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 
 	// 1. predict.Run vs a bare forward over the same batches (small: its lm_head is a
 	// small share of the work, as in real models), then vs --generate (tiny: cheap).
-	rate := func(preset string, rows int, withBare bool, maxNew int) (*ScoringRate, error) {
+	rate := func(preset string, rows, repeats int, withBare bool, maxNew int) (*ScoringRate, error) {
 		cfg, err := llm.LoadConfig(models[preset])
 		if err != nil {
 			return nil, err
 		}
 		var ro predictRateOut
 		cr, err := runChild("predict-rate", predictRateSpec{Model: models[preset], Rows: rows, Batch: p.batch,
-			Repeats: p.repeats, Bare: withBare, MaxNew: maxNew, Threads: o.threads}, &ro)
+			Repeats: repeats, Bare: withBare, MaxNew: maxNew, Threads: o.threads}, &ro)
 		if err != nil {
 			return nil, err
 		}
 		sr := &ScoringRate{Preset: preset, Rows: rows, RowsFrom: fmt.Sprintf(midWindow, predict.DefaultWindow), Batch: p.batch,
 			MaxLen: ro.MaxLen, RealTokens: ro.RealTokens, PaddingFraction: float64(ro.Padding) / float64(ro.Padding+ro.RealTokens),
-			GenerateMaxNew: maxNew, GenerateNoAnswer: ro.GenerateNoAns, Repeats: p.repeats, FLOPs: scoreFLOPs(shapeOf(cfg, 0), ro.Lengths), FLOPsFormula: scoreFLOPsFormula}
+			GenerateMaxNew: maxNew, GenerateNoAnswer: ro.GenerateNoAns, Repeats: repeats, FLOPs: scoreFLOPs(shapeOf(cfg, 0), ro.Lengths), FLOPsFormula: scoreFLOPsFormula}
 		mk := func(what string, secs []float64) *Measure {
 			m := &Measure{Impl: "sentitune", What: what, Seconds: secs, Median: median(secs), Best: minimum(secs), Threads: ro.Threads,
 				PeakRSSMiB: cr.PeakRSSMiB}
@@ -385,29 +387,53 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 		return sr, nil
 	}
 	logf("bench: predict scoring vs bare forward (%s, %d rows)", p.barePreset, p.bareRows)
-	if sr, err := rate(p.barePreset, p.bareRows, true, 0); err != nil {
+	if sr, err := rate(p.barePreset, p.bareRows, p.repeats, true, 0); err != nil {
 		firstErr = cmpErr(firstErr, err)
 	} else {
 		pr.Rate = sr
 		logf("bench: scoring %.1f rows/s (%.0f tok/s) = %.2f of the bare forward", sr.Score.RowsPerS, sr.Score.TokensPerS, sr.ScoreOverBare)
 	}
 	logf("bench: predict scoring vs --generate %d (%s, %d rows)", p.maxNew, p.genPreset, p.genRows)
-	if sr, err := rate(p.genPreset, p.genRows, false, p.maxNew); err != nil {
+	if sr, err := rate(p.genPreset, p.genRows, p.genRepeats, false, p.maxNew); err != nil {
 		firstErr = cmpErr(firstErr, err)
 	} else {
 		pr.Generate = sr
 		logf("bench: scoring %.1f rows/s, generate %.1f rows/s (×%.2f)", sr.Score.RowsPerS, sr.Generate.RowsPerS, sr.ScoreOverGenerate)
 	}
 
-	// 2. Fixed B×T forward vs torch_ref.py forward.
-	logf("bench: predict fixed %d×%d forward vs PyTorch (%s)", p.fixedBatch, p.fixedSeq, p.fixedPreset)
-	fx := &FixedForward{Preset: p.fixedPreset, Batch: p.fixedBatch, Seq: p.fixedSeq}
-	var fo predictFixedOut
-	cr, err := runChild("predict-fixed", predictFixedSpec{Model: models[p.fixedPreset], Batch: p.fixedBatch, Seq: p.fixedSeq,
-		Warmup: p.fixedWarmup, Steps: p.fixedStep, Threads: o.threads}, &fo)
-	fcfg, cerr := llm.LoadConfig(models[p.fixedPreset])
-	if cerr != nil {
-		return cerr
+	// 2. Fixed B×T forward vs torch_ref.py forward, alternating rounds.
+	logf("bench: predict fixed %d×%d forward vs PyTorch (%s, %d rounds)", p.fixedBatch, p.fixedSeq, p.fixedPreset, p.fixedRounds)
+	fx := &FixedForward{Preset: p.fixedPreset, Batch: p.fixedBatch, Seq: p.fixedSeq, Rounds: p.fixedRounds}
+	fx.Sentitune = Measure{Impl: "sentitune", What: "predict Scorer.ScoreIDs"}
+	fx.Bare = Measure{Impl: "sentitune", What: "llm Model.Hidden only"}
+	fx.PyTorch = Measure{Impl: "pytorch-eager", What: "torch_ref.py forward (hidden, lm_head at the last position, softmax of 2)", Threads: o.threads}
+	for range p.fixedRounds {
+		var fo predictFixedOut
+		cr, err := runChild("predict-fixed", predictFixedSpec{Model: models[p.fixedPreset], Batch: p.fixedBatch, Seq: p.fixedSeq,
+			Warmup: p.fixedWarmup, Steps: p.fixedStep, Threads: o.threads}, &fo)
+		if err != nil {
+			fx.Sentitune.Error = err.Error()
+			firstErr = cmpErr(firstErr, err)
+		} else {
+			fx.Sentitune.Seconds, fx.Bare.Seconds = append(fx.Sentitune.Seconds, fo.ScoreS...), append(fx.Bare.Seconds, fo.BareS...)
+			fx.Sentitune.Threads, fx.Bare.Threads = fo.Threads, fo.Threads
+			fx.Sentitune.PeakRSSMiB = max(fx.Sentitune.PeakRSSMiB, cr.PeakRSSMiB)
+		}
+		var tf torchRefForward
+		cr, err = runTorchRef(o, &tf, "forward", "--model", models[p.fixedPreset], "--batch", strconv.Itoa(p.fixedBatch),
+			"--seq", strconv.Itoa(p.fixedSeq), "--warmup", strconv.Itoa(p.fixedWarmup), "--steps", strconv.Itoa(p.fixedStep),
+			"--threads", strconv.Itoa(o.threads))
+		if err != nil {
+			fx.PyTorch.Error = err.Error()
+			firstErr = cmpErr(firstErr, err)
+		} else {
+			fx.PyTorch.Seconds = append(fx.PyTorch.Seconds, tf.Steps...)
+			fx.PyTorch.PeakRSSMiB = max(fx.PyTorch.PeakRSSMiB, cr.PeakRSSMiB)
+		}
+	}
+	fcfg, err := llm.LoadConfig(models[p.fixedPreset])
+	if err != nil {
+		return err
 	}
 	lengths := make([]int, p.fixedBatch)
 	for i := range lengths {
@@ -415,36 +441,15 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 	}
 	fflops := scoreFLOPs(shapeOf(fcfg, 0), lengths)
 	tokens := float64(p.fixedBatch * p.fixedSeq)
-	if err != nil {
-		fx.Sentitune.Error = err.Error()
-		firstErr = cmpErr(firstErr, err)
-	} else {
-		fx.Sentitune = Measure{Impl: "sentitune", What: "predict Scorer.ScoreIDs", Seconds: fo.ScoreS, Median: median(fo.ScoreS),
-			Threads: fo.Threads, PeakRSSMiB: cr.PeakRSSMiB}
-		fx.Bare = Measure{Impl: "sentitune", What: "llm Model.Hidden only", Seconds: fo.BareS, Median: median(fo.BareS), Threads: fo.Threads}
-		for _, m := range []*Measure{&fx.Sentitune, &fx.Bare} {
-			m.Best = minimum(m.Seconds)
-			m.TokensPerS, m.RowsPerS, m.MFU = tokens/m.Median, float64(p.fixedBatch)/m.Median, mfu(fflops, m.Median, peak)
+	for _, m := range []*Measure{&fx.Sentitune, &fx.Bare, &fx.PyTorch} {
+		if len(m.Seconds) == 0 {
+			continue
 		}
-	}
-	var tf torchRefForward
-	cr, err = runTorchRef(o, &tf, "forward", "--model", models[p.fixedPreset], "--batch", strconv.Itoa(p.fixedBatch),
-		"--seq", strconv.Itoa(p.fixedSeq), "--warmup", strconv.Itoa(p.fixedWarmup), "--steps", strconv.Itoa(p.fixedStep),
-		"--threads", strconv.Itoa(o.threads))
-	if err != nil {
-		fx.PyTorch.Error = err.Error()
-		firstErr = cmpErr(firstErr, err)
-	} else {
-		fx.PyTorch = Measure{Impl: "pytorch-eager", What: "torch_ref.py forward (hidden, lm_head at the last position, softmax of 2)",
-			Seconds: tf.Steps, Median: tf.StepMedian, Threads: o.threads, PeakRSSMiB: cr.PeakRSSMiB}
-		if len(tf.Steps) > 0 {
-			fx.PyTorch.Median = median(tf.Steps)
-		}
-		fx.PyTorch.Best = minimum(fx.PyTorch.Seconds)
-		fx.PyTorch.TokensPerS, fx.PyTorch.RowsPerS = tokens/fx.PyTorch.Median, float64(p.fixedBatch)/fx.PyTorch.Median
-		fx.PyTorch.MFU = mfu(fflops, fx.PyTorch.Median, peak)
+		m.Median, m.Best = median(m.Seconds), minimum(m.Seconds)
+		m.TokensPerS, m.RowsPerS, m.MFU = tokens/m.Median, float64(p.fixedBatch)/m.Median, mfu(fflops, m.Median, peak)
 	}
 	fx.Ratio = ratio(fx.Sentitune.TokensPerS, fx.PyTorch.TokensPerS)
+	fx.RatioBest = ratio(fx.PyTorch.Best, fx.Sentitune.Best)
 	pr.Fixed = fx
 
 	// 3. Whole files: padding over real windows, peak RSS 5k vs 50k rows.
@@ -467,7 +472,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 		}
 		fs.Runs = append(fs.Runs, run)
 	}
-	if n := len(fs.Runs); n >= 3 {
+	if n := len(fs.Runs); n >= 2 {
 		fs.RSSRatio = ratio(fs.Runs[n-1].PeakRSSMiB, fs.Runs[n-2].PeakRSSMiB)
 	}
 	pr.Files = fs

@@ -46,11 +46,12 @@ func renderMarkdown(r *Results) string {
 				fx(s.ScoreOverGenerate, 2), fnum(s.Score.RowsPerS), fnum(s.Generate.RowsPerS))
 		}
 		if f := p.Fixed; f != nil {
-			w("| scoring forward %d×%d, sentitune / PyTorch tokens/s | ≥ 1.0 | **%s** |\n", f.Batch, f.Seq, fx(f.Ratio, 2))
+			w("| scoring forward %d×%d, sentitune / PyTorch tokens/s | ≥ 1.0 | **%s** (%s vs %s tok/s; best steps %s) |\n", f.Batch, f.Seq,
+				fx(f.Ratio, 2), fnum(f.Sentitune.TokensPerS), fnum(f.PyTorch.TokensPerS), fx(f.RatioBest, 2))
 		}
-		if f := p.Files; f != nil && len(f.Runs) >= 3 {
-			first, small, large := f.Runs[0], f.Runs[len(f.Runs)-2], f.Runs[len(f.Runs)-1]
-			w("| padding fraction, predict over %d IMDB-like rows | ≤ 5 %% | **%s** |\n", first.Rows, pct(first.PaddingFraction))
+		if f := p.Files; f != nil && len(f.Runs) >= 2 {
+			small, large := f.Runs[len(f.Runs)-2], f.Runs[len(f.Runs)-1]
+			w("| padding fraction, predict over %d IMDB-like rows | ≤ 5 %% | **%s** |\n", large.Rows, pct(large.PaddingFraction))
 			w("| peak RSS scoring %d rows / %d rows | flat (≈ 1) | **%s** (%s vs %s MiB) |\n", large.Rows, small.Rows,
 				fx(f.RSSRatio, 2), fnum(large.PeakRSSMiB), fnum(small.PeakRSSMiB))
 		}
@@ -132,15 +133,17 @@ func renderMarkdown(r *Results) string {
 		}
 		if f := p.Fixed; f != nil {
 			w("### Scoring forward on one %d × %d batch of random ids (%s model), sentitune vs PyTorch\n\n", f.Batch, f.Seq, f.Preset)
-			w("| run | tokens/s | rows/s | median (s) | MFU | peak RSS (MiB) |\n|---|---|---|---|---|---|\n")
+			w("%d alternating rounds per side, steps pooled.\n\n", f.Rounds)
+			w("| run | tokens/s | rows/s | median (s) | best (s) | steps | MFU | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|\n")
 			for _, m := range []Measure{f.Sentitune, f.Bare, f.PyTorch} {
-				if m.Error != "" {
-					w("| %s | error: %s | | | | |\n", m.Impl, oneLine(m.Error))
+				if m.Error != "" && len(m.Seconds) == 0 {
+					w("| %s | error: %s | | | | | | |\n", m.Impl, oneLine(m.Error))
 					continue
 				}
-				w("| %s: %s | %s | %s | %.4f | %s | %s |\n", m.Impl, m.What, fnum(m.TokensPerS), fnum(m.RowsPerS), m.Median, pct(m.MFU), rss(m.PeakRSSMiB))
+				w("| %s: %s | %s | %s | %.4f | %.4f | %d | %s | %s |\n", m.Impl, m.What, fnum(m.TokensPerS), fnum(m.RowsPerS), m.Median, m.Best,
+					len(m.Seconds), pct(m.MFU), rss(m.PeakRSSMiB))
 			}
-			w("\nsentitune/PyTorch: **%s**.\n\n", fx(f.Ratio, 2))
+			w("\nsentitune/PyTorch: **%s** on median steps, %s on best steps.\n\n", fx(f.Ratio, 2), fx(f.RatioBest, 2))
 		}
 		if f := p.Files; f != nil {
 			w("### Whole files through `predict.Run` (%s model, windows of %d rows sorted by length, batch 16)\n\n%s.\n\n", f.Preset, predict.DefaultWindow, f.Model)
@@ -173,11 +176,12 @@ func renderMarkdown(r *Results) string {
 		}
 		w(".\n\n")
 		if len(s.Runs) > 0 {
-			w("| processes | threads each | tokens/s | |\n|---|---|---|---|\n")
+			w("| processes | threads each | tokens/s | tokens per step (logged) | |\n|---|---|---|---|---|\n")
 			for _, x := range s.Runs {
-				w("| %d | %d | %s | %s |\n", x.Procs, x.Threads, fnum(x.TokensPerS), oneLine(x.Error))
+				w("| %d | %d | %s | %d | %s |\n", x.Procs, x.Threads, fnum(x.TokensPerS), x.TokensPerStep, oneLine(x.Error))
 			}
-			w("\n")
+			w("\nTwo cores shared with other builds: expect little gain from a second process; the point on this machine is that " +
+				"data parallelism runs and costs little, not that it scales.\n\n")
 		}
 		w("Model for N GPUs: %s\n\n", s.Model)
 	}

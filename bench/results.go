@@ -148,6 +148,8 @@ type FixedForward struct {
 	Bare      Measure `json:"bare"`      // Model.Hidden only
 	PyTorch   Measure `json:"pytorch"`
 	Ratio     float64 `json:"ratio_sentitune_over_pytorch"`
+	RatioBest float64 `json:"ratio_best_step"`
+	Rounds    int     `json:"rounds"` // sentitune and PyTorch alternate, steps pooled
 }
 
 // FileScoring: predict.Run over 5k and 50k IMDB-like rows: padding over real
@@ -202,8 +204,9 @@ type ScaleOutResult struct {
 }
 
 type ScaleOutRun struct {
-	Procs      int     `json:"procs"`
-	Threads    int     `json:"threads_per_proc"`
-	TokensPerS float64 `json:"tokens_per_s"`
-	Error      string  `json:"error,omitempty"`
+	Procs         int     `json:"procs"`
+	Threads       int     `json:"threads_per_proc"`
+	TokensPerS    float64 `json:"tokens_per_s"`
+	TokensPerStep int     `json:"tokens_per_step_logged"`
+	Error         string  `json:"error,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -31,7 +32,7 @@ func benchScaleOut(o options, models map[string]string, res *Results) error {
 		return nil
 	}
 
-	const batch, seq, warmup, steps = 8, 128, 2, 8
+	const batch, seq, warmup, steps = 8, 128, 2, 12
 	texts, labels, err := longReviews((warmup+steps)*batch*2, 3*seq, 13)
 	if err != nil {
 		return err
@@ -49,7 +50,8 @@ func benchScaleOut(o options, models map[string]string, res *Results) error {
 		return err
 	}
 	so.Status = "measured"
-	configs := []ScaleOutRun{{Procs: 1, Threads: o.threads}, {Procs: 1, Threads: 1}, {Procs: 2, Threads: max(o.threads/2, 1)}}
+	// Two cores: one process with both, one with one, two with one each.
+	configs := []ScaleOutRun{{Procs: 1, Threads: runtime.NumCPU()}, {Procs: 1, Threads: 1}, {Procs: 2, Threads: max(runtime.NumCPU()/2, 1)}}
 	var firstErr error
 	for i, c := range configs {
 		out := filepath.Join(o.work, fmt.Sprintf("scaleout-%d", i))
@@ -62,25 +64,26 @@ func benchScaleOut(o options, models map[string]string, res *Results) error {
 			firstErr = cmpErr(firstErr, fmt.Errorf("finetune --nproc %d: %w", c.Procs, err))
 			continue
 		}
-		tps, err := loggedTokensPerSecond(filepath.Join(out, finetune.FileLog), warmup)
+		tps, perStep, err := loggedTokensPerSecond(filepath.Join(out, finetune.FileLog), warmup)
 		if err != nil {
 			configs[i].Error = err.Error()
 			firstErr = cmpErr(firstErr, err)
 			continue
 		}
-		configs[i].TokensPerS = tps
+		configs[i].TokensPerS, configs[i].TokensPerStep = tps, perStep
 	}
 	so.Runs = configs
-	so.Reason = "tokens as logged by rank 0 in train_log.jsonl, over the steps after warm-up (wall time between log lines)"
+	so.Reason = fmt.Sprintf("`sentitune finetune --nproc N` (gloo), tiny model, global batch %d × %d tokens, %d steps after %d warm-up; "+
+		"tokens as logged by rank 0 in train_log.jsonl over the wall time between its log lines", batch, seq, steps, warmup)
 	return firstErr
 }
 
 // loggedTokensPerSecond is tokens over elapsed wall time between the log
 // line of step `warmup` and the last step.
-func loggedTokensPerSecond(path string, warmup int) (float64, error) {
+func loggedTokensPerSecond(path string, warmup int) (tps float64, perStep int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
 	var lines []finetune.LogLine
@@ -88,17 +91,17 @@ func loggedTokensPerSecond(path string, warmup int) (float64, error) {
 	for sc.Scan() {
 		var l finetune.LogLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return 0, fmt.Errorf("%s: %w", path, err)
+			return 0, 0, fmt.Errorf("%s: %w", path, err)
 		}
 		if l.Split == "train" {
 			lines = append(lines, l)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if len(lines) <= warmup+1 {
-		return 0, fmt.Errorf("%s: %d train steps logged, want more than %d", path, len(lines), warmup+1)
+		return 0, 0, fmt.Errorf("%s: %d train steps logged, want more than %d", path, len(lines), warmup+1)
 	}
 	tokens := 0
 	for _, l := range lines[warmup+1:] {
@@ -106,9 +109,9 @@ func loggedTokensPerSecond(path string, warmup int) (float64, error) {
 	}
 	dt := lines[len(lines)-1].ElapsedS - lines[warmup].ElapsedS
 	if dt <= 0 {
-		return 0, fmt.Errorf("%s: no elapsed time between steps", path)
+		return 0, 0, fmt.Errorf("%s: no elapsed time between steps", path)
 	}
-	return float64(tokens) / dt, nil
+	return float64(tokens) / dt, lines[len(lines)-1].Tokens, nil
 }
 
 // scaleModel is the paper model for N GPUs: what data parallelism has to move.

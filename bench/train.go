@@ -126,7 +126,7 @@ type trainPlan struct {
 func benchTrain(o options, models map[string]string, res *Results) error {
 	plans := []trainPlan{
 		{preset: "tiny", batch: 8, seq: 128, rounds: 4, warmup: 2, steps: 6, fullWarmup: 1, fullSteps: 3},
-		{preset: "small", batch: 8, seq: 128, rounds: 3, warmup: 1, steps: 4, fullWarmup: 1, fullSteps: 3},
+		{preset: "small", batch: 8, seq: 128, rounds: 4, warmup: 1, steps: 4, fullWarmup: 1, fullSteps: 3},
 	}
 	if o.quick {
 		plans = []trainPlan{{preset: "tiny", batch: 4, seq: 64, rounds: 2, warmup: 1, steps: 3, fullWarmup: 1, fullSteps: 3}}
