@@ -55,7 +55,8 @@ type DistEnv struct {
 }
 
 // DistEnvFrom reads the torchrun environment through getenv (os.Getenv).
-// Without WORLD_SIZE (or with 1) the run has one rank. rank 0 hosts c10d's
+// Without WORLD_SIZE (or with 1) the run has one rank; without LOCAL_RANK and
+// LOCAL_WORLD_SIZE each process is alone on its machine. rank 0 hosts c10d's
 // store on MASTER_PORT (MASTER_PORT+1 under torchrun, whose agent holds
 // MASTER_PORT) and the liveness channel on the store's port + 1, unless
 // SENTITUNE_WATCH_PORT names another.
@@ -88,11 +89,15 @@ func DistEnvFrom(getenv func(string) string) (DistEnv, error) {
 	if e.Rank >= e.World {
 		return e, fmt.Errorf("distributed: %s=%d is not below %s=%d", EnvRank, e.Rank, EnvWorldSize, e.World)
 	}
-	if e.LocalRank, err = num(EnvLocalRank, e.Rank); err != nil {
+	// Without LOCAL_*, one process per machine (a pod, a Slurm task with its own GPU).
+	if e.LocalRank, err = num(EnvLocalRank, 0); err != nil {
 		return e, err
 	}
-	if e.LocalWorld, err = num(EnvLocalWorld, e.World); err != nil {
+	if e.LocalWorld, err = num(EnvLocalWorld, 1); err != nil {
 		return e, err
+	}
+	if e.LocalWorld == 0 || e.LocalRank >= e.LocalWorld {
+		return e, fmt.Errorf("distributed: %s=%d is not below %s=%d", EnvLocalRank, e.LocalRank, EnvLocalWorld, e.LocalWorld)
 	}
 	if e.Addr = strings.TrimSpace(getenv(EnvMasterAddr)); e.Addr == "" {
 		e.Addr = "127.0.0.1"

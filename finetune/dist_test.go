@@ -34,9 +34,10 @@ func TestDistEnvFrom(t *testing.T) {
 		{"torchrun, one machine", map[string]string{"WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "2", "LOCAL_WORLD_SIZE": "4", "MASTER_ADDR": "node0", "MASTER_PORT": "29500"},
 			DistEnv{Rank: 2, World: 4, LocalRank: 2, LocalWorld: 4, Addr: "node0", StorePort: 29500, WatchPort: 29501}, ""},
 		{"torchrun agent holds MASTER_PORT", map[string]string{"WORLD_SIZE": "2", "RANK": "1", "MASTER_PORT": "29500", "TORCHELASTIC_USE_AGENT_STORE": "True"},
-			DistEnv{Rank: 1, World: 2, LocalRank: 1, LocalWorld: 2, Addr: "127.0.0.1", StorePort: 29501, WatchPort: 29502}, ""},
+			DistEnv{Rank: 1, World: 2, LocalWorld: 1, Addr: "127.0.0.1", StorePort: 29501, WatchPort: 29502}, ""},
 		{"explicit liveness port", map[string]string{"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "MASTER_PORT": "4000", "SENTITUNE_WATCH_PORT": "5000"},
-			DistEnv{Rank: 0, World: 2, LocalWorld: 2, Addr: "127.0.0.1", StorePort: 4000, WatchPort: 5000}, ""},
+			DistEnv{Rank: 0, World: 2, LocalWorld: 1, Addr: "127.0.0.1", StorePort: 4000, WatchPort: 5000}, ""},
+		{"local rank out of range", map[string]string{"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "3", "LOCAL_WORLD_SIZE": "2", "MASTER_PORT": "4000"}, DistEnv{}, "LOCAL_RANK=3 is not below LOCAL_WORLD_SIZE=2"},
 		{"no rank", map[string]string{"WORLD_SIZE": "2", "MASTER_PORT": "4000"}, DistEnv{}, "RANK is not set"},
 		{"rank too big", map[string]string{"WORLD_SIZE": "2", "RANK": "2", "MASTER_PORT": "4000"}, DistEnv{}, "RANK=2 is not below WORLD_SIZE=2"},
 		{"no port", map[string]string{"WORLD_SIZE": "2", "RANK": "1"}, DistEnv{}, "MASTER_PORT is not set"},
@@ -195,6 +196,54 @@ func TestWatchdog(t *testing.T) {
 		}
 		if got := forced(); len(got) > 0 {
 			t.Errorf("forced exit although the ranks returned: %q", got)
+		}
+	})
+	t.Run("a restarted worker waits for the restarted rank 0", func(t *testing.T) {
+		port := freePortT(t)
+		env := func(r int) DistEnv { return DistEnv{Rank: r, World: 2, Addr: "127.0.0.1", WatchPort: port} }
+		var old [2]*watchdog
+		var errs [2]error
+		var wg sync.WaitGroup
+		for r := range old {
+			wg.Add(1)
+			go func() { defer wg.Done(); old[r], errs[r] = joinWatchdog(env(r), 10*time.Second) }()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
+		}
+		old[1].close(false) // rank 1 dies; rank 0 has not exited yet
+		type joined struct {
+			w   *watchdog
+			err error
+		}
+		newWorker := make(chan joined, 1)
+		go func() { w, err := joinWatchdog(env(1), 10*time.Second); newWorker <- joined{w, err} }()
+		time.Sleep(1500 * time.Millisecond) // the new rank 1 is turned away ("busy") meanwhile
+		select {
+		case j := <-newWorker:
+			t.Fatalf("the restarted rank 1 joined the dying run: %v", j.err)
+		default:
+		}
+		old[0].close(false)
+		w0, err := joinWatchdog(env(0), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := <-newWorker
+		if j.err != nil {
+			t.Fatalf("restarted rank 1: %v", j.err)
+		}
+		errs2 := all([]*watchdog{w0, j.w}, func(r int, w *watchdog) error {
+			_, err := w.exchange("end", "", nil)
+			w.close(err == nil)
+			return err
+		})
+		if errs2[0] != nil || errs2[1] != nil {
+			t.Fatalf("restarted run: %v", errs2)
+		}
+		if got := forced(); len(got) > 0 {
+			t.Errorf("forced exit although every rank returned: %q", got)
 		}
 	})
 	t.Run("a stuck rank is ended", func(t *testing.T) {

@@ -87,6 +87,7 @@ type watchdog struct {
 	exit        func(msg string) // the forced exit
 	tagSeq      int
 	joinTimeout time.Duration
+	joined      bool // every rank said hello: later hellos are turned away
 }
 
 func newWatchdog(rank, world int) *watchdog {
@@ -119,33 +120,66 @@ func joinWatchdog(env DistEnv, timeout time.Duration) (*watchdog, error) {
 		w.ln = ln
 		go w.accept()
 	} else {
-		addr := net.JoinHostPort(env.Addr, strconv.Itoa(env.WatchPort))
-		var c net.Conn
-		var err error
-		for {
-			if c, err = net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("distributed: rank %d could not reach rank 0 at %s within %v: %w", env.Rank, addr, timeout, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+		wc, r, err := dialRank0(env, deadline, timeout)
+		if err != nil {
+			return nil, err
 		}
-		wc := &wdConn{c: c, enc: json.NewEncoder(c)}
 		w.peers[0] = wc
-		if err := wc.send(wdMsg{Op: "hello", Rank: env.Rank, World: env.World}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("distributed: rank %d: hello to rank 0: %w", env.Rank, err)
-		}
 		w.readers.Add(1)
-		go w.read(0, wc, bufio.NewReader(c))
+		go w.read(0, wc, r)
 	}
 	go w.heartbeat()
 	if _, err := w.exchangeUntil("join", "", nil, deadline); err != nil {
 		w.close(false)
 		return nil, err
 	}
+	w.mu.Lock()
+	w.joined = true
+	w.mu.Unlock()
 	return w, nil
+}
+
+// dialRank0 says hello to rank 0 until it is welcomed. A rank 0 that is
+// still winding down an earlier, failed attempt answers "busy": a restarted
+// worker then waits for the restarted rank 0 instead of failing.
+func dialRank0(env DistEnv, deadline time.Time, joinTimeout time.Duration) (*wdConn, *bufio.Reader, error) {
+	addr := net.JoinHostPort(env.Addr, strconv.Itoa(env.WatchPort))
+	var last error
+	for {
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("distributed: rank %d could not join rank 0 at %s within %v: %v", env.Rank, addr, joinTimeout, last)
+		}
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			last = err
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		wc := &wdConn{c: c, enc: json.NewEncoder(c)}
+		r := bufio.NewReader(c)
+		var m wdMsg
+		err = wc.send(wdMsg{Op: "hello", Rank: env.Rank, World: env.World})
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(heartbeatLimit))
+			var line []byte
+			if line, err = r.ReadBytes('\n'); err == nil {
+				err = json.Unmarshal(line, &m)
+			}
+		}
+		switch {
+		case err == nil && m.Op == "welcome":
+			return wc, r, nil
+		case err == nil && m.Op == "fail":
+			c.Close()
+			return nil, nil, &PeerLostError{Rank: m.Rank, World: env.World, Reason: m.Err, Failed: true}
+		case err == nil:
+			last = fmt.Errorf("rank 0 is busy (%s)", m.Err)
+		default:
+			last = err
+		}
+		c.Close()
+		time.Sleep(time.Second)
+	}
 }
 
 // accept registers the workers' connections (rank 0).
@@ -175,6 +209,12 @@ func (w *watchdog) accept() {
 				bad = fmt.Sprintf("a process says it is rank %d of %d", m.Rank, w.world)
 			}
 			w.mu.Lock()
+			if bad == "" && (w.joined || w.lost != nil || w.done) {
+				w.mu.Unlock()
+				wc.send(wdMsg{Op: "busy", Err: "this run has started or is ending; retry"})
+				c.Close()
+				return
+			}
 			if bad == "" && w.peers[m.Rank] != nil {
 				bad = fmt.Sprintf("two processes say they are rank %d", m.Rank)
 			}
@@ -183,6 +223,11 @@ func (w *watchdog) accept() {
 				w.readers.Add(1)
 			}
 			w.mu.Unlock()
+			if bad == "" {
+				if err := wc.send(wdMsg{Op: "welcome"}); err != nil {
+					c.Close() // its reader sees the close and counts the rank as lost
+				}
+			}
 			if bad != "" {
 				wc.send(wdMsg{Op: "fail", Rank: 0, Err: bad})
 				c.Close()
