@@ -3,6 +3,7 @@ package predict
 import (
 	"errors"
 	"fmt"
+	"github.com/sentitune/sentitune/internal/torch"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -403,6 +404,7 @@ func scorePass(cfg Config, in *input, sc batchScorer, w rowWriter, st *Stats, pr
 		}
 		err := scoreWindow(cfg, sc, window, w, st, prog)
 		window = window[:0]
+		torch.ReleaseHostMemory() // keep RSS flat on long files (libtorch's freed buffers stay in malloc's arenas)
 		return err
 	}
 	for {

@@ -11,6 +11,12 @@ package torch
 #cgo LDFLAGS: -ldl
 #include <stdlib.h>
 #include "loader.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+static void st_malloc_trim(void) { malloc_trim(0); }
+#else
+static void st_malloc_trim(void) {}
+#endif
 */
 import "C"
 
@@ -338,3 +344,8 @@ func checkCUDA(i int) (Device, error) {
 	}
 	return CUDA(i), nil
 }
+
+// ReleaseHostMemory hands freed heap memory back to the operating system (glibc's malloc_trim).
+// libtorch frees host tensors into malloc's arenas, which otherwise keep growing on long streaming
+// jobs; calling this between chunks of work keeps resident memory flat.
+func ReleaseHostMemory() { C.st_malloc_trim() }
