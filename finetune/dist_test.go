@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -367,6 +368,10 @@ func TestDataParallel(t *testing.T) {
 			if err == nil {
 				t.Fatalf("rank 0 succeeded after rank 1 was killed (the kill came too late?)\n%s", outs[0])
 			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != ExitPeerFailed {
+				t.Errorf("rank 0: %v, want exit status %d (stopped by another rank)", err, ExitPeerFailed)
+			}
 			msg := outs[0].String()
 			if !strings.Contains(msg, "lost rank 1 of 2") {
 				t.Fatalf("rank 0's message does not name the lost rank:\n%s", msg)
@@ -416,8 +421,9 @@ func TestDataParallel(t *testing.T) {
 		wg.Wait()
 		want := []string{"rank 1 runs other settings or data than rank 0 (optim: rank 0 \"lr=0.002", "rank 0 of 2 failed: rank 1 runs other settings"}
 		for r, m := range msgs {
-			if !strings.HasPrefix(m, "exit status 1") || !strings.Contains(m, want[r]) {
-				t.Errorf("rank %d: %s\nwant exit status 1 and %q", r, m, want[r])
+			// Rank 1 only stops because rank 0 refused the run: ExitPeerFailed.
+			if code := []string{"exit status 1", "exit status 3"}[r]; !strings.HasPrefix(m, code) || !strings.Contains(m, want[r]) {
+				t.Errorf("rank %d: %s\nwant %s and %q", r, m, code, want[r])
 			}
 		}
 		if _, err := os.Stat(out); err == nil {
@@ -449,9 +455,9 @@ func TestLaunchLocal(t *testing.T) {
 	t.Run("a failed rank stops the rest", func(t *testing.T) {
 		var out bytes.Buffer
 		start := time.Now()
-		err := LaunchLocal(3, sh, []string{"-c", `if [ "$RANK" = 1 ]; then echo broken >&2; exit 3; fi; sleep 30`}, &out, &out)
+		err := LaunchLocal(3, sh, []string{"-c", `if [ "$RANK" = 1 ]; then echo broken >&2; exit 4; fi; sleep 30`}, &out, &out)
 		var re *RankError
-		if !errors.As(err, &re) || re.Rank != 1 || !strings.Contains(err.Error(), "rank 1 of 3") || !strings.Contains(err.Error(), "exit status 3") {
+		if !errors.As(err, &re) || re.Rank != 1 || !strings.Contains(err.Error(), "rank 1 of 3") || !strings.Contains(err.Error(), "exit status 4") {
 			t.Fatalf("err = %v, want rank 1 of 3 named", err)
 		}
 		if took := time.Since(start); took > 10*time.Second {
@@ -461,6 +467,14 @@ func TestLaunchLocal(t *testing.T) {
 			t.Errorf("output %q", out.String())
 		}
 		t.Log(err)
+	})
+	t.Run("a rank that only followed is not blamed", func(t *testing.T) {
+		// Rank 0 exits first, with ExitPeerFailed (it stopped because of rank 1); rank 1 fails of itself.
+		err := LaunchLocal(2, sh, []string{"-c", `if [ "$RANK" = 0 ]; then exit 3; fi; sleep 0.3; exit 1`}, io.Discard, io.Discard)
+		var re *RankError
+		if !errors.As(err, &re) || re.Rank != 1 || !strings.Contains(err.Error(), "rank 0: exit status 3") {
+			t.Fatalf("err = %v, want rank 1 blamed", err)
+		}
 	})
 }
 

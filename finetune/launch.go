@@ -16,6 +16,11 @@ import (
 	"time"
 )
 
+// ExitPeerFailed is the exit status of a worker that stopped only because
+// another rank failed or was lost (a *PeerLostError); a launcher then names
+// the other rank.
+const ExitPeerFailed = 3
+
 // RankError says which worker of a local launch failed first.
 type RankError struct {
 	Rank, World int
@@ -44,8 +49,10 @@ var launchGrace = 20 * time.Second
 // loopback ports unless MASTER_PORT is set), and waits for them. Rank 0
 // writes to stdout and stderr as they are; the others' lines get a
 // "[rank N] " prefix. Each worker runs in its own process group; SIGINT and
-// SIGTERM are passed on, and workers die with the launcher. When a worker fails, the others get launchGrace to stop, then are
-// killed, and the error (a *RankError) names the first rank that failed.
+// SIGTERM are passed on, and workers die with the launcher. When a worker
+// fails, the others get launchGrace to stop, then are killed, and the error
+// (a *RankError) names the first rank that failed of itself (an exit status
+// other than ExitPeerFailed), else the first that failed.
 func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer) error {
 	if nproc < 1 {
 		return fmt.Errorf("nproc must be at least 1, got %d", nproc)
@@ -110,10 +117,11 @@ func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	var first *RankError
+	var first, follower *RankError // the first failure; the first of a rank that only followed another's
 	var interrupted os.Signal
 	states := make([]string, nproc)
 	var kill <-chan time.Time
+	killed := false
 	for left := nproc; left > 0; {
 		select {
 		case e := <-exits:
@@ -123,8 +131,20 @@ func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer)
 				continue
 			}
 			states[e.rank] = fmt.Sprintf("rank %d: %v", e.rank, e.err)
-			if first == nil && interrupted == nil {
-				first = &RankError{Rank: e.rank, World: nproc, Pid: cmds[e.rank].Process.Pid, Err: e.err}
+			if interrupted != nil || killed {
+				continue
+			}
+			re := &RankError{Rank: e.rank, World: nproc, Pid: cmds[e.rank].Process.Pid, Err: e.err}
+			var ee *exec.ExitError
+			switch {
+			case errors.As(e.err, &ee) && ee.ExitCode() == ExitPeerFailed:
+				if follower == nil {
+					follower = re
+				}
+			case first == nil:
+				first = re
+			}
+			if kill == nil {
 				kill = time.After(launchGrace)
 			}
 		case s := <-sigs:
@@ -139,7 +159,7 @@ func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer)
 					syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 				}
 			}
-			kill = nil
+			kill, killed = nil, true
 		}
 	}
 	for _, f := range flush {
@@ -147,6 +167,9 @@ func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer)
 	}
 	if interrupted != nil {
 		return fmt.Errorf("interrupted (%v)", interrupted)
+	}
+	if first == nil {
+		first = follower
 	}
 	if first != nil {
 		var others []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,6 +108,10 @@ func finetuneCommand() *cli.Command {
 				progress = os.Stderr
 			}
 			res, err := finetune.Train(cfg, progress)
+			var lost *finetune.PeerLostError
+			if errors.As(err, &lost) { // another rank's failure: a launcher names that one
+				return exitError{finetune.ExitPeerFailed, fmt.Errorf("finetune: %w", err)}
+			}
 			if err != nil {
 				return fmt.Errorf("finetune: %w", err)
 			}
