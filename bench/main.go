@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // options of a bench run.
@@ -133,10 +135,10 @@ func run(o options) error {
 	}
 	jsonPath := filepath.Join(o.out, name+".json")
 	mdPath := filepath.Join(o.out, name+".md")
-	if err := writeFileAtomic(jsonPath, append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(mdPath, []byte(renderMarkdown(res))); err != nil {
+	if err := atomicfile.WriteFile(mdPath, []byte(renderMarkdown(res))); err != nil {
 		return err
 	}
 	logf("bench: wrote %s and %s in %.0fs", jsonPath, mdPath, res.WallSeconds)
@@ -156,25 +158,4 @@ func commandLine() string {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

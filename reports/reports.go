@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // LossPoint is one training-log entry: finetune writes RUNDIR/train_log.jsonl lines like
@@ -118,7 +119,7 @@ func Write(dir string, in Input) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	for _, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data); err != nil {
 			return err
 		}
 	}
@@ -172,29 +173,6 @@ func (s *Side) compute() error {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	s.Metrics = m
-	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -131,13 +132,13 @@ func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
 		return fmt.Errorf("save adapter: %s: %w", AdapterMetaFile, err)
 	}
 	return writeDirAtomic(dir, []string{AdapterConfigFile, AdapterWeightsFile, AdapterMetaFile}, func(tmp string) error {
-		if err := writeFileAtomic(filepath.Join(tmp, AdapterConfigFile), cfgJSON); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, AdapterConfigFile), cfgJSON); err != nil {
 			return err
 		}
 		if err := WriteSafetensors(filepath.Join(tmp, AdapterWeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 			return err
 		}
-		return writeFileAtomic(filepath.Join(tmp, AdapterMetaFile), append(metaJSON, '\n'))
+		return atomicfile.WriteFile(filepath.Join(tmp, AdapterMetaFile), append(metaJSON, '\n'))
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 )
 
@@ -138,7 +139,7 @@ func WriteRandomModel(dir string, cfg *Config, init RandomInit) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), cj); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cj); err != nil {
 		return err
 	}
 	return WriteSafetensors(filepath.Join(dir, SafetensorsFile), tensors, map[string]string{"format": "pt"})
@@ -203,7 +204,7 @@ func InitRandomModel(dir string, preset string, seed uint64, dtype string) error
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, "generation_config.json"), gen); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, "generation_config.json"), gen); err != nil {
 		return fmt.Errorf("init-model: %w", err)
 	}
 	names := sortedKeys(tokFiles)
@@ -211,7 +212,7 @@ func InitRandomModel(dir string, preset string, seed uint64, dtype string) error
 		if name == "" || name != filepath.Base(name) || name == ConfigFile || name == SafetensorsFile {
 			return fmt.Errorf("init-model: bundled tokenizer file has a bad name %q", name)
 		}
-		if err := writeFileAtomic(filepath.Join(tmp, name), tokFiles[name]); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, name), tokFiles[name]); err != nil {
 			return fmt.Errorf("init-model: %w", err)
 		}
 	}
@@ -327,12 +328,4 @@ func pyFloat(v float64) json.Number {
 		s += ".0"
 	}
 	return json.Number(s)
-}
-
-// writeFileAtomic writes data to path through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	return writeAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
 }

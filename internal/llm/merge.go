@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -142,7 +143,7 @@ func MergeToFolder(modelDir, adapterDir, outDir string) error {
 		if err := writeWeightFiles(tmp, files, w.Metadata()); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Join(tmp, ConfigFile), configJSON); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(tmp, ConfigFile), configJSON); err != nil {
 			return err
 		}
 		if err := copyModelFiles(modelDir, tmp); err != nil {
@@ -253,7 +254,7 @@ func writeWeightFiles(dir string, files map[string][]TensorData, metadata map[st
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, SafetensorsIndexFile), append(ib, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, SafetensorsIndexFile), append(ib, '\n'))
 }
 
 // staleWeightExt are weight formats a merged folder must not carry over from the base.
@@ -291,7 +292,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	return writeAtomic(dst, func(w io.Writer) error {
+	return atomicfile.Write(dst, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})

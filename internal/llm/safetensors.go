@@ -1,7 +1,6 @@
 package llm
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -15,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // Weight file names of a Hugging Face model folder.
@@ -451,7 +452,7 @@ func WriteSafetensors(path string, tensors []TensorData, metadata map[string]str
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeAtomic(path, func(f io.Writer) error {
+	return atomicfile.Write(path, func(f io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
 		if _, err := f.Write(n[:]); err != nil {
@@ -541,43 +542,6 @@ func buildHeader(tensors []TensorData, metadata map[string]string) ([]TensorData
 	return sorted, buf.Bytes(), nil
 }
 
-// writeAtomic writes path through a temporary file in the same directory.
-func writeAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	return nil
-}
-
 var shardNameRE = regexp.MustCompile(`^model-\d{5}-of-\d{5}\.safetensors$`)
 
 // WriteShardedSafetensors writes tensors in Hugging Face's layout: model.safetensors when they fit
@@ -642,7 +606,7 @@ func WriteShardedSafetensors(dir string, tensors []TensorData, maxShardBytes int
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, SafetensorsIndexFile), func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(dir, SafetensorsIndexFile), func(w io.Writer) error {
 		_, err := w.Write(append(ib, '\n'))
 		return err
 	})
