@@ -246,15 +246,7 @@ func writeWeightFiles(dir string, files map[string][]TensorData, metadata map[st
 			return err
 		}
 	}
-	index := struct {
-		Metadata  map[string]int64  `json:"metadata"`
-		WeightMap map[string]string `json:"weight_map"`
-	}{map[string]int64{"total_size": total}, weightMap}
-	ib, err := json.MarshalIndent(index, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(filepath.Join(dir, SafetensorsIndexFile), append(ib, '\n'))
+	return writeSafetensorsIndex(dir, total, weightMap)
 }
 
 // staleWeightExt are weight formats a merged folder must not carry over from the base.

@@ -598,6 +598,12 @@ func WriteShardedSafetensors(dir string, tensors []TensorData, maxShardBytes int
 			return err
 		}
 	}
+	return writeSafetensorsIndex(dir, total, weightMap)
+}
+
+// writeSafetensorsIndex writes dir/model.safetensors.index.json as transformers does: the total byte
+// size of the tensors and the shard file of each tensor.
+func writeSafetensorsIndex(dir string, total int64, weightMap map[string]string) error {
 	index := struct {
 		Metadata  map[string]int64  `json:"metadata"`
 		WeightMap map[string]string `json:"weight_map"`
@@ -606,10 +612,7 @@ func WriteShardedSafetensors(dir string, tensors []TensorData, maxShardBytes int
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, SafetensorsIndexFile), func(w io.Writer) error {
-		_, err := w.Write(append(ib, '\n'))
-		return err
-	})
+	return atomicfile.WriteFile(filepath.Join(dir, SafetensorsIndexFile), append(ib, '\n'))
 }
 
 // ToFloat32 decodes little-endian F32, BF16, F16 or F64 bytes into float32 values.
