@@ -74,14 +74,15 @@ func (g *Group) AllReduce(ts []*Tensor, average bool) error {
 	})
 }
 
-// Broadcast copies root's tensors into every rank's, in place.
+// Broadcast copies root's tensors into every rank's, in place (as one flat bucket).
 func (g *Group) Broadcast(ts []*Tensor, root int) error {
 	return g.collective("broadcast", ts, func(p *C.st_tensor, n C.int) *C.char {
 		return C.g_st_dist_broadcast(g.g, p, n, C.int(root))
 	})
 }
 
-// Barrier waits until every rank reaches it.
+// Barrier waits until every rank reaches it. Under NCCL it allocates its one-element tensor on the
+// current CUDA device (device 0 unless set): ranks sharing a machine should not rely on it.
 func (g *Group) Barrier() error {
 	if g == nil || g.g == nil {
 		return errors.New("torch: barrier: process group is closed")

@@ -60,10 +60,13 @@ func distRound(rank, world, port int) (string, error) {
 	}
 	mb, _ := b.Float32s()
 	c := s.FromInt64([]int64{int64(100 + rank), int64(rank)}, 2)
-	if err := g.Broadcast([]*Tensor{c}, 1); err != nil {
+	d := s.FromInt64([]int64{int64(7 * rank), int64(-rank), 3}, 3)
+	if err := g.Broadcast([]*Tensor{c, d}, 1); err != nil { // two tensors: a list, not replicas
 		return "", err
 	}
 	bc, _ := c.Int64s()
+	bd, _ := d.Int64s()
+	bc = append(bc, bd...)
 	if err := g.Barrier(); err != nil {
 		return "", err
 	}
@@ -114,7 +117,7 @@ func TestDistributed(t *testing.T) {
 			t.Fatalf("rank 0: %v; rank 1: %v, output:\n%s", err, werr, out.String())
 		}
 		// sum of a: (1+2)·a₀; b: b₀+b₁ = [10+11, -1+0]; average of the summed b over 2 ranks; broadcast from rank 1.
-		want := "sum [3 6 9 12 15 18] [21 -1] avg [21 -1] bcast [101 1]"
+		want := "sum [3 6 9 12 15 18] [21 -1] avg [21 -1] bcast [101 1 7 -1 3]"
 		if got != want {
 			t.Errorf("rank 0: %q, want %q", got, want)
 		}

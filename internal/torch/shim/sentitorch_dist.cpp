@@ -157,16 +157,26 @@ const char* st_dist_allreduce(st_group g, const st_tensor* ts, int n, int averag
 const char* st_dist_broadcast(st_group g, const st_tensor* ts, int n, int root) {
   ST_TRY
 #ifdef ST_WITH_DIST
+  if (n == 0) return nullptr;
+  // A vector of tensors means per-device replicas to c10d, not a list: broadcast one flat bucket.
   auto v = tensors(ts, n);
+  std::vector<at::Tensor> parts;
+  for (auto& t : v) parts.push_back(t.reshape({-1}));
+  std::vector<at::Tensor> flat{at::cat(parts, 0)};
   c10d::BroadcastOptions o;
   o.rootRank = root;
 #ifdef ST_WITH_NCCL
-  if (g->nccl) {
-    wait(g, g->nccl->broadcast(v, o), "broadcast");
-    return nullptr;
-  }
+  if (g->nccl)
+    wait(g, g->nccl->broadcast(flat, o), "broadcast");
+  else
 #endif
-  wait(g, g->gloo->broadcast(v, o), "broadcast");
+    wait(g, g->gloo->broadcast(flat, o), "broadcast");
+  int64_t off = 0;
+  for (auto& t : v) {
+    auto k = t.numel();
+    t.copy_(flat[0].narrow(0, off, k).view_as(t));
+    off += k;
+  }
 #else
   (void)g; (void)ts; (void)n; (void)root;
   throw std::runtime_error("no c10d support in this build");
