@@ -27,7 +27,7 @@ setup:
 		[ -e $$t ] && $$(command -v sudo >/dev/null && [ $$(id -u) -ne 0 ] && echo sudo) update-alternatives --set $$a-$$(gcc -print-multiarch) $$t >/dev/null || true; \
 	done; echo "BLAS: $$(readlink -f /usr/lib/$$(gcc -print-multiarch)/libblas.so.3)"
 
-$(SHIM): internal/torch/shim/sentitorch.cpp internal/torch/shim/sentitorch_dist.cpp internal/torch/shim/sentitorch.h scripts/build-shim.sh
+$(SHIM): $(wildcard internal/torch/shim/*.cpp internal/torch/shim/*.h) scripts/build-shim.sh
 	scripts/build-shim.sh $(BUILD)
 
 shim: $(SHIM)

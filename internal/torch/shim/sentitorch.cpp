@@ -1,6 +1,7 @@
 // sentitorch: a plain C ABI over libtorch's C++ API for sentitune.
 // No C++ exception crosses the boundary: every entry point catches and returns a malloc'ed message.
 #include "sentitorch.h"
+#include "shim_internal.h"
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -28,35 +29,13 @@
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
-struct st_tensor_s {
-  at::Tensor t;
-};
-
 struct st_optim_s {
   std::unique_ptr<torch::optim::AdamW> opt;
 };
 
 namespace {
 
-char* dup(const std::string& s) {
-  char* p = static_cast<char*>(std::malloc(s.size() + 1));
-  if (p) std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
-
-#define ST_TRY try {
-#define ST_CATCH                                                   \
-  }                                                                \
-  catch (const c10::Error& e) {                                    \
-    return dup(e.what_without_backtrace());                        \
-  }                                                                \
-  catch (const std::exception& e) {                                \
-    return dup(e.what());                                          \
-  }                                                                \
-  catch (...) {                                                    \
-    return dup("unknown C++ exception");                           \
-  }                                                                \
-  return nullptr;
+using st::dup;
 
 at::ScalarType scalar_type(int dtype) {
   switch (dtype) {

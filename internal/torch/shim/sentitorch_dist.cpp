@@ -1,6 +1,7 @@
 // Data-parallel collectives for sentitune over libtorch's c10d (Gloo on CPU, NCCL on CUDA).
 // Built only where the c10d/gloo headers exist; elsewhere the entry points say why they cannot work.
 #include "sentitorch.h"
+#include "shim_internal.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -19,10 +20,6 @@
 #endif
 #endif
 
-struct st_tensor_s {
-  at::Tensor t;
-};
-
 struct st_group_s {
 #ifdef ST_WITH_DIST
   c10::intrusive_ptr<c10d::Store> store;
@@ -36,24 +33,7 @@ struct st_group_s {
 };
 
 namespace {
-char* dup(const std::string& s) {
-  char* p = static_cast<char*>(std::malloc(s.size() + 1));
-  if (p) std::memcpy(p, s.c_str(), s.size() + 1);
-  return p;
-}
-#define ST_TRY try {
-#define ST_CATCH                                      \
-  }                                                   \
-  catch (const c10::Error& e) {                       \
-    return dup(e.what_without_backtrace());           \
-  }                                                   \
-  catch (const std::exception& e) {                   \
-    return dup(e.what());                             \
-  }                                                   \
-  catch (...) {                                       \
-    return dup("unknown C++ exception");              \
-  }                                                   \
-  return nullptr;
+using st::dup;
 
 #ifdef ST_WITH_DIST
 std::vector<at::Tensor> tensors(const st_tensor* ts, int n) {
@@ -63,6 +43,23 @@ std::vector<at::Tensor> tensors(const st_tensor* ts, int n) {
     v.push_back(ts[i]->t);
   }
   return v;
+}
+
+// flatten packs tensors into one 1-D bucket (c10d takes a vector as per-device replicas, not a list).
+std::vector<at::Tensor> flatten(const std::vector<at::Tensor>& v) {
+  std::vector<at::Tensor> parts;
+  for (auto& t : v) parts.push_back(t.reshape({-1}));
+  return {at::cat(parts, 0)};
+}
+
+// unflatten copies a bucket made by flatten back into its tensors.
+void unflatten(const at::Tensor& flat, std::vector<at::Tensor>& v) {
+  int64_t off = 0;
+  for (auto& t : v) {
+    auto k = t.numel();
+    t.copy_(flat.narrow(0, off, k).view_as(t));
+    off += k;
+  }
 }
 
 void wait(st_group g, c10::intrusive_ptr<c10d::Work> w, const char* what) {
@@ -134,19 +131,10 @@ const char* st_dist_allreduce(st_group g, const st_tensor* ts, int n, int averag
   if (n == 0) return nullptr;
   // One flat bucket: a single collective per step instead of one per parameter.
   auto v = tensors(ts, n);
-  std::vector<at::Tensor> flat{at::cat([&] {
-    std::vector<at::Tensor> parts;
-    for (auto& t : v) parts.push_back(t.reshape({-1}));
-    return parts;
-  }(), 0)};
+  auto flat = flatten(v);
   wait(g, allreduce(g, flat), "allreduce");
   if (average) flat[0].div_(g->world);
-  int64_t off = 0;
-  for (auto& t : v) {
-    auto k = t.numel();
-    t.copy_(flat[0].narrow(0, off, k).view_as(t));
-    off += k;
-  }
+  unflatten(flat[0], v);
 #else
   (void)g; (void)ts; (void)n; (void)average;
   throw std::runtime_error("no c10d support in this build");
@@ -160,9 +148,7 @@ const char* st_dist_broadcast(st_group g, const st_tensor* ts, int n, int root) 
   if (n == 0) return nullptr;
   // A vector of tensors means per-device replicas to c10d, not a list: broadcast one flat bucket.
   auto v = tensors(ts, n);
-  std::vector<at::Tensor> parts;
-  for (auto& t : v) parts.push_back(t.reshape({-1}));
-  std::vector<at::Tensor> flat{at::cat(parts, 0)};
+  auto flat = flatten(v);
   c10d::BroadcastOptions o;
   o.rootRank = root;
 #ifdef ST_WITH_NCCL
@@ -171,12 +157,7 @@ const char* st_dist_broadcast(st_group g, const st_tensor* ts, int n, int root) 
   else
 #endif
     wait(g, g->gloo->broadcast(flat, o), "broadcast");
-  int64_t off = 0;
-  for (auto& t : v) {
-    auto k = t.numel();
-    t.copy_(flat[0].narrow(0, off, k).view_as(t));
-    off += k;
-  }
+  unflatten(flat[0], v);
 #else
   (void)g; (void)ts; (void)n; (void)root;
   throw std::runtime_error("no c10d support in this build");
