@@ -82,6 +82,7 @@ type watchdog struct {
 	lost        *PeerLostError   // the first peer lost or failed
 	down        chan struct{}    // closed when lost is set
 	closing     bool             // a clean end: closed connections are expected
+	failing     bool             // this rank told the others it fails: their leaving is expected
 	done        bool             // Train has returned: no forced exit
 	exitTimer   *time.Timer      // forced exit after a loss
 	exit        func(msg string) // the forced exit
@@ -304,7 +305,7 @@ func (w *watchdog) heartbeat() {
 // arms the forced exit.
 func (w *watchdog) lose(e *PeerLostError) {
 	w.mu.Lock()
-	if w.lost != nil || w.closing {
+	if w.lost != nil || w.closing || w.failing {
 		w.mu.Unlock()
 		return
 	}
@@ -461,6 +462,9 @@ func (w *watchdog) fail(err error) {
 		return
 	}
 	w.mu.Lock()
+	// Peers leave once told; their closed connections must not reach the others as a second, racing
+	// "lost rank N" story ahead of this rank's own account.
+	w.failing = true
 	conns := make([]*wdConn, 0, len(w.peers))
 	for _, c := range w.peers {
 		conns = append(conns, c)
