@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"bufio"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -9,25 +8,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/sentitune/sentitune/data"
 )
 
 func readAmazon(t *testing.T) (texts []string, labels []int) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "amazon.jsonl"))
+	texts, labels, err := data.Amazon()
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r struct {
-			Text  string `json:"text"`
-			Label int    `json:"label"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		texts, labels = append(texts, r.Text), append(labels, r.Label)
 	}
 	if len(texts) != 1000 {
 		t.Fatalf("amazon.jsonl: %d rows, want 1000", len(texts))

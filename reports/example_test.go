@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -11,30 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/prep"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/example/ and example-report.png")
 
-// amazonRows reads the 1,000 Amazon sentences kept as eval's test data.
+// amazonRows is the bundled sample: the 1,000 Amazon sentences.
 func amazonRows(t *testing.T) (texts []string, labels []int) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "eval", "testdata", "amazon.jsonl"))
+	texts, labels, err := data.Amazon()
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r struct {
-			Text  string `json:"text"`
-			Label int    `json:"label"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatal(err)
-		}
-		texts, labels = append(texts, r.Text), append(labels, r.Label)
 	}
 	return texts, labels
 }
@@ -123,7 +111,7 @@ func writeExample(t *testing.T, out string) *Input {
 			"date":      "2026-11-27T00:00:00Z",
 			"model":     "stand-in (TF-IDF logistic regression, 300 training rows)",
 			"data":      "Amazon sentences (UCI Sentiment Labelled Sentences, CC BY 4.0), rows with index % 5 == 0 as test",
-			"data_hash": "see eval/testdata/amazon.jsonl",
+			"data_hash": "see data/amazon.jsonl",
 		},
 		Note: exampleNote,
 	})

@@ -19,7 +19,7 @@ import (
 func TestEvalCommand(t *testing.T) {
 	dir := t.TempDir()
 	prepDir := filepath.Join(dir, "prep")
-	if err := newApp().Run([]string{"sentitune", "prep", "--input", filepath.Join("..", "..", "eval", "testdata", "amazon.jsonl"),
+	if err := newApp().Run([]string{"sentitune", "prep", "--input", filepath.Join("..", "..", "data", "amazon.jsonl"),
 		"--test-ratio", "0.2", "--out", prepDir}); err != nil {
 		t.Fatal(err)
 	}

@@ -186,7 +186,7 @@ def baseline():
     """TF-IDF features from scikit-learn; the L2 logistic regression solved to a tight optimum with
     SciPy's L-BFGS-B (scikit-learn's own lbfgs stops early, |grad| ~ 4e-3, and moves probs ~1e-4)."""
     from scipy.optimize import minimize
-    rows = [json.loads(l) for l in open(os.path.join(HERE, "amazon.jsonl"))]
+    rows = [json.loads(l) for l in open(os.path.join(HERE, "..", "..", "data", "amazon.jsonl"))]
     train = [r for i, r in enumerate(rows) if i % 5 != 0]
     test = [r for i, r in enumerate(rows) if i % 5 == 0]
     vec = TfidfVectorizer(ngram_range=(1, 2))
