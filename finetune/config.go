@@ -55,6 +55,9 @@ type Config struct {
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
+	// Profile times each step's phases (forward, backward, clipping, optimizer, ...),
+	// waiting for the device between them, and reports their medians at the end.
+	Profile bool `yaml:"profile" json:"profile"`
 
 	// Data parallelism (dist.go): BatchSize stays the global batch, split across ranks.
 	NProc       int     `yaml:"nproc" json:"nproc"`               // local worker processes the command spawns (0, 1: none)

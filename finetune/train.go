@@ -26,8 +26,9 @@ type Result struct {
 	Eval            *EvalResult // evaluation after the last step; nil without an evaluation split
 	TrainSeconds    float64     // wall time of this process's steps
 	StepsPerSecond  float64
-	TokensPerSecond float64 // prompt + answer tokens (no padding) per second
-	PeakMemory      int64   // bytes: CUDA peak allocated on GPU, peak RSS on CPU
+	TokensPerSecond float64     // prompt + answer tokens (no padding) per second
+	PeakMemory      int64       // bytes: CUDA peak allocated on GPU, peak RSS on CPU
+	Profile         []PhaseTime // per-phase step times with Config.Profile
 	Log             []LogLine
 	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
 	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
@@ -215,7 +216,11 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	planEpoch := -1
 	trainBegin := time.Now()
 	tokens, lastLoss := 0, math.NaN()
+	prof := newStepProfile(cfg.Profile, dev)
 	for step := start; step < total; step++ {
+		if err := prof.begin(); err != nil {
+			return nil, err
+		}
 		stepBegin := time.Now()
 		epoch, first := step/stepsPerEpoch, (step%stepsPerEpoch)*cfg.GradAccum
 		if epoch != planEpoch {
@@ -235,6 +240,9 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		if err := opt.ZeroGrad(); err != nil {
 			return nil, err
 		}
+		if err := prof.mark("zero grad, lr"); err != nil {
+			return nil, err
+		}
 		answerTokens, stepTokens := 0, 0
 		for _, idx := range micro {
 			for _, i := range idx {
@@ -247,7 +255,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 			if idx = d.shard(idx); len(idx) == 0 {
 				continue // more ranks than rows in this batch
 			}
-			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits)
+			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits, prof)
 			if err != nil {
 				return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 			}
@@ -255,6 +263,11 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		}
 		if loss, err = d.reduceGrads(tensors, loss); err != nil { // sum over ranks
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		if d.on() {
+			if err := prof.mark("grad all-reduce"); err != nil {
+				return nil, err
+			}
 		}
 		maxNorm := cfg.MaxGradNorm
 		if maxNorm == 0 {
@@ -264,8 +277,14 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
+		if err := prof.mark("clip grad norm"); err != nil {
+			return nil, err
+		}
 		if err := opt.Step(); err != nil {
 			return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
+		}
+		if err := prof.mark("optimizer step"); err != nil {
+			return nil, err
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return nil, fmt.Errorf("step %d: loss is %v (try a lower --lr, now %g)", step+1, loss, cfg.LR)
@@ -283,6 +302,10 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		}
 		bar.Describe(fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", loss, lr, float64(tokens)/time.Since(trainBegin).Seconds()))
 		bar.Set(done)
+		if err := prof.mark("log, progress"); err != nil {
+			return nil, err
+		}
+		prof.end()
 
 		if cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0 && done != total {
 			if err := evaluate(done); err != nil {
@@ -299,6 +322,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	}
 	bar.Finish()
 	trainSeconds := time.Since(trainBegin).Seconds()
+	res.Profile = prof.summary()
 	if err := evaluate(total); err != nil {
 		return nil, err
 	}
@@ -337,7 +361,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 // of the step's loss: the summed cross-entropy of its answer tokens divided by
 // the answer tokens of the whole step, so accumulated gradients equal those of
 // one big batch.
-func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool) (float64, error) {
+func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile) (float64, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	logits, targets, err := answerLogits(s, model, exs, true, fullLogits)
@@ -346,11 +370,21 @@ func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, full
 	}
 	ce := s.CrossEntropy(logits, targets, torch.IgnoreIndex, torch.ReduceSum)
 	loss := s.MulScalar(ce, 1/float64(stepAnswerTokens))
+	if err := s.Err(); err != nil {
+		return 0, err
+	}
+	if err := prof.mark("forward, loss"); err != nil {
+		return 0, err
+	}
 	s.Backward(loss)
 	if err := s.Err(); err != nil {
 		return 0, err
 	}
-	return loss.Item()
+	v, err := loss.Item()
+	if err != nil {
+		return 0, err
+	}
+	return v, prof.mark("backward")
 }
 
 // answerLogits runs the model and returns the logits that predict each answer

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,7 +209,7 @@ func TestGradientsAndFrozenBase(t *testing.T) {
 		if err := opt.ZeroGrad(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := trainMicroBatch(model, batch, answers, false); err != nil {
+		if _, err := trainMicroBatch(model, batch, answers, false, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range named {
@@ -474,4 +475,73 @@ func mustTokenizer(t testing.TB) *tokenizer.Tokenizer {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestProfile: --profile reports every phase of the step, in step order, with
+// times that add up, and records them in run.json; without it nothing is timed.
+func TestProfile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := testConfig(t, out)
+	cfg.MaxSteps, cfg.Profile = 5, true
+	res, err := Train(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"zero grad, lr", "forward, loss", "backward", "clip grad norm", "optimizer step", "log, progress"}
+	var got []string
+	share, sum := 0.0, 0.0
+	for _, p := range res.Profile {
+		got = append(got, p.Phase)
+		share += p.Share
+		sum += p.MeanMS
+		if p.Steps != 4 || p.MedianMS < 0 || p.MeanMS < 0 {
+			t.Errorf("phase %+v: want 4 profiled steps (the first left out) and times ≥ 0", p)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("phases %q, want %q", got, want)
+	}
+	if math.Abs(share-1) > 1e-9 {
+		t.Errorf("shares add up to %v", share)
+	}
+	// The phases cover the step: their sum is the step time, which the log measures on its own.
+	var logged []float64
+	for _, l := range readLog(t, out) {
+		if l.Split == "train" {
+			logged = append(logged, 1000*float64(l.Tokens)/l.TokensPerS)
+		}
+	}
+	stepMS := mean(logged[1:])
+	if sum < 0.8*stepMS || sum > 1.2*stepMS+1 {
+		t.Errorf("phases add up to %.2f ms, the log's mean step is %.2f ms", sum, stepMS)
+	}
+	for _, name := range []string{"forward, loss", "backward"} {
+		if p := res.Profile[slices.Index(want, name)]; !(p.MedianMS > 0) {
+			t.Errorf("%s took %v ms", name, p.MedianMS)
+		}
+	}
+	var rec struct {
+		Timings struct {
+			Profile []PhaseTime `json:"profile"`
+		} `json:"timings"`
+	}
+	readJSON(t, filepath.Join(out, FileRun), &rec)
+	if !reflect.DeepEqual(rec.Timings.Profile, res.Profile) {
+		t.Errorf("run.json profile %+v, result %+v", rec.Timings.Profile, res.Profile)
+	}
+	var buf bytes.Buffer
+	WriteProfile(&buf, res.Profile)
+	for _, name := range want {
+		if !strings.Contains(buf.String(), name) {
+			t.Errorf("profile table lacks %q:\n%s", name, buf.String())
+		}
+	}
+
+	cfg.Out, cfg.Profile = filepath.Join(t.TempDir(), "run"), false
+	if res, err = Train(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res.Profile != nil {
+		t.Errorf("profile without --profile: %+v", res.Profile)
+	}
 }

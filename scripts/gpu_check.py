@@ -244,6 +244,17 @@ def train(args, model_dir, prep_dir, peak_tflops, params):
          "--lr", "1e-4", "--device", args.device, "--dtype", dtype, "--save-every", "0", "--seed", "0"])
     qv = [json.loads(l) for l in open(os.path.join(qv_dir, "train_log.jsonl")) if '"train"' in l][warm:]
     st["tokens_per_s_qv_only"] = sum(l["tokens"] for l in qv[1:]) / (qv[-1]["elapsed_s"] - qv[0]["elapsed_s"])
+    # Where the time goes, phase by phase: a short run with --profile (the device is synchronized
+    # between phases, so its step is slower than the runs above).
+    prof_dir = run_dir + "-profile"
+    shutil.rmtree(prof_dir, ignore_errors=True)
+    prof_out, _ = run([args.bin, "finetune", "--model", model_dir, "--data", prep_dir, "--out", prof_dir,
+                       "--max-steps", str(min(args.train_steps, 8)), "--batch-size", str(args.batch), "--max-len", str(args.seq),
+                       "--lora-r", "8", "--lora-alpha", "16", "--lora-dropout", "0", "--lora-target", "all",
+                       "--lr", "1e-4", "--device", args.device, "--dtype", dtype, "--save-every", "0", "--seed", "0",
+                       "--profile"])
+    st["profile"] = json.load(open(os.path.join(prof_dir, "run.json")))["timings"].get("profile")
+    st["profile_table"] = prof_out[prof_out.find("step profile"):] if "step profile" in prof_out else ""
     ref = ref_train(args, model_dir, dtype, int(round(seq_mean)))
     fpt = mfu_flops_per_token(params, seq_mean, True)
     r = {"sentitune": st, "reference": ref, "seq_mean": seq_mean}
@@ -472,6 +483,8 @@ def markdown(r):
                   f"| sentitune | {fmt(st.get('tokens_per_s'))} | {fmt(st.get('peak_mem_bytes'))} | {fmt(t.get('sentitune_mfu'))} |",
                   f"| {ref.get('impl')} | {fmt(ref.get('tokens_per_s'))} | {fmt(ref.get('peak_mem_bytes'))} | {fmt(t.get('reference_mfu'))} |",
                   "", f"speedup: {fmt(t.get('speedup_vs_reference'))}×"]
+        if st.get("profile_table"):
+            lines += ["", "## sentitune step profile (finetune --profile)", "", "```", st["profile_table"].rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 

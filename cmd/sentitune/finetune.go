@@ -75,6 +75,7 @@ func finetuneFlags() []finetuneFlag {
 		num("save-total-limit", "checkpoints kept", d.SaveTotalLimit, func(c *finetune.Config) *int { return &c.SaveTotalLimit }),
 		num("threads", "CPU threads for libtorch (0: its default)", d.Threads, func(c *finetune.Config) *int { return &c.Threads }),
 		boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits }),
+		boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile }),
 		num("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch", d.NProc, func(c *finetune.Config) *int { return &c.NProc }),
 		str("dist-backend", "auto|gloo|nccl (auto: nccl on CUDA, gloo on CPU)", d.DistBackend, func(c *finetune.Config) *string { return &c.DistBackend }),
 		real("dist-timeout", "seconds a collective waits for the other ranks", d.DistTimeout, func(c *finetune.Config) *float64 { return &c.DistTimeout }),
@@ -124,6 +125,7 @@ func finetuneCommand() *cli.Command {
 				fmt.Fprintf(w, "eval: loss %.4f, accuracy %.4f (%d examples)\n", res.Eval.Loss, res.Eval.Accuracy, res.Eval.Examples)
 			}
 			fmt.Fprintf(w, "adapter: %s\n", res.Adapter)
+			finetune.WriteProfile(w, res.Profile)
 			return nil
 		},
 	}
