@@ -364,11 +364,10 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile) (float64, error) {
 	s := torch.NewScope()
 	defer s.Close()
-	logits, targets, err := answerLogits(s, model, exs, true, fullLogits)
+	ce, err := answerLoss(s, model, exs, fullLogits)
 	if err != nil {
 		return 0, err
 	}
-	ce := s.CrossEntropy(logits, targets, torch.IgnoreIndex, torch.ReduceSum)
 	loss := s.MulScalar(ce, 1/float64(stepAnswerTokens))
 	if err := s.Err(); err != nil {
 		return 0, err
@@ -392,15 +391,7 @@ func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, full
 // token p+1, so the answer ids[k:] are predicted at positions k-1 .. len-2.
 // Only those rows go through the lm_head unless fullLogits asks for all T×V.
 func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLogits bool) (logits, targets *torch.Tensor, err error) {
-	batch := llm.Batch{IDs: make([][]int, len(exs))}
-	var rows, pos []int
-	var tgt []int64
-	for r, e := range exs {
-		batch.IDs[r] = e.ids
-		for p := e.prompt - 1; p < len(e.ids)-1; p++ {
-			rows, pos, tgt = append(rows, r), append(pos, p), append(tgt, int64(e.ids[p+1]))
-		}
-	}
+	batch, rows, pos, tgt := answerPositions(exs)
 	hidden, err := model.Hidden(s, batch, train)
 	if err != nil {
 		return nil, nil, err
@@ -415,6 +406,39 @@ func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLo
 	}
 	targets = s.ToDevice(s.FromInt64(tgt, int64(len(tgt))), model.Device())
 	return logits, targets, s.Err()
+}
+
+// answerLoss is the training forward: the summed cross-entropy of the batch's
+// answer tokens. With answer-only logits it is Model.AnswerLoss (on the CPU one
+// fused pass over the lm_head); fullLogits goes through all T×V logits.
+func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool) (*torch.Tensor, error) {
+	if fullLogits {
+		logits, targets, err := answerLogits(s, model, exs, true, true)
+		if err != nil {
+			return nil, err
+		}
+		out := s.CrossEntropy(logits, targets, torch.IgnoreIndex, torch.ReduceSum)
+		return out, s.Err()
+	}
+	batch, rows, pos, tgt := answerPositions(exs)
+	hidden, err := model.Hidden(s, batch, true)
+	if err != nil {
+		return nil, err
+	}
+	return model.AnswerLoss(s, hidden, rows, pos, tgt, true)
+}
+
+// answerPositions lays out a batch and, for each answer token, the (row,
+// position) that predicts it and the token itself.
+func answerPositions(exs []example) (batch llm.Batch, rows, pos []int, tgt []int64) {
+	batch = llm.Batch{IDs: make([][]int, len(exs))}
+	for r, e := range exs {
+		batch.IDs[r] = e.ids
+		for p := e.prompt - 1; p < len(e.ids)-1; p++ {
+			rows, pos, tgt = append(rows, r), append(pos, p), append(tgt, int64(e.ids[p+1]))
+		}
+	}
+	return batch, rows, pos, tgt
 }
 
 // allLogitsAt computes the logits of every position of the batch ([B·T, V], as

@@ -156,6 +156,10 @@ func TestGradients(t *testing.T) {
 			func(s *Scope, x []*Tensor) *Tensor {
 				return s.CrossEntropy(x[0], s.FromInt64([]int64{1, 2, IgnoreIndex}, 3), IgnoreIndex, ReduceNone)
 			}},
+		{"linear_cross_entropy (chunks of 3 over a vocabulary of 7)", []gin{{randArr(r, 4, 5), true}, {randArr(r, 7, 5), false}},
+			func(s *Scope, x []*Tensor) *Tensor {
+				return s.LinearCrossEntropy(x[0], x[1], s.FromInt64([]int64{6, IgnoreIndex, 0, 3}, 4), IgnoreIndex, 3, true)
+			}},
 		{"embedding", []gin{{randArr(r, 5, 3), true}},
 			func(s *Scope, x []*Tensor) *Tensor {
 				return s.Embedding(x[0], s.FromInt64([]int64{4, 1, 1, 0, 4, 2}, 2, 3))

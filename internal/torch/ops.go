@@ -440,3 +440,19 @@ func (s *Scope) CrossEntropy(logits, targets *Tensor, ignoreIndex int64, red Red
 		return C.g_st_cross_entropy(logits.h, targets.h, C.int64_t(ignoreIndex), C.int(red), out)
 	})
 }
+
+// LinearCrossEntropy is CrossEntropy(Linear(h, w), targets, ignoreIndex, ReduceSum) — h [N, H], a
+// frozen w [V, H] of h's dtype, int64 targets [N] — without ever holding the [N, V] logits: the
+// vocabulary is walked in chunks of chunk rows with an online log-sum-exp, and with wantGrad the
+// gradient with respect to h is accumulated in that same pass, so w is read once per training step
+// instead of twice. The result is an f32 scalar (f64 for f64 inputs); its backward reaches h only. Use it where w is large
+// and memory-bound (the lm_head on a CPU); on a GPU the chunk loop costs more launches than it saves.
+func (s *Scope) LinearCrossEntropy(h, w, targets *Tensor, ignoreIndex int64, chunk int, wantGrad bool) *Tensor {
+	grad := 0
+	if wantGrad {
+		grad = 1
+	}
+	return s.call("linear_cross_entropy", []*Tensor{h, w, targets}, func(out *C.st_tensor) *C.char {
+		return C.g_st_linear_cross_entropy(h.h, w.h, targets.h, C.int64_t(ignoreIndex), C.int64_t(chunk), C.int(grad), out)
+	})
+}

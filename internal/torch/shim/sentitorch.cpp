@@ -115,6 +115,64 @@ Key state_key(c10::TensorImpl* impl) {
 }
 #endif
 
+// LinearCrossEntropy is Σ_rows cross_entropy(h·Wᵀ, target) over the rows whose target is not
+// ignore_index, without the [N, V] logits: the vocabulary goes by in chunks with an online
+// log-sum-exp (the running max and rescaled sum of flash attention). With want_grad the gradient
+// with respect to h, Σ_v softmax_v·W_v − W_target per row, is accumulated in the same pass while each
+// chunk of W is in cache, so W is streamed once per training step instead of twice (forward GEMM,
+// then backward GEMM) and the log-softmax passes over [N, V] disappear; backward only scales it.
+// W gets no gradient (a frozen lm_head). Statistics are f32; the GEMMs run in h's dtype.
+struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                            const at::Tensor& target, int64_t ignore_index, int64_t chunk, bool want_grad) {
+    const auto N = h.size(0), H = h.size(1), V = w.size(0);
+    const auto st = at_least_f32(h.scalar_type());  // statistics: f32, or f64 for f64 inputs
+    auto f32 = h.options().dtype(st);
+    auto m = at::full({N, 1}, -std::numeric_limits<float>::infinity(), f32);
+    auto s = at::zeros({N, 1}, f32);
+    at::Tensor acc = want_grad ? at::zeros({N, H}, f32) : at::Tensor();
+    for (int64_t c0 = 0; c0 < V; c0 += chunk) {
+      auto wc = w.narrow(0, c0, std::min(chunk, V - c0));
+      auto lc = at::mm(h, wc.t()).to(st);  // [N, C]
+      auto mnew = at::maximum(m, std::get<0>(lc.max(1, true)));
+      auto scale = (m - mnew).exp_();
+      auto p = (lc - mnew).exp_();
+      s.mul_(scale).add_(p.sum(1, true));
+      if (want_grad) {
+        acc.mul_(scale);
+        if (h.scalar_type() == st)
+          acc.addmm_(p, wc);
+        else
+          acc.add_(at::mm(p.to(h.scalar_type()), wc).to(st));
+      }
+      m = mnew;
+    }
+    auto valid = target.ne(ignore_index);
+    auto safe = target.masked_fill(valid.logical_not(), 0);
+    auto wt = w.index_select(0, safe).to(st);  // [N, H]
+    auto hf = h.to(st);
+    auto validf = valid.to(st).unsqueeze(1);
+    auto lse = m + s.log();
+    auto target_logit = (hf * wt).sum(1, true);
+    auto loss = ((lse - target_logit) * validf).sum();
+    if (want_grad) {
+      ctx->saved_data["grad_h"] = ((acc / s - wt) * validf);
+      ctx->saved_data["dtype"] = static_cast<int64_t>(h.scalar_type());
+    }
+    return loss;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto it = ctx->saved_data.find("grad_h");
+    if (it == ctx->saved_data.end())
+      throw std::runtime_error("linear_cross_entropy: backward through a call made without want_grad");
+    auto dt = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
+    auto gh = (it->second.toTensor() * grads[0].to(it->second.toTensor().scalar_type())).to(dt);
+    return {gh, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 extern "C" {
@@ -657,6 +715,25 @@ const char* st_cross_entropy(st_tensor logits, st_tensor targets, int64_t ignore
   auto& Y = T(targets, "cross_entropy targets");
   int64_t red = reduction == 0 ? at::Reduction::Mean : reduction == 1 ? at::Reduction::Sum : at::Reduction::None;
   *out = wrap(at::cross_entropy_loss(L.to(at_least_f32(L.scalar_type())), Y, {}, red, ignore_index));
+  ST_CATCH
+}
+
+const char* st_linear_cross_entropy(st_tensor h, st_tensor w, st_tensor targets, int64_t ignore_index, int64_t chunk,
+                                    int want_grad, st_tensor* out) {
+  ST_TRY
+  auto& X = T(h, "linear_cross_entropy hidden");
+  auto& W = T(w, "linear_cross_entropy weight");
+  auto& Y = T(targets, "linear_cross_entropy targets");
+  if (X.dim() != 2 || W.dim() != 2 || X.size(1) != W.size(1))
+    throw std::invalid_argument("linear_cross_entropy: hidden must be [N, H] and weight [V, H]");
+  if (Y.dim() != 1 || Y.size(0) != X.size(0) || Y.scalar_type() != at::kLong)
+    throw std::invalid_argument("linear_cross_entropy: targets must be int64 [N]");
+  if (X.scalar_type() != W.scalar_type()) throw std::invalid_argument("linear_cross_entropy: hidden and weight dtypes differ");
+  if (W.requires_grad()) throw std::invalid_argument("linear_cross_entropy: the weight must be frozen (use linear + cross_entropy)");
+  if (chunk <= 0) throw std::invalid_argument("linear_cross_entropy: chunk must be positive");
+  auto bad = Y.ne(ignore_index).logical_and(Y.lt(0).logical_or(Y.ge(W.size(0))));
+  if (bad.any().item<bool>()) throw std::invalid_argument("linear_cross_entropy: a target is outside the vocabulary");
+  *out = wrap(LinearCrossEntropy::apply(X, W, Y, ignore_index, chunk, want_grad != 0));
   ST_CATCH
 }
 
