@@ -389,17 +389,22 @@ func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, full
 // answerLogits runs the model and returns the logits that predict each answer
 // token, [N, V], with the answer tokens as targets [N]. Position p predicts
 // token p+1, so the answer ids[k:] are predicted at positions k-1 .. len-2.
-// Only those rows go through the lm_head unless fullLogits asks for all T×V.
+// Only those positions leave the last layer and go through the lm_head
+// (Model.HiddenAt) unless fullLogits asks for all T×V.
 func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLogits bool) (logits, targets *torch.Tensor, err error) {
 	batch, rows, pos, tgt := answerPositions(exs)
-	hidden, err := model.Hidden(s, batch, train)
-	if err != nil {
-		return nil, nil, err
-	}
 	if fullLogits {
+		hidden, err := model.Hidden(s, batch, train)
+		if err != nil {
+			return nil, nil, err
+		}
 		logits, err = allLogitsAt(s, model, hidden, rows, pos)
 	} else {
-		logits, err = model.LogitsAt(s, hidden, rows, pos)
+		var h *torch.Tensor
+		if h, err = model.HiddenAt(s, batch, rows, pos, train); err != nil {
+			return nil, nil, err
+		}
+		logits, err = model.Logits(s, h)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -409,8 +414,9 @@ func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLo
 }
 
 // answerLoss is the training forward: the summed cross-entropy of the batch's
-// answer tokens. With answer-only logits it is Model.AnswerLoss (on the CPU one
-// fused pass over the lm_head); fullLogits goes through all T×V logits.
+// answer tokens. With answer-only logits the last layer runs at the answer
+// positions alone (Model.HiddenAt) and the loss is Model.AnswerLoss (on the CPU
+// one fused pass over the lm_head); fullLogits goes through all T×V logits.
 func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool) (*torch.Tensor, error) {
 	if fullLogits {
 		logits, targets, err := answerLogits(s, model, exs, true, true)
@@ -421,11 +427,11 @@ func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool
 		return out, s.Err()
 	}
 	batch, rows, pos, tgt := answerPositions(exs)
-	hidden, err := model.Hidden(s, batch, true)
+	h, err := model.HiddenAt(s, batch, rows, pos, true)
 	if err != nil {
 		return nil, err
 	}
-	return model.AnswerLoss(s, hidden, rows, pos, tgt, true)
+	return model.AnswerLoss(s, h, tgt, true)
 }
 
 // answerPositions lays out a batch and, for each answer token, the (row,

@@ -369,16 +369,10 @@ func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 	err := sc.withModel(func(m *llm.Model) error {
 		s := torch.NewScope()
 		defer s.Close()
-		h, err := m.Hidden(s, llm.Batch{IDs: rows}, false)
+		last, err := m.LastHidden(s, llm.Batch{IDs: rows}) // the last layer runs at the last tokens only
 		if err != nil {
 			return err
 		}
-		T, H := h.Size(1), h.Size(2)
-		idx := make([]int64, len(rows))
-		for r, row := range rows {
-			idx[r] = int64(r)*T + int64(len(row)-1)
-		}
-		last := s.IndexSelect(s.Reshape(h, int64(len(rows))*T, H), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.Device()))
 		two := s.To(s.Matmul(s.ToDType(last, torch.Float32), sc.head), torch.Float32, torch.CPU)
 		if err := s.Err(); err != nil {
 			return err

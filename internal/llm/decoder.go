@@ -83,6 +83,44 @@ func (a *attention) Forward(s *torch.Scope, x *torch.Tensor, rope ropeAt, mask *
 	return a.O.Forward(s, s.Reshape(s.Transpose(o, 1, 2), B, T, nH*hd), train)
 }
 
+// querySel picks the positions at which the last layer computes its queries and outputs.
+type querySel struct {
+	idx  *torch.Tensor // int64 [B·A]: positions in the flattened [B·T] sequence, A slots per row
+	rope ropeAt        // cos/sin at those positions, [B, 1, A, head_dim]
+	mask *torch.Tensor // additive [B, 1, A, T]: each slot sees its row's keys up to its own position
+	A    int64
+}
+
+// ForwardAt is Forward with outputs only at sel's positions, [B, A, H]: keys and values still come
+// from every position of x, but the queries, the attention output, o_proj and the MLP run on A rows
+// per sequence instead of T. Each output equals Forward's at the same position.
+func (l *decoderLayer) ForwardAt(s *torch.Scope, x *torch.Tensor, rope ropeAt, sel *querySel, B, T int64, train bool) *torch.Tensor {
+	H := x.Size(2)
+	pick := func(t *torch.Tensor) *torch.Tensor {
+		return s.Reshape(s.IndexSelect(s.Reshape(t, B*T, H), 0, sel.idx), B, sel.A, H)
+	}
+	hn := s.RMSNorm(x, l.InputNorm, l.eps) // per position: picking before or after is the same
+	h := s.Add(pick(x), l.Attn.ForwardAt(s, hn, pick(hn), rope, sel, B, T, train))
+	return s.Add(h, l.MLP.Forward(s, s.RMSNorm(h, l.PostAttnNorm, l.eps), train))
+}
+
+// ForwardAt is attention for the queries of xq [B, A, H] over the keys and values of x [B, T, H].
+func (a *attention) ForwardAt(s *torch.Scope, x, xq *torch.Tensor, rope ropeAt, sel *querySel, B, T int64, train bool) *torch.Tensor {
+	nH, nKV, hd := a.heads, a.kvHeads, a.headDim
+	heads := func(y *torch.Tensor, n, t int64) *torch.Tensor { // [B, t, n·hd] → [B, n, t, hd]
+		return s.Transpose(s.Reshape(y, B, t, n, hd), 1, 2)
+	}
+	q := s.RoPE(heads(a.Q.Forward(s, xq, train), nH, sel.A), sel.rope.cos, sel.rope.sin)
+	k := s.RoPE(heads(a.K.Forward(s, x, train), nKV, T), rope.cos, rope.sin)
+	v := heads(a.V.Forward(s, x, train), nKV, T)
+	if nKV != nH {
+		k = repeatKV(s, k, B, nKV, nH/nKV, T, hd)
+		v = repeatKV(s, v, B, nKV, nH/nKV, T, hd)
+	}
+	o := s.SDPA(q, k, v, sel.mask, false, 1/math.Sqrt(float64(hd)))
+	return a.O.Forward(s, s.Reshape(s.Transpose(o, 1, 2), B, sel.A, nH*hd), train)
+}
+
 func repeatKV(s *torch.Scope, t *torch.Tensor, B, nKV, rep, T, hd int64) *torch.Tensor {
 	return s.Reshape(s.Expand(s.Unsqueeze(t, 2), B, nKV, rep, T, hd), B, nKV*rep, T, hd)
 }
@@ -95,7 +133,9 @@ func (f *mlp) Forward(s *torch.Scope, x *torch.Tensor, train bool) *torch.Tensor
 // forward embeds ids [B·T] and runs every layer and the final norm: [B, T, H] in s. Each layer
 // runs in its own scope, and only its output survives: inference holds two layers' activations
 // at most, and training keeps exactly what autograd saved (libtorch's graph holds its own refs).
-func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, rope ropeAt, mask *torch.Tensor, train bool) (*torch.Tensor, error) {
+//
+// With sel the last layer runs ForwardAt and the result is [B, A, H] at sel's positions.
+func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, rope ropeAt, mask *torch.Tensor, sel *querySel, train bool) (*torch.Tensor, error) {
 	b, t := int64(B), int64(T)
 	idt := s.ToDevice(s.FromInt64(ids, b, t), m.dev)
 	var x *torch.Tensor
@@ -112,7 +152,12 @@ func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, rope ropeAt, mask
 	var carried *torch.Tensor // the previous layer's output, owned by no scope
 	defer func() { carried.Free() }()
 	for i, layer := range m.layers {
-		y := layer.Forward(ls, x, rope, mask, b, t, train)
+		var y *torch.Tensor
+		if sel != nil && i == len(m.layers)-1 {
+			y = layer.ForwardAt(ls, x, rope, sel, b, t, train)
+		} else {
+			y = layer.Forward(ls, x, rope, mask, b, t, train)
+		}
 		if err := ls.Err(); err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", i, err)
 		}

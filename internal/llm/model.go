@@ -217,30 +217,118 @@ func (b Batch) MaxLen() int {
 // alone keeps real tokens from seeing padding and SDPA can use its fast kernels; outputs at pad
 // positions are meaningless. train turns LoRA dropout on. Run inference inside torch.NoGrad.
 func (m *Model) Hidden(s *torch.Scope, b Batch, train bool) (*torch.Tensor, error) {
-	if err := m.usable(); err != nil {
+	ids, B, T, err := m.flatIDs(b)
+	if err != nil {
 		return nil, err
 	}
-	B, T := len(b.IDs), b.MaxLen()
-	if B == 0 || T == 0 {
-		return nil, errors.New("forward: empty batch")
+	rope, err := m.ropeUpTo(s, T)
+	if err != nil {
+		return nil, err
 	}
-	ids := make([]int64, B*T)
-	for r, row := range b.IDs {
-		if len(row) == 0 {
-			return nil, fmt.Errorf("forward: row %d is empty", r)
+	return m.forward(s, ids, B, T, rope, nil, nil, train)
+}
+
+// HiddenAt is Hidden's final-norm output at the given (row, position) pairs only, [N, H] in pair
+// order; every position must hold a real token of its row. All layers but the last run as in Hidden;
+// the last computes keys and values everywhere but its queries, attention output, o_proj and MLP
+// only at the asked positions (decoderLayer.ForwardAt). Scoring and the answer-only loss need a few
+// positions per row, so this saves most of one layer's work.
+func (m *Model) HiddenAt(s *torch.Scope, b Batch, rows, positions []int, train bool) (*torch.Tensor, error) {
+	ids, B, T, err := m.flatIDs(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != len(positions) {
+		return nil, fmt.Errorf("forward: %d rows but %d positions", len(rows), len(positions))
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("forward: no positions asked for")
+	}
+	// Slots: A per row (the most any row asks for); unused slots look at position 0.
+	count := make([]int, B)
+	slot := make([]int64, len(rows))
+	for i, r := range rows {
+		if r < 0 || r >= B || positions[i] < 0 || positions[i] >= len(b.IDs[r]) {
+			return nil, fmt.Errorf("forward: (row %d, position %d) is not a token of the batch", r, positions[i])
 		}
-		if err := m.copyIDs(ids[r*T:(r+1)*T], row, r); err != nil {
-			return nil, err
+		slot[i] = int64(count[r])
+		count[r]++
+	}
+	A := 0
+	for _, c := range count {
+		A = max(A, c)
+	}
+	qpos := make([]int64, B*A)
+	for i, r := range rows {
+		slot[i] += int64(r * A)
+		qpos[slot[i]] = int64(positions[i])
+	}
+	flat := make([]int64, B*A)
+	mask := make([]float32, B*A*T)
+	for k, p := range qpos {
+		flat[k] = int64(k/A*T) + p
+		for t := int(p) + 1; t < T; t++ {
+			mask[k*T+t] = -1e9
 		}
+	}
+	rope, err := m.ropeUpTo(s, T)
+	if err != nil {
+		return nil, err
 	}
 	cos, sin, err := m.ropeTables(s, T)
 	if err != nil {
 		return nil, err
 	}
 	hd := int64(m.cfg.HeadDim)
-	rope := ropeAt{cos: s.Reshape(s.Narrow(cos, 0, 0, int64(T)), 1, 1, int64(T), hd),
-		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}
-	return m.forward(s, ids, B, T, rope, nil, train)
+	bb, aa, tt := int64(B), int64(A), int64(T)
+	qposT := s.ToDevice(s.FromInt64(qpos, bb*aa), m.dev)
+	sel := &querySel{
+		idx:  s.ToDevice(s.FromInt64(flat, bb*aa), m.dev),
+		rope: ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, qposT), bb, 1, aa, hd), sin: s.Reshape(s.IndexSelect(sin, 0, qposT), bb, 1, aa, hd)},
+		mask: s.To(s.FromFloat32(mask, bb, 1, aa, tt), m.dtype, m.dev),
+		A:    aa,
+	}
+	out, err := m.forward(s, ids, B, T, rope, nil, sel, train)
+	if err != nil {
+		return nil, err
+	}
+	h := s.IndexSelect(s.Reshape(out, bb*aa, int64(m.cfg.HiddenSize)), 0, s.ToDevice(s.FromInt64(slot, int64(len(slot))), m.dev))
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	return h, nil
+}
+
+// flatIDs checks the batch and lays it out right-padded (pad id 0) as [B·T] ids.
+func (m *Model) flatIDs(b Batch) (ids []int64, B, T int, err error) {
+	if err := m.usable(); err != nil {
+		return nil, 0, 0, err
+	}
+	B, T = len(b.IDs), b.MaxLen()
+	if B == 0 || T == 0 {
+		return nil, 0, 0, errors.New("forward: empty batch")
+	}
+	ids = make([]int64, B*T)
+	for r, row := range b.IDs {
+		if len(row) == 0 {
+			return nil, 0, 0, fmt.Errorf("forward: row %d is empty", r)
+		}
+		if err := m.copyIDs(ids[r*T:(r+1)*T], row, r); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return ids, B, T, nil
+}
+
+// ropeUpTo is cos/sin of positions 0..T-1, broadcastable to [B, heads, T, head_dim].
+func (m *Model) ropeUpTo(s *torch.Scope, T int) (ropeAt, error) {
+	cos, sin, err := m.ropeTables(s, T)
+	if err != nil {
+		return ropeAt{}, err
+	}
+	hd := int64(m.cfg.HeadDim)
+	return ropeAt{cos: s.Reshape(s.Narrow(cos, 0, 0, int64(T)), 1, 1, int64(T), hd),
+		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}, nil
 }
 
 // HiddenPadded runs the decoder over equal-length rows padded anywhere (left or right), with
@@ -298,16 +386,26 @@ func (m *Model) HiddenPadded(s *torch.Scope, ids [][]int, mask [][]bool, train b
 	rope := ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, posIdx), int64(B), 1, int64(T), hd),
 		sin: s.Reshape(s.IndexSelect(sin, 0, posIdx), int64(B), 1, int64(T), hd)}
 	am := s.To(s.FromFloat32(keyMask, int64(B), 1, 1, int64(T)), m.dtype, m.dev)
-	return m.forward(s, flat, B, T, rope, am, train)
+	return m.forward(s, flat, B, T, rope, am, nil, train)
 }
 
 // LogitsAt applies the lm_head at the given (row, position) pairs of a Hidden output only:
 // [N, V] in the model dtype (f32 when lm_head is a trainable modules_to_save copy).
 func (m *Model) LogitsAt(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (*torch.Tensor, error) {
-	h, head, err := m.headInput(s, hidden, rows, positions)
+	h, err := m.gather(s, hidden, rows, positions)
 	if err != nil {
 		return nil, err
 	}
+	return m.Logits(s, h)
+}
+
+// Logits applies the lm_head to hidden states [N, H] (from HiddenAt): [N, V] in the model dtype
+// (f32 when lm_head is a trainable modules_to_save copy).
+func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	h, head := m.headFor(s, h)
 	out := s.Linear(h, head, nil)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("logits: %w", err)
@@ -322,85 +420,90 @@ func (m *Model) LogitsAt(s *torch.Scope, hidden *torch.Tensor, rows, positions [
 // backward).
 const lceChunkRows = 1024
 
-// AnswerLoss is the summed cross-entropy of targets[i] predicted at (rows[i], positions[i]) of a
-// Hidden output: CrossEntropy(LogitsAt(...), targets, IgnoreIndex, ReduceSum) as an f32 scalar.
-// On the CPU with a frozen lm_head it is one fused pass over the lm_head (torch.LinearCrossEntropy):
-// no [N, V] logits, and the [V, H] head is streamed from memory once per training step instead of
-// twice. On a GPU, or with a trainable lm_head, it is LogitsAt + CrossEntropy. train asks for the
-// gradient with respect to hidden.
-func (m *Model) AnswerLoss(s *torch.Scope, hidden *torch.Tensor, rows, positions []int, targets []int64, train bool) (*torch.Tensor, error) {
-	if len(targets) != len(rows) {
-		return nil, fmt.Errorf("answer loss: %d targets for %d positions", len(targets), len(rows))
+// AnswerLoss is the summed cross-entropy of targets[i] predicted by hidden states h[i] ([N, H], from
+// HiddenAt): CrossEntropy(Logits(h), targets, IgnoreIndex, ReduceSum) as an f32 scalar. On the CPU
+// with a frozen lm_head it is one fused pass over the lm_head (torch.LinearCrossEntropy): no [N, V]
+// logits, and the [V, H] head is streamed from memory once per training step instead of twice. On a
+// GPU, or with a trainable lm_head, it is Logits + CrossEntropy. train asks for the gradient.
+func (m *Model) AnswerLoss(s *torch.Scope, h *torch.Tensor, targets []int64, train bool) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	if sh := h.Shape(); len(sh) != 2 || sh[0] != int64(len(targets)) {
+		return nil, fmt.Errorf("answer loss: hidden states %v for %d targets", sh, len(targets))
 	}
 	tgt := s.ToDevice(s.FromInt64(targets, int64(len(targets))), m.dev)
 	if m.dev.CUDA || m.lmHeadTrain != nil {
-		logits, err := m.LogitsAt(s, hidden, rows, positions)
+		logits, err := m.Logits(s, h)
 		if err != nil {
 			return nil, err
 		}
 		out := s.CrossEntropy(logits, tgt, torch.IgnoreIndex, torch.ReduceSum)
 		return out, s.Err()
 	}
-	h, head, err := m.headInput(s, hidden, rows, positions)
-	if err != nil {
-		return nil, err
-	}
-	out := s.LinearCrossEntropy(h, head, tgt, torch.IgnoreIndex, lceChunkRows, train)
+	out := s.LinearCrossEntropy(h, m.lmHead, tgt, torch.IgnoreIndex, lceChunkRows, train)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("answer loss: %w", err)
 	}
 	return out, nil
 }
 
-// headInput gathers the hidden states at (rows, positions) — [N, H], cast to the lm_head's dtype —
-// and returns them with the lm_head in use.
-func (m *Model) headInput(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (h, head *torch.Tensor, err error) {
+// gather picks the hidden states at (rows, positions) of a Hidden output [B, T, H]: [N, H].
+func (m *Model) gather(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (*torch.Tensor, error) {
 	if err := m.usable(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(rows) != len(positions) {
-		return nil, nil, fmt.Errorf("logits: %d rows but %d positions", len(rows), len(positions))
+		return nil, fmt.Errorf("logits: %d rows but %d positions", len(rows), len(positions))
 	}
 	if len(rows) == 0 {
-		return nil, nil, errors.New("logits: no positions asked for")
+		return nil, errors.New("logits: no positions asked for")
 	}
 	sh := hidden.Shape()
 	if len(sh) != 3 || sh[2] != int64(m.cfg.HiddenSize) {
-		return nil, nil, fmt.Errorf("logits: hidden states have shape %v, want [B, T, %d]", sh, m.cfg.HiddenSize)
+		return nil, fmt.Errorf("logits: hidden states have shape %v, want [B, T, %d]", sh, m.cfg.HiddenSize)
 	}
 	B, T := sh[0], sh[1]
 	idx := make([]int64, len(rows))
 	for i := range rows {
 		r, p := int64(rows[i]), int64(positions[i])
 		if r < 0 || r >= B || p < 0 || p >= T {
-			return nil, nil, fmt.Errorf("logits: (row %d, position %d) is outside hidden states [%d, %d]", r, p, B, T)
+			return nil, fmt.Errorf("logits: (row %d, position %d) is outside hidden states [%d, %d]", r, p, B, T)
 		}
 		idx[i] = r*T + p
 	}
-	h = s.IndexSelect(s.Reshape(hidden, B*T, sh[2]), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
-	head = m.lmHead
-	if m.lmHeadTrain != nil {
-		head = m.lmHeadTrain
-		h = s.ToDType(h, head.DType())
-	}
+	h := s.IndexSelect(s.Reshape(hidden, B*T, sh[2]), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
 	if err := s.Err(); err != nil {
-		return nil, nil, fmt.Errorf("logits: %w", err)
+		return nil, fmt.Errorf("logits: %w", err)
 	}
-	return h, head, nil
+	return h, nil
+}
+
+// headFor returns h cast to the dtype of the lm_head in use, and that lm_head.
+func (m *Model) headFor(s *torch.Scope, h *torch.Tensor) (*torch.Tensor, *torch.Tensor) {
+	if m.lmHeadTrain != nil {
+		return s.ToDType(h, m.lmHeadTrain.DType()), m.lmHeadTrain
+	}
+	return h, m.lmHead
 }
 
 // LastLogits is the logits at each row's last token: [B, V].
 func (m *Model) LastLogits(s *torch.Scope, b Batch) (*torch.Tensor, error) {
-	h, err := m.Hidden(s, b, false)
+	h, err := m.LastHidden(s, b)
 	if err != nil {
 		return nil, err
 	}
+	return m.Logits(s, h)
+}
+
+// LastHidden is the final-norm hidden state at each row's last token, [B, H] (HiddenAt).
+func (m *Model) LastHidden(s *torch.Scope, b Batch) (*torch.Tensor, error) {
 	rows := make([]int, len(b.IDs))
 	pos := make([]int, len(b.IDs))
 	for i, r := range b.IDs {
 		rows[i], pos[i] = i, len(r)-1
 	}
-	return m.LogitsAt(s, h, rows, pos)
+	return m.HiddenAt(s, b, rows, pos, false)
 }
 
 func (m *Model) usable() error {
