@@ -8,6 +8,7 @@
 // the two implementations are measured the same way.
 //
 //	build/sentitune-bench [-out bench/results] [-threads N] [-quick] [-only train,predict]
+//	build/sentitune-bench -render bench/results/cpu-DATE.json   (rewrite its .md from the JSON)
 package main
 
 import (
@@ -41,7 +42,7 @@ func main() {
 		os.Exit(childMain(os.Args[2:]))
 	}
 	var o options
-	var only string
+	var only, render string
 	flag.StringVar(&o.out, "out", "bench/results", "results `DIR`")
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads for sentitune and PyTorch alike (0: libtorch's default here)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch (Debian python3-torch)")
@@ -49,7 +50,15 @@ func main() {
 	flag.StringVar(&o.sentitune, "sentitune", "build/sentitune", "the sentitune binary (for finetune --nproc)")
 	flag.BoolVar(&o.quick, "quick", false, "tiny sizes: check the harness in a minute (results are marked quick)")
 	flag.StringVar(&only, "only", "", "comma-separated sections: gemm,train,predict,tokenizer,prep,scaleout")
+	flag.StringVar(&render, "render", "", "rewrite the markdown table of an existing results `JSON` file and exit")
 	flag.Parse()
+	if render != "" {
+		if err := rerender(render); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if only != "" {
 		o.only = map[string]bool{}
 		for _, s := range strings.Split(only, ",") {
@@ -145,6 +154,24 @@ func run(o options) error {
 	if len(res.Errors) > 0 {
 		return fmt.Errorf("%d section(s) failed: %s", len(res.Errors), strings.Join(res.Errors, "; "))
 	}
+	return nil
+}
+
+// rerender rewrites path's .md twin from the JSON (after a change to the report's wording).
+func rerender(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	md := strings.TrimSuffix(path, ".json") + ".md"
+	if err := atomicfile.WriteFile(md, []byte(renderMarkdown(&res))); err != nil {
+		return err
+	}
+	logf("bench: wrote %s", md)
 	return nil
 }
 
