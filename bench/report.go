@@ -98,8 +98,8 @@ func renderMarkdown(r *Results) string {
 				fx(t.Ratio, 2), fx(t.RatioBest, 2), fx(t.RatioFull, 2), fx(t.AnswerOnlySpeedup, 2), fx(t.AnswerOnlyRSS, 2))
 		}
 		w("MFU = model FLOPs / step time / GEMM peak; model FLOPs %s.\n\n", trainFLOPsFormula)
-		w("These are the nominal FLOPs of the task, the same for both sides. sentitune does less than that: its last layer runs "+
-			"queries, attention output, o_proj and MLP at the answer positions only (llm.Model.HiddenAt), so its MFU can exceed "+
+		w("These are the nominal FLOPs of the task, the same for both sides. sentitune does less than that: its last layer runs " +
+			"queries, attention output, o_proj and MLP at the answer positions only (llm.Model.HiddenAt), so its MFU can exceed " +
 			"what the hardware itself executes; the time ratio is the comparison that counts.\n\n")
 	}
 
