@@ -31,14 +31,27 @@ type stepProfile struct {
 	steps []map[string]float64
 }
 
+// OpTime is the host time of one kind of op per profiled step (torch.RecordOps).
+type OpTime struct {
+	Op           string  `json:"op"`
+	CallsPerStep float64 `json:"calls_per_step"`
+	MSPerStep    float64 `json:"ms_per_step"`
+	USPerCall    float64 `json:"us_per_call"`
+}
+
+// profileTopOps is how many ops the profile lists.
+const profileTopOps = 15
+
 func newStepProfile(on bool, dev torch.Device) *stepProfile {
 	if !on {
 		return nil
 	}
+	torch.ResetOpStats()
 	return &stepProfile{dev: dev}
 }
 
-// begin starts a step.
+// begin starts a step. Ops are tallied from the second step on, and only
+// inside steps (not evaluations or checkpoints).
 func (p *stepProfile) begin() error {
 	if p == nil {
 		return nil
@@ -46,8 +59,28 @@ func (p *stepProfile) begin() error {
 	if err := torch.Synchronize(p.dev); err != nil {
 		return err
 	}
+	if len(p.steps) > 0 {
+		torch.RecordOps(true)
+	}
 	p.cur, p.last = map[string]float64{}, time.Now()
 	return nil
+}
+
+// ops is the op tally per profiled step, the costliest first.
+func (p *stepProfile) ops() []OpTime {
+	if p == nil || len(p.steps) < 2 {
+		return nil
+	}
+	n := float64(len(p.steps) - 1)
+	var out []OpTime
+	for _, st := range torch.OpStats() {
+		if len(out) == profileTopOps {
+			break
+		}
+		out = append(out, OpTime{Op: st.Op, CallsPerStep: float64(st.Calls) / n, MSPerStep: 1000 * st.Seconds / n,
+			USPerCall: 1e6 * st.Seconds / float64(st.Calls)})
+	}
+	return out
 }
 
 // mark charges the time since the last mark to phase.
@@ -72,6 +105,7 @@ func (p *stepProfile) end() {
 	if p == nil || p.cur == nil {
 		return
 	}
+	torch.RecordOps(false)
 	p.steps = append(p.steps, p.cur)
 	p.cur = nil
 }
@@ -112,11 +146,12 @@ func (p *stepProfile) summary() []PhaseTime {
 	return out
 }
 
-// WriteProfile prints Result.Profile as a table.
-func WriteProfile(w io.Writer, phases []PhaseTime) {
+// WriteProfile prints Result.Profile and Result.ProfileOps as tables.
+func WriteProfile(w io.Writer, phases []PhaseTime, ops []OpTime) {
 	if len(phases) == 0 {
 		return
 	}
+	defer writeOps(w, ops)
 	fmt.Fprintf(w, "step profile over %d steps (the first step left out; the device waits between phases):\n", phases[0].Steps)
 	fmt.Fprintf(w, "  %-16s %10s %10s %7s\n", "phase", "median ms", "mean ms", "share")
 	sum := 0.0
@@ -125,4 +160,15 @@ func WriteProfile(w io.Writer, phases []PhaseTime) {
 		sum += p.MeanMS
 	}
 	fmt.Fprintf(w, "  %-16s %10s %10.2f\n", "step", "", sum)
+}
+
+func writeOps(w io.Writer, ops []OpTime) {
+	if len(ops) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "host time per step by op (on a GPU: dispatch and launch, not the kernels), top %d:\n", len(ops))
+	fmt.Fprintf(w, "  %-22s %10s %10s %10s\n", "op", "calls", "ms", "µs/call")
+	for _, o := range ops {
+		fmt.Fprintf(w, "  %-22s %10.1f %10.2f %10.1f\n", o.Op, o.CallsPerStep, o.MSPerStep, o.USPerCall)
+	}
 }

@@ -91,7 +91,8 @@ type timings struct {
 	StepsPerSecond  float64 `json:"steps_per_s"`
 	TokensPerSecond float64 `json:"tokens_per_s"`
 	// Profile is the per-phase step time with --profile (synchronized phases).
-	Profile []PhaseTime `json:"profile,omitempty"`
+	Profile    []PhaseTime `json:"profile,omitempty"`
+	ProfileOps []OpTime    `json:"profile_ops,omitempty"`
 }
 
 type results struct {
@@ -130,7 +131,7 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
 			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond,
-			Profile: res.Profile},
+			Profile: res.Profile, ProfileOps: res.ProfileOps},
 		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval,
 			PeakMemory: res.PeakMemory, PeakKind: peakKind, Adapter: res.Adapter},
 		Finished: time.Now().UTC(),

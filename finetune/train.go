@@ -29,6 +29,7 @@ type Result struct {
 	TokensPerSecond float64     // prompt + answer tokens (no padding) per second
 	PeakMemory      int64       // bytes: CUDA peak allocated on GPU, peak RSS on CPU
 	Profile         []PhaseTime // per-phase step times with Config.Profile
+	ProfileOps      []OpTime    // the costliest ops per step with Config.Profile
 	Log             []LogLine
 	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
 	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
@@ -322,7 +323,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	}
 	bar.Finish()
 	trainSeconds := time.Since(trainBegin).Seconds()
-	res.Profile = prof.summary()
+	res.Profile, res.ProfileOps = prof.summary(), prof.ops()
 	if err := evaluate(total); err != nil {
 		return nil, err
 	}

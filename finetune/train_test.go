@@ -522,7 +522,8 @@ func TestProfile(t *testing.T) {
 	}
 	var rec struct {
 		Timings struct {
-			Profile []PhaseTime `json:"profile"`
+			Profile    []PhaseTime `json:"profile"`
+			ProfileOps []OpTime    `json:"profile_ops"`
 		} `json:"timings"`
 	}
 	readJSON(t, filepath.Join(out, FileRun), &rec)
@@ -530,8 +531,25 @@ func TestProfile(t *testing.T) {
 		t.Errorf("run.json profile %+v, result %+v", rec.Timings.Profile, res.Profile)
 	}
 	var buf bytes.Buffer
-	WriteProfile(&buf, res.Profile)
-	for _, name := range want {
+	WriteProfile(&buf, res.Profile, res.ProfileOps)
+	// Ops: 3 steps tallied (the first left out); every step runs the same layers.
+	ops := map[string]OpTime{}
+	for _, o := range res.ProfileOps {
+		ops[o.Op] = o
+	}
+	if len(res.ProfileOps) == 0 || len(res.ProfileOps) > 15 {
+		t.Fatalf("%d ops listed", len(res.ProfileOps))
+	}
+	if o := ops["backward"]; o.CallsPerStep != 1 || !(o.MSPerStep > 0) {
+		t.Errorf("backward: %+v, want one call per step", o)
+	}
+	if o := ops["lora_linear"]; o.CallsPerStep != 2*7 { // tiny: 2 layers × 7 LoRA linears
+		t.Errorf("lora_linear: %+v, want 14 calls per step", o)
+	}
+	if !reflect.DeepEqual(rec.Timings.ProfileOps, res.ProfileOps) {
+		t.Errorf("run.json ops %+v, result %+v", rec.Timings.ProfileOps, res.ProfileOps)
+	}
+	for _, name := range append(want, "lora_linear", "µs/call") {
 		if !strings.Contains(buf.String(), name) {
 			t.Errorf("profile table lacks %q:\n%s", name, buf.String())
 		}
@@ -541,7 +559,7 @@ func TestProfile(t *testing.T) {
 	if res, err = Train(cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	if res.Profile != nil {
-		t.Errorf("profile without --profile: %+v", res.Profile)
+	if res.Profile != nil || res.ProfileOps != nil {
+		t.Errorf("profile without --profile: %+v %+v", res.Profile, res.ProfileOps)
 	}
 }

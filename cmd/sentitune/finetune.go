@@ -125,7 +125,7 @@ func finetuneCommand() *cli.Command {
 				fmt.Fprintf(w, "eval: loss %.4f, accuracy %.4f (%d examples)\n", res.Eval.Loss, res.Eval.Accuracy, res.Eval.Examples)
 			}
 			fmt.Fprintf(w, "adapter: %s\n", res.Adapter)
-			finetune.WriteProfile(w, res.Profile)
+			finetune.WriteProfile(w, res.Profile, res.ProfileOps)
 			return nil
 		},
 	}

@@ -62,7 +62,7 @@ func (s *Scope) Backward(loss *Tensor) {
 		s.err = fmt.Errorf("torch: backward: loss is nil")
 		return
 	}
-	if err := cerr(C.g_st_backward(loss.h)); err != nil {
+	if err := cerr(timeOp("backward", func() *C.char { return C.g_st_backward(loss.h) })); err != nil {
 		s.err = fmt.Errorf("torch: backward(%v): %w", loss, err)
 	}
 }

@@ -308,7 +308,7 @@ func (s *Scope) call(name string, ins []*Tensor, f func(out *C.st_tensor) *C.cha
 		}
 	}
 	var out C.st_tensor
-	msg := f(&out)
+	msg := timeOp(name, func() *C.char { return f(&out) })
 	if msg != nil {
 		s.err = fmt.Errorf("torch: %s(%s): %w", name, describe(ins), cerr(msg))
 		return nil
