@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -36,6 +37,12 @@ type options struct {
 }
 
 func (o options) want(section string) bool { return len(o.only) == 0 || o.only[section] }
+
+// init keeps the main goroutine, which makes every libtorch call of a command, on the process's
+// main thread: one thread means one glibc malloc arena, which torch.Load tunes to keep freed tensor
+// buffers (with calls hopping between threads, glibc can hand a whole per-thread heap back to the
+// kernel and fault it in again on the next step).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) >= 2 && os.Args[1] == "child" {

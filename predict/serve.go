@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,10 @@ func (s *Server) Close() {
 }
 
 func (s *Server) batcher() {
+	// All scoring runs on this one OS thread: one glibc malloc arena, which keeps libtorch's freed
+	// buffers for the next batch (see torch.Load's malloc tuning).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer close(s.done)
 	for {
 		var first *job

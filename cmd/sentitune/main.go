@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 )
@@ -43,6 +44,12 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 	}
 }
+
+// init keeps the main goroutine, which makes every libtorch call of a command, on the process's
+// main thread: one thread means one glibc malloc arena, which torch.Load tunes to keep freed tensor
+// buffers (with calls hopping between threads, glibc can hand a whole per-thread heap back to the
+// kernel and fault it in again on the next step).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if err := newApp().Run(os.Args); err != nil {

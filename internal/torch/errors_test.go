@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,6 +68,7 @@ func helperMissingLib() int {
 // helperPageFaults allocates and frees 4 MiB tensors the way a training step does and prints the
 // minor page faults the loop took (after one warm-up round).
 func helperPageFaults() int {
+	runtime.LockOSThread() // as cmd/sentitune's main goroutine is: one thread, one malloc arena
 	if err := Load(); err != nil {
 		fmt.Println(err)
 		return 1

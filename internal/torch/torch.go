@@ -365,6 +365,12 @@ func checkCUDA(i int) (Device, error) {
 // measured on the tiny preset (8×128 train steps), 273k page faults per 32 steps by default, 60k with
 // these settings, and the step about 10 % faster. Buffers of 32 MiB and more are still mmapped, and
 // ReleaseHostMemory still returns freed memory when a long job asks for it.
+//
+// glibc fixes its arena count at the first malloc of a second thread, which the Go runtime makes
+// before any of this runs, so the one-arena setting does not always take: callers that run many
+// steps should make their libtorch calls from one locked OS thread (cmd/sentitune locks its main
+// goroutine to the main thread, predict's server its batcher). Calls that hop between threads still
+// work, but a per-thread heap that empties is handed back to the kernel whatever the thresholds.
 func tuneMalloc() {
 	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") {
 		return
