@@ -168,6 +168,18 @@ def compare(a, b):
             "argmax_agree": float((a.argmax(-1) == b.argmax(-1)).float().mean())}
 
 
+@step("selftest")
+def selftest(args):
+    # The engine's own checks on this device (AdamW incl. the fused CUDA path, clipping, the fused
+    # loss, the partial last layer) against float64 references; fails the step if any check fails.
+    p = subprocess.run([args.bin, "selftest", "--device", args.device, "--json"], capture_output=True, text=True)
+    r = json.loads(p.stdout) if p.stdout.strip().startswith("{") else {}
+    failed = [c["name"] for c in r.get("checks", []) if not c.get("pass")]
+    if p.returncode != 0 or failed or not r:
+        raise RuntimeError(f"selftest failed ({p.returncode}): {failed} {p.stderr[-1500:]} {p.stdout[-1500:]}")
+    return {"checks": r["checks"], "libtorch": r.get("libtorch"), "pass": True}
+
+
 @step("logits_f32")
 def logits_f32(args, model_dir, ids):
     m = ref_model(args, model_dir, torch.float32)
@@ -435,6 +447,7 @@ def main():
     model_dir = os.path.join(args.work, "model")
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     peak = matmul_peak(args.device, dtype).get("tflops") or 1.0
+    selftest(args)
     mm = make_model(args, model_dir, tok_dir)
     params = mm.get("params") or sum_params(model_dir)
     ids = [9707, 11, 1879, 0, 151644, 872, 198, 16, 15, 151645, 198, 151644, 77091, 198]
@@ -476,6 +489,10 @@ def markdown(r):
     for k, v in s.items():
         keys = {kk: vv for kk, vv in v.items() if isinstance(vv, (int, float, bool)) and kk not in ("ok", "seconds")}
         lines.append(f"| {k} | {v.get('ok')} | {v.get('seconds')} | " + ", ".join(f"{kk}={fmt(vv)}" for kk, vv in keys.items()) + " |")
+    st = s.get("selftest", {})
+    if st.get("checks"):
+        lines += ["", "## sentitune selftest on this device", "", "| check | pass | max rel. error | detail |", "|---|---|---|---|"]
+        lines += [f"| {c['name']} | {c['pass']} | {fmt(c.get('max_rel_err'))} | {c.get('detail', '')} |" for c in st["checks"]]
     t = s.get("train", {})
     if t.get("ok"):
         st, ref = t["sentitune"], t["reference"]

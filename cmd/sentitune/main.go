@@ -40,6 +40,7 @@ func newApp() *cli.App {
 			predictCommand(),
 			serveCommand(),
 			runCommand(),
+			selftestCommand(),
 		},
 		HideHelpCommand: true,
 	}
