@@ -218,6 +218,9 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	trainBegin := time.Now()
 	tokens, lastLoss := 0, math.NaN()
 	prof := newStepProfile(cfg.Profile, dev)
+	if prof != nil {
+		defer torch.RecordOps(false) // also when a step fails while recording
+	}
 	for step := start; step < total; step++ {
 		if err := prof.begin(); err != nil {
 			return nil, err
