@@ -1,11 +1,8 @@
 package finetune
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,18 +97,4 @@ func lengthsOf(exs []example) []int {
 		l[i] = len(e.ids)
 	}
 	return l
-}
-
-// fileSHA256 is the hex SHA-256 of a file, recorded in run.json and checked on resume.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -32,7 +33,7 @@ func dataHashes(paths ...string) (map[string]string, error) {
 		if p == "" {
 			continue
 		}
-		h, err := fileSHA256(p)
+		h, err := filehash.SHA256(p)
 		if err != nil {
 			return nil, err
 		}

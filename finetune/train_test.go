@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -22,7 +23,7 @@ import (
 
 // TestTrain runs a short training and checks every output of the run folder.
 func TestTrain(t *testing.T) {
-	weightsBefore, err := fileSHA256(filepath.Join(fix.model, "model.safetensors"))
+	weightsBefore, err := filehash.SHA256(filepath.Join(fix.model, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestTrain(t *testing.T) {
 		}
 	})
 	t.Run("base weights untouched", func(t *testing.T) {
-		after, err := fileSHA256(filepath.Join(fix.model, "model.safetensors"))
+		after, err := filehash.SHA256(filepath.Join(fix.model, "model.safetensors"))
 		if err != nil || after != weightsBefore {
 			t.Fatalf("model.safetensors changed during training (%v)", err)
 		}

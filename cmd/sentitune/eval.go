@@ -1,17 +1,15 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/reports"
 )
 
@@ -66,7 +64,7 @@ func runEval(c *cli.Context) error {
 			return err
 		}
 		cfg.Provenance["predictions"] = predsPath
-		if h, err := evalFileSHA256(predsPath); err == nil {
+		if h, err := filehash.SHA256(predsPath); err == nil {
 			cfg.Provenance["predictions_sha256"] = h
 		}
 	case model != "":
@@ -82,7 +80,7 @@ func runEval(c *cli.Context) error {
 			cfg.Provenance[k] = v
 		}
 		cfg.Provenance["data"] = dataPath
-		if h, err := evalFileSHA256(dataPath); err == nil {
+		if h, err := filehash.SHA256(dataPath); err == nil {
 			cfg.Provenance["data_sha256"] = h
 		}
 		// A test split written by prep has its train split beside it: that is the baseline's.
@@ -107,19 +105,6 @@ func runEval(c *cli.Context) error {
 	fmt.Fprint(w, reports.Summary(in))
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(cfg.Out, reports.HTMLFile))
 	return nil
-}
-
-func evalFileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func evalFileExists(path string) bool {
