@@ -14,6 +14,7 @@ import (
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/torch"
+	"github.com/sentitune/sentitune/internal/torch/adamwref"
 )
 
 // Check is one check's outcome.
@@ -147,26 +148,6 @@ func setGrads(ps []*torch.Tensor, cs [][]float64, dev torch.Device) ([][]float64
 	return out, s.Err()
 }
 
-// adamRef is AdamW (decoupled weight decay, bias-corrected) in float64.
-type adamRef struct {
-	p, m, v []float64
-	step    int
-}
-
-func (a *adamRef) update(g []float64, lr, wd, b1, b2, eps float64) {
-	a.step++
-	if a.m == nil {
-		a.m, a.v = make([]float64, len(a.p)), make([]float64, len(a.p))
-	}
-	bc1, bc2 := 1-math.Pow(b1, float64(a.step)), 1-math.Pow(b2, float64(a.step))
-	for i := range a.p {
-		a.p[i] *= 1 - lr*wd
-		a.m[i] = b1*a.m[i] + (1-b1)*g[i]
-		a.v[i] = b2*a.v[i] + (1-b2)*g[i]*g[i]
-		a.p[i] -= lr / bc1 * a.m[i] / (math.Sqrt(a.v[i])/math.Sqrt(bc2) + eps)
-	}
-}
-
 func checkAdamW(dev torch.Device) (float64, string, error) {
 	const b1, b2, eps = 0.9, 0.999, 1e-8
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -176,7 +157,7 @@ func checkAdamW(dev torch.Device) (float64, string, error) {
 	groupOf := []int{0, 0, 1}
 	lrs, wds := []float64{1e-2, 3e-2}, []float64{0.1, 0}
 	var ps []*torch.Tensor
-	var refs []*adamRef
+	var refs []*adamwref.Param
 	for _, n := range sizes {
 		v := randn(rng, n, 1)
 		p, err := param(s, v, dev)
@@ -186,7 +167,7 @@ func checkAdamW(dev torch.Device) (float64, string, error) {
 		for i := range v {
 			v[i] = float64(float32(v[i]))
 		}
-		ps, refs = append(ps, p), append(refs, &adamRef{p: v})
+		ps, refs = append(ps, p), append(refs, &adamwref.Param{P: v})
 	}
 	opt, err := torch.NewAdamW([]torch.ParamGroup{{Params: ps[:2], LR: lrs[0], WeightDecay: wds[0]},
 		{Params: ps[2:], LR: lrs[1], WeightDecay: wds[1]}}, b1, b2, eps)
@@ -219,12 +200,12 @@ func checkAdamW(dev torch.Device) (float64, string, error) {
 			return 0, "", err
 		}
 		for i, p := range ps {
-			refs[i].update(gs[i], lrs[groupOf[i]], wds[groupOf[i]], b1, b2, eps)
+			refs[i].Update(gs[i], lrs[groupOf[i]], wds[groupOf[i]], b1, b2, eps)
 			got, err := values(s, p)
 			if err != nil {
 				return 0, "", err
 			}
-			worst = max(worst, relErr(got, refs[i].p))
+			worst = max(worst, relErr(got, refs[i].P))
 		}
 	}
 	return worst, "parameters after each step vs AdamW in float64", nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/torch"
+	"github.com/sentitune/sentitune/internal/torch/adamwref"
 )
 
 // TestRunCPU: every check runs on the CPU and passes with errors well under its limit.
@@ -33,15 +34,15 @@ func TestRunCPU(t *testing.T) {
 // TestAdamRefAndRelErr: the float64 AdamW reference takes the first step of
 // size lr·sign(g) (bias correction), decays weights, and relErr catches NaN.
 func TestAdamRefAndRelErr(t *testing.T) {
-	a := &adamRef{p: []float64{1, -2}}
-	a.update([]float64{0.5, -3}, 0.1, 0, 0.9, 0.999, 1e-12)
-	if relErr(a.p, []float64{0.9, -1.9}) > 1e-9 {
-		t.Errorf("first AdamW step %v, want [0.9 -1.9]", a.p)
+	a := &adamwref.Param{P: []float64{1, -2}}
+	a.Update([]float64{0.5, -3}, 0.1, 0, 0.9, 0.999, 1e-12)
+	if relErr(a.P, []float64{0.9, -1.9}) > 1e-9 {
+		t.Errorf("first AdamW step %v, want [0.9 -1.9]", a.P)
 	}
-	b := &adamRef{p: []float64{1}}
-	b.update([]float64{0}, 0.1, 0.5, 0.9, 0.999, 1e-8)
-	if math.Abs(b.p[0]-0.95) > 1e-12 {
-		t.Errorf("decay only: %v, want 0.95", b.p[0])
+	b := &adamwref.Param{P: []float64{1}}
+	b.Update([]float64{0}, 0.1, 0.5, 0.9, 0.999, 1e-8)
+	if math.Abs(b.P[0]-0.95) > 1e-12 {
+		t.Errorf("decay only: %v, want 0.95", b.P[0])
 	}
 	if !math.IsInf(relErr([]float64{math.NaN()}, []float64{1}), 1) {
 		t.Error("relErr of NaN is not +Inf")

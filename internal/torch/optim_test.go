@@ -5,28 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/sentitune/sentitune/internal/torch/adamwref"
 )
-
-// adamRef is AdamW's formula for one parameter: decoupled weight decay, bias-corrected moments.
-type adamRef struct {
-	p, m, v []float64
-	step    int
-}
-
-func (a *adamRef) update(g []float64, lr, wd, b1, b2, eps float64) {
-	a.step++
-	if a.m == nil {
-		a.m, a.v = make([]float64, len(a.p)), make([]float64, len(a.p))
-	}
-	bc1 := 1 - math.Pow(b1, float64(a.step))
-	bc2 := 1 - math.Pow(b2, float64(a.step))
-	for i := range a.p {
-		a.p[i] *= 1 - lr*wd
-		a.m[i] = b1*a.m[i] + (1-b1)*g[i]
-		a.v[i] = b2*a.v[i] + (1-b2)*g[i]*g[i]
-		a.p[i] -= lr / bc1 * a.m[i] / (math.Sqrt(a.v[i])/math.Sqrt(bc2) + eps)
-	}
-}
 
 // gradsFor sets the parameters' gradients to those of sum(c ⊙ p²)/2 (so g = c ⊙ p) and returns them.
 func gradsFor(t *testing.T, ps []*Tensor, cs [][]float64) [][]float64 {
@@ -61,7 +42,7 @@ func gradsFor(t *testing.T, ps []*Tensor, cs [][]float64) [][]float64 {
 type optFixture struct {
 	s      *Scope
 	params []*Tensor
-	refs   []*adamRef
+	refs   []*adamwref.Param
 	cs     [][]float64
 }
 
@@ -75,7 +56,7 @@ func newOptFixture(t *testing.T) *optFixture {
 			t.Fatal(err)
 		}
 		f.params = append(f.params, p)
-		f.refs = append(f.refs, &adamRef{p: append([]float64{}, a.data...)})
+		f.refs = append(f.refs, &adamwref.Param{P: append([]float64{}, a.data...)})
 		f.cs = append(f.cs, mapArr(randArr(r, n), math.Abs).data)
 	}
 	return f
@@ -110,10 +91,10 @@ func TestAdamW(t *testing.T) {
 		}
 		for i, ref := range f.refs {
 			g := groupOf[i]
-			ref.update(gs[i], lrs[g], wds[g], b1, b2, eps)
+			ref.Update(gs[i], lrs[g], wds[g], b1, b2, eps)
 			got, _ := f.params[i].Float64s()
-			if err := near(got, ref.p, 1e-12); err != nil {
-				t.Fatalf("step %d param %d: %v", ref.step, i, err)
+			if err := near(got, ref.P, 1e-12); err != nil {
+				t.Fatalf("step %d param %d: %v", ref.Step, i, err)
 			}
 		}
 	}
