@@ -92,7 +92,7 @@ func (p *stepProfile) mark(phase string) error {
 		return err
 	}
 	now := time.Now()
-	if _, seen := p.cur[phase]; !seen && !slices.Contains(p.order, phase) {
+	if !slices.Contains(p.order, phase) {
 		p.order = append(p.order, phase)
 	}
 	p.cur[phase] += now.Sub(p.last).Seconds() * 1000

@@ -271,14 +271,11 @@ func (m *Model) HiddenAt(s *torch.Scope, b Batch, rows, positions []int, train b
 			mask[k*T+t] = -1e9
 		}
 	}
-	rope, err := m.ropeUpTo(s, T)
-	if err != nil {
-		return nil, err
-	}
 	cos, sin, err := m.ropeTables(s, T)
 	if err != nil {
 		return nil, err
 	}
+	rope := m.ropePrefix(s, cos, sin, T)
 	hd := int64(m.cfg.HeadDim)
 	bb, aa, tt := int64(B), int64(A), int64(T)
 	qposT := s.ToDevice(s.FromInt64(qpos, bb*aa), m.dev)
@@ -326,9 +323,14 @@ func (m *Model) ropeUpTo(s *torch.Scope, T int) (ropeAt, error) {
 	if err != nil {
 		return ropeAt{}, err
 	}
+	return m.ropePrefix(s, cos, sin, T), nil
+}
+
+// ropePrefix is the first T rows of the ropeTables views, broadcastable to [B, heads, T, head_dim].
+func (m *Model) ropePrefix(s *torch.Scope, cos, sin *torch.Tensor, T int) ropeAt {
 	hd := int64(m.cfg.HeadDim)
 	return ropeAt{cos: s.Reshape(s.Narrow(cos, 0, 0, int64(T)), 1, 1, int64(T), hd),
-		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}, nil
+		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}
 }
 
 // HiddenPadded runs the decoder over equal-length rows padded anywhere (left or right), with

@@ -15,16 +15,15 @@ package torch
 #include <malloc.h>
 static void st_malloc_trim(void) { malloc_trim(0); }
 // st_tune_malloc keeps libtorch's freed tensor buffers in one malloc arena instead of handing them
-// back to the kernel after every op (see tuneMalloc). 0 when every setting took.
-static int st_tune_malloc(void) {
-  int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ok &= mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  ok &= mallopt(M_ARENA_MAX, 1);
-  return ok ? 0 : 1;
+// back to the kernel after every op (see tuneMalloc).
+static void st_tune_malloc(void) {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_ARENA_MAX, 1);
 }
 #else
 static void st_malloc_trim(void) {}
-static int st_tune_malloc(void) { return 0; }
+static void st_tune_malloc(void) {}
 #endif
 */
 import "C"

@@ -121,7 +121,8 @@ Key state_key(c10::TensorImpl* impl) {
 // with respect to h, Σ_v softmax_v·W_v − W_target per row, is accumulated in the same pass while each
 // chunk of W is in cache, so W is streamed once per training step instead of twice (forward GEMM,
 // then backward GEMM) and the log-softmax passes over [N, V] disappear; backward only scales it.
-// W gets no gradient (a frozen lm_head). Statistics are f32; the GEMMs run in h's dtype.
+// W gets no gradient (a frozen lm_head). Statistics are f32 (f64 for f64 inputs); the GEMMs run in
+// h's dtype.
 struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
                             const at::Tensor& target, int64_t ignore_index, int64_t chunk, bool want_grad) {
@@ -168,7 +169,8 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
     if (it == ctx->saved_data.end())
       throw std::runtime_error("linear_cross_entropy: backward through a call made without want_grad");
     auto dt = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    auto gh = (it->second.toTensor() * grads[0].to(it->second.toTensor().scalar_type())).to(dt);
+    auto gh = it->second.toTensor();
+    gh = (gh * grads[0].to(gh.scalar_type())).to(dt);
     return {gh, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
