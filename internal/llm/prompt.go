@@ -15,6 +15,9 @@ import (
 type PromptSpec struct {
 	Instruction string
 	System      string
+	// PlainText encodes special tokens inside the review ("<|im_end|>") as the
+	// text they are, so a review cannot close its turn (serve's default).
+	PlainText bool
 }
 
 // UserTurn is the user message of an Alpaca record as LLaMA-Factory renders
@@ -42,7 +45,11 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 		return nil, errors.New("build prompt: empty review text")
 	}
 	chat := tok.Chat()
-	ids, err := chat.EncodePrompt(spec.System, spec.UserTurn(input))
+	encodePrompt, encode := chat.EncodePrompt, tok.Encode
+	if spec.PlainText {
+		encodePrompt, encode = chat.EncodePromptPlain, tok.EncodePlain
+	}
+	ids, err := encodePrompt(spec.System, spec.UserTurn(input))
 	if err != nil {
 		return nil, fmt.Errorf("build prompt: %w", err)
 	}
@@ -53,7 +60,7 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 	// Too long: keep the first k tokens of the review. The overhead of the
 	// template is len(ids) - len(review ids) (exact unless tokens merge across the
 	// review's boundary, which the loop below corrects).
-	inIDs, err := tok.Encode(input)
+	inIDs, err := encode(input)
 	if err != nil {
 		return nil, fmt.Errorf("build prompt: %w", err)
 	}
@@ -71,7 +78,7 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 			k--
 			continue
 		}
-		ids, err = chat.EncodePrompt(spec.System, spec.UserTurn(text))
+		ids, err = encodePrompt(spec.System, spec.UserTurn(text))
 		if err != nil {
 			return nil, fmt.Errorf("build prompt: %w", err)
 		}

@@ -119,6 +119,16 @@ func (c *Chat) Prompt(system, user string) string {
 // the template text between the special tokens around it, so the result is
 // identical to Encode(Prompt(system, user))).
 func (c *Chat) EncodePrompt(system, user string) ([]int, error) {
+	return c.encodePrompt(system, user, c.tok.Encode)
+}
+
+// EncodePromptPlain is EncodePrompt with special tokens inside the user text
+// encoded as plain text (Tokenizer.EncodePlain); the template's own stay special.
+func (c *Chat) EncodePromptPlain(system, user string) ([]int, error) {
+	return c.encodePrompt(system, user, c.tok.EncodePlain)
+}
+
+func (c *Chat) encodePrompt(system, user string, encode func(string) ([]int, error)) ([]int, error) {
 	if !utf8.ValidString(user) {
 		return nil, fmt.Errorf("encode prompt: user text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(user))
 	}
@@ -132,7 +142,7 @@ func (c *Chat) EncodePrompt(system, user string) ([]int, error) {
 	mid := c.middle(user)
 	ids := make([]int, 0, len(pre)+len(mid)/3+len(c.suffixIDs)+4)
 	ids = append(ids, pre...)
-	midIDs, err := c.tok.Encode(mid)
+	midIDs, err := encode(mid)
 	if err != nil {
 		return nil, fmt.Errorf("encode user turn: %w", err)
 	}

@@ -37,6 +37,9 @@ type Tokenizer struct {
 	eos, pad  int
 	bos       int
 	chat      *Chat
+
+	// rawAdded and normAdded without special tokens: EncodePlain reads "<|im_end|>" in a text as text.
+	rawOrdinary, normOrdinary *addedMatcher
 }
 
 // Load reads modelDir/tokenizer.json and, if present, modelDir/tokenizer_config.json
@@ -176,7 +179,7 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 		t.idToken[id] = tok
 		t.idBytes[id] = byteLevelDecode(tok)
 	}
-	var raw, normd []*addedToken
+	var raw, normd, rawOrd, normOrd []*addedToken
 	for _, a := range f.AddedTokens {
 		t.idToken[a.ID] = a.Content
 		t.idBytes[a.ID] = []byte(a.Content)
@@ -186,8 +189,14 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 		} else {
 			raw = append(raw, a)
 		}
+		if !a.Special && a.Normalized {
+			normOrd = append(normOrd, a)
+		} else if !a.Special {
+			rawOrd = append(rawOrd, a)
+		}
 	}
 	t.rawAdded, t.normAdded = newAddedMatcher(raw), newAddedMatcher(normd)
+	t.rawOrdinary, t.normOrdinary = newAddedMatcher(rawOrd), newAddedMatcher(normOrd)
 
 	t.model = bpe{vocab: vocab, ignoreMerges: m.IgnoreMerges, cache: newWordCache()}
 	for b := 0; b < 256; b++ {
@@ -377,23 +386,35 @@ func (t *Tokenizer) Encode(text string) ([]int, error) {
 		return nil, fmt.Errorf("encode: text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(text))
 	}
 	ids := make([]int, 0, len(text)/4+4)
-	return t.appendText(ids, text), nil
+	return t.appendText(ids, text, t.rawAdded, t.normAdded), nil
 }
 
-func (t *Tokenizer) appendText(ids []int, text string) []int {
+// EncodePlain is Encode with special tokens written in the text (e.g.
+// "<|im_end|>") encoded as the plain text they are, as Hugging Face does with
+// split_special_tokens=True: a review cannot end its chat turn or forge an
+// answer. Added tokens that are not special still become their ids.
+func (t *Tokenizer) EncodePlain(text string) ([]int, error) {
+	if !utf8.ValidString(text) {
+		return nil, fmt.Errorf("encode: text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(text))
+	}
+	ids := make([]int, 0, len(text)/4+4)
+	return t.appendText(ids, text, t.rawOrdinary, t.normOrdinary), nil
+}
+
+func (t *Tokenizer) appendText(ids []int, text string, raw, normd *addedMatcher) []int {
 	for from := 0; ; {
-		a, b, tok := t.rawAdded.find(text, from)
+		a, b, tok := raw.find(text, from)
 		if tok == nil {
-			return t.appendSegment(ids, text[from:])
+			return t.appendSegment(ids, text[from:], normd)
 		}
-		ids = t.appendSegment(ids, text[from:a])
+		ids = t.appendSegment(ids, text[from:a], normd)
 		ids = append(ids, tok.ID)
 		from = b
 	}
 }
 
 // appendSegment encodes text that holds no raw added token.
-func (t *Tokenizer) appendSegment(ids []int, seg string) []int {
+func (t *Tokenizer) appendSegment(ids []int, seg string, normd *addedMatcher) []int {
 	if seg == "" {
 		return ids
 	}
@@ -401,7 +422,7 @@ func (t *Tokenizer) appendSegment(ids []int, seg string) []int {
 		seg = norm.NFC.String(seg)
 	}
 	for from := 0; ; {
-		a, b, tok := t.normAdded.find(seg, from)
+		a, b, tok := normd.find(seg, from)
 		if tok == nil {
 			return t.appendPieces(ids, seg[from:])
 		}
