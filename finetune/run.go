@@ -12,17 +12,20 @@ import (
 	"github.com/sentitune/sentitune/prep"
 )
 
-// adapterMeta is what predict reads from the adapter to build the same prompts.
-func adapterMeta(rec prep.Alpaca, tok *tokenizer.Tokenizer, zero, one int) llm.AdapterMeta {
+// adapterMeta is what predict reads from the adapter to build the same prompts:
+// every setting scoring must repeat (prompt, template, label tokens, length and cut).
+func adapterMeta(rec prep.Alpaca, tok *tokenizer.Tokenizer, zero, one, maxLen int) llm.AdapterMeta {
 	system := rec.System
 	if system == "" {
 		system = tok.Chat().DefaultSystem() // the same prompt, spelt out
 	}
 	return llm.AdapterMeta{
-		Instruction:   rec.Instruction,
-		System:        system,
-		LabelTokenIDs: map[string]int{"0": zero, "1": one},
-		ChatTemplate:  tok.Chat().Name(),
+		Instruction:    rec.Instruction,
+		System:         system,
+		LabelTokenIDs:  map[string]int{"0": zero, "1": one},
+		ChatTemplate:   tok.Chat().Name(),
+		MaxLen:         maxLen,
+		TruncationSide: llm.TruncationRight,
 	}
 }
 

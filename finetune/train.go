@@ -180,7 +180,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		torch.CUDAResetPeak(dev.Index)
 	}
 
-	meta := adapterMeta(recs[0], tok, zeroID, oneID)
+	meta := adapterMeta(recs[0], tok, zeroID, oneID, cfg.MaxLen)
 	res := &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: start, Rank: d.rank(), World: d.world()}
 	if d.on() {
 		res.Backend = d.backend

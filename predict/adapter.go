@@ -15,13 +15,14 @@ import (
 // sentitune.json (prompt, label ids, base shape); nil for a plain PEFT
 // adapter (e.g. from LLaMA-Factory), whose prompt then comes from flags.
 type adapter struct {
-	dir  string
-	meta *llm.AdapterMeta
+	dir    string
+	meta   *llm.AdapterMeta
+	merged bool // meta is a merged model folder's own sentitune.json: no weights to attach
 }
 
 func readAdapter(cfg ScorerConfig) (*adapter, error) {
 	if cfg.AdapterDir == "" {
-		return nil, nil
+		return mergedMeta(cfg.ModelDir)
 	}
 	a := &adapter{dir: cfg.AdapterDir}
 	st, err := os.Stat(a.dir)
@@ -41,6 +42,19 @@ func readAdapter(cfg ScorerConfig) (*adapter, error) {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
 	return a, nil
+}
+
+// mergedMeta reads the sentitune.json that `sentitune merge` copies into a
+// merged model folder, so scoring it repeats training's prompt and length.
+func mergedMeta(modelDir string) (*adapter, error) {
+	if _, err := os.Stat(filepath.Join(modelDir, llm.AdapterMetaFile)); err != nil {
+		return nil, nil
+	}
+	meta, err := llm.LoadAdapterMeta(modelDir)
+	if err != nil {
+		return nil, fmt.Errorf("predict: merged model: %w", err)
+	}
+	return &adapter{dir: modelDir, meta: meta, merged: true}, nil
 }
 
 // checkBase fails, before any weight is read, when the adapter was trained
@@ -66,7 +80,7 @@ func (a *adapter) checkBase(modelDir string) error {
 }
 
 func (a *adapter) attach(m *llm.Model) error {
-	if a == nil {
+	if a == nil || a.merged {
 		return nil
 	}
 	if _, err := m.LoadAdapter(a.dir); err != nil {
@@ -77,8 +91,10 @@ func (a *adapter) attach(m *llm.Model) error {
 
 // promptOf returns the prompt and max length: the adapter's when it has
 // sentitune.json, else the flags or defaults. Flags that contradict the
-// adapter are an error: scoring with another prompt than training's would
-// quietly give other probabilities.
+// adapter's prompt are an error: scoring with another prompt than training's
+// would quietly give other probabilities. The max length is the one setting a
+// flag may override (cfg.MaxLen > 0, e.g. to read more of long reviews than
+// training did); otherwise scoring cuts reviews where training cut them.
 func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
 	spec := llm.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}
 	maxLen := cmpOr(cfg.MaxLen, DefaultMaxLen)
@@ -95,9 +111,17 @@ func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
 	if cfg.System != "" && cfg.System != m.System {
 		return spec, 0, fmt.Errorf("predict: --system differs from the system prompt adapter %s was trained with (%q); leave --system out", a.dir, m.System)
 	}
+	if m.TruncationSide != "" && m.TruncationSide != llm.TruncationRight {
+		return spec, 0, fmt.Errorf("predict: adapter %s was trained cutting long reviews on the %q side; sentitune scores cutting on the %q side only",
+			a.dir, m.TruncationSide, llm.TruncationRight)
+	}
 	spec = llm.PromptSpec{Instruction: m.Instruction, System: m.System}
-	if v, ok := m.Extra["max_len"].(float64); ok && v > 0 && cfg.MaxLen == 0 {
-		maxLen = int(v)
+	if cfg.MaxLen == 0 {
+		if m.MaxLen > 0 {
+			maxLen = m.MaxLen
+		} else if v, ok := m.Extra["max_len"].(float64); ok && v > 0 { // adapters written before max_len was a field
+			maxLen = int(v)
+		}
 	}
 	return spec, maxLen, nil
 }

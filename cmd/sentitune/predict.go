@@ -65,7 +65,7 @@ func scorerFlags(batch int) []cli.Flag {
 		&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto (f32 on CPU, bf16 on CUDA)|f32|bf16|f16"},
 		&cli.IntFlag{Name: "threads", Usage: "CPU threads for libtorch (0: its default)"},
 		&cli.IntFlag{Name: "batch-size", Value: batch, Usage: "rows per forward pass"},
-		&cli.IntFlag{Name: "max-len", Usage: "prompt + answer tokens; longer reviews are cut as in training (0: the adapter's, else 512)"},
+		&cli.IntFlag{Name: "max-len", Usage: "prompt + answer tokens; longer reviews lose their end, as in training (0: the length the adapter or merged model was trained at, else 512; a value here overrides it)"},
 		&cli.Float64Flag{Name: "threshold", Value: predict.DefaultThreshold, Usage: "pred = 1 when prob ≥ `P`"},
 		&cli.StringFlag{Name: "instruction", Usage: "instruction `TEXT` for a bare model (an adapter brings its own)"},
 		&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for a bare model (default: the chat template's)"},

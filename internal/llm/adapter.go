@@ -30,9 +30,26 @@ type AdapterMeta struct {
 	// LabelTokenIDs maps each answer label ("0", "1") to its token id.
 	LabelTokenIDs map[string]int `json:"label_token_ids"`
 	ChatTemplate  string         `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
-	BaseModel     string         `json:"base_model"`    // base model path or name; SaveAdapter fills in the model folder
-	Base          BaseShape      `json:"base_shape"`    // filled in by SaveAdapter
-	Extra         map[string]any `json:"extra,omitempty"`
+	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
+	MaxLen int `json:"max_len,omitempty"`
+	// TruncationSide is the end of a long review that training cut (TruncationRight).
+	TruncationSide string `json:"truncation_side,omitempty"`
+	// Best is the evaluation that chose these weights, when training kept its best checkpoint.
+	Best      *BestCheckpoint `json:"best,omitempty"`
+	BaseModel string          `json:"base_model"` // base model path or name; SaveAdapter fills in the model folder
+	Base      BaseShape       `json:"base_shape"` // filled in by SaveAdapter
+	Extra     map[string]any  `json:"extra,omitempty"`
+}
+
+// TruncationRight names BuildPrompt's cut: a long review loses its end, its start
+// is kept. sentitune.json records it so scoring can refuse another convention.
+const TruncationRight = "right"
+
+// BestCheckpoint says which evaluated step an adapter's weights come from and why.
+type BestCheckpoint struct {
+	Step   int     `json:"step"`
+	Metric string  `json:"metric"` // eval_loss | eval_accuracy | eval_label_loss
+	Value  float64 `json:"value"`
 }
 
 // BaseShape summarises a base model, enough to tell a mismatched adapter early.
