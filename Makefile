@@ -7,7 +7,7 @@ BIN := $(BUILD)/sentitune
 export SENTITUNE_TORCH_LIB := $(CURDIR)/$(SHIM)
 
 APT_PACKAGES := build-essential pkg-config libtorch-dev libopenblas0-openmp libgloo-dev \
-	python3-torch python3-numpy python3-sklearn chromium curl
+	python3-torch python3-numpy python3-sklearn chromium fonts-noto-cjk curl
 
 .PHONY: setup shim build test vet bench demo clean
 

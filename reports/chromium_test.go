@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sentitune/sentitune/eval"
 )
 
 var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
@@ -256,4 +258,73 @@ func near(a, b [3]uint32) bool {
 		return y - x
 	}
 	return d(a[0], b[0]) < 24 && d(a[1], b[1]) < 24 && d(a[2], b[2]) < 24
+}
+
+// TestCJKInChromium: Chinese review text in a report renders as glyphs, not tofu. Two Han
+// characters drawn with the page's font stack must differ; as a control, two characters no
+// font has (plane-15 private use) draw the same missing-glyph box.
+func TestCJKInChromium(t *testing.T) {
+	bin := findChromium(t)
+	out := t.TempDir()
+	preds := []eval.Prediction{
+		{ID: "r1", Text: "质量很好，物流也快，好评", Label: 1, Pred: 0, Prob: 0.3},
+		{ID: "r2", Text: "太差了，用了两天就坏了", Label: 0, Pred: 1, Prob: 0.8},
+		{ID: "r3", Text: "还不错", Label: 1, Pred: 1, Prob: 0.9},
+	}
+	if err := Write(out, Input{Model: Side{Predictions: preds}}); err != nil {
+		t.Fatal(err)
+	}
+	src := readFile(t, filepath.Join(out, HTMLFile))
+	if !strings.Contains(src, "太差了，用了两天就坏了") || !strings.Contains(src, `"Noto Sans CJK SC"`) {
+		t.Fatal("report.html lacks the Chinese review text or a CJK font in its stack")
+	}
+	// Glyphs at fixed spots over the page, in the body's font stack.
+	const glyph = `<span style="position:absolute;top:0;left:%dpx;font-size:96px;line-height:1">%s</span>`
+	overlay := `<div style="position:fixed;inset:0;background:#fff;z-index:9">` +
+		fmt.Sprintf(glyph, 0, "好") + fmt.Sprintf(glyph, 150, "差") +
+		fmt.Sprintf(glyph, 300, "\U000F0000") + fmt.Sprintf(glyph, 450, "\U000F0001") + `</div>`
+	page := filepath.Join(out, "cjk.html")
+	if err := os.WriteFile(page, []byte(strings.Replace(src, "</body>", overlay+"</body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(out, "cjk.png")
+	runChromium(t, bin, page, "--window-size=600,200", "--screenshot="+shot)
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cell returns which pixels of the 110×110 box at x0 are inked.
+	cell := func(x0 int) (ink []bool, n int) {
+		for y := range 110 {
+			for x := x0; x < x0+110; x++ {
+				c := rgb8(img, x, y)
+				dark := c[0]+c[1]+c[2] < 3*160
+				ink = append(ink, dark)
+				n += b2i(dark)
+			}
+		}
+		return ink, n
+	}
+	differ := func(a, b []bool) (d int) {
+		for i := range a {
+			d += b2i(a[i] != b[i])
+		}
+		return d
+	}
+	good, nGood := cell(0)
+	bad, nBad := cell(150)
+	pua1, _ := cell(300)
+	pua2, _ := cell(450)
+	t.Logf("ink: 好 %d px, 差 %d px; they differ in %d px; two missing glyphs differ in %d px", nGood, nBad, differ(good, bad), differ(pua1, pua2))
+	if d := differ(pua1, pua2); d > 20 {
+		t.Fatalf("control failed: two characters without a font differ in %d px, so the tofu check cannot tell", d)
+	}
+	if nGood < 300 || nBad < 300 || differ(good, bad) < 300 {
+		t.Errorf("Chinese text renders as tofu or not at all (install a CJK font: make setup installs fonts-noto-cjk)")
+	}
 }

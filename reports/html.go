@@ -27,7 +27,7 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>
 :root { --ink:#0f172a; --muted:#64748b; --line:#e2e8f0; --bg:#f8fafc; --card:#fff; --blue:#2563eb; --good:#059669; --bad:#dc2626; }
 * { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--ink); font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif; }
+body { margin:0; background:var(--bg); color:var(--ink); font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","Noto Sans CJK SC","Noto Sans CJK JP","Source Han Sans SC","PingFang SC","Hiragino Sans","Microsoft YaHei",sans-serif; }
 main { max-width:1120px; margin:0 auto; padding:28px 24px 48px; }
 h1 { font-size:26px; margin:0 0 4px; letter-spacing:-0.01em; }
 h2 { font-size:18px; margin:36px 0 12px; padding-bottom:6px; border-bottom:1px solid var(--line); }
@@ -41,7 +41,7 @@ h2 { font-size:18px; margin:36px 0 12px; padding-bottom:6px; border-bottom:1px s
 .card .value { font-size:30px; font-weight:650; letter-spacing:-0.02em; font-variant-numeric:tabular-nums; }
 .card .ci, .card .sub2 { color:var(--muted); font-size:12.5px; font-variant-numeric:tabular-nums; }
 .delta { font-size:13px; font-weight:600; font-variant-numeric:tabular-nums; }
-.delta.up { color:var(--good); } .delta.down { color:var(--bad); } .delta.flat { color:var(--muted); }
+.delta.up { color:var(--good); } .delta.down { color:var(--bad); } .delta.flat, .delta.trade { color:var(--muted); }
 table { border-collapse:collapse; background:var(--card); border:1px solid var(--line); border-radius:10px; overflow:hidden; }
 th, td { padding:7px 12px; text-align:left; border-bottom:1px solid var(--line); vertical-align:top; }
 th { background:#f1f5f9; font-weight:600; font-size:13.5px; white-space:nowrap; }
@@ -102,7 +102,7 @@ code { background:#f1f5f9; padding:1px 5px; border-radius:4px; font-size:13px; }
 <p class="help">Percentages are of each label's row.</p>
 </div>
 {{if .Thresholds}}<div>
-<h2>Thresholds on this split</h2>
+<h2 id="thresholds">Thresholds on this split</h2>
 <table class="nowrap">
 <tr><th>Classifier</th><th>Optimises</th><th class="num">threshold</th><th class="num">accuracy</th><th class="num">F1</th></tr>
 {{range .Thresholds}}<tr><td>{{.Label}}</td>{{range $i, $c := .Cells}}<td{{if $i}} class="num"{{end}}>{{$c.Text}}</td>{{end}}</tr>

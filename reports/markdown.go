@@ -19,7 +19,11 @@ func renderMarkdown(in *Input) string {
 
 	b.WriteString("| | value | 95% CI | vs baseline |\n|---|---:|---|---:|\n")
 	for _, c := range v.Cards {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Label, c.Value, strings.TrimPrefix(c.CI, "95% CI "), strings.TrimSuffix(c.Delta, " vs baseline"))
+		d := strings.TrimSuffix(c.Delta, " vs baseline")
+		if c.DeltaClass == "trade" {
+			d += " (trade-off; judge by F1)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Label, c.Value, strings.TrimPrefix(c.CI, "95% CI "), d)
 	}
 
 	b.WriteString("\n## Metrics side by side\n\n| metric |")
@@ -96,10 +100,25 @@ func renderMarkdown(in *Input) string {
 
 // mdCell makes text safe inside a Markdown table cell.
 func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return mdText(strings.ReplaceAll(s, "|", `\|`))
 }
 
-// mdText makes text safe as a Markdown paragraph (no raw HTML).
+// mdText makes text safe as a one-line Markdown paragraph without HTML entities, which read
+// wrong in the .md file itself: only a "<" that could open a tag or autolink is
+// backslash-escaped, so "p < 0.0001" stays as written.
 func mdText(s string) string {
-	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '<' && i+1 < len(s) && opensTag(s[i+1]) {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// opensTag reports whether c after "<" makes CommonMark read raw HTML or an autolink.
+func opensTag(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/' || c == '!' || c == '?'
 }

@@ -82,7 +82,7 @@ func Write(dir string, in Input) error {
 		return fmt.Errorf("report %s: %w", dir, err)
 	}
 	doc := metricsDoc{Metrics: in.Model.Metrics, Name: in.Model.Name, Comparisons: in.Comparisons,
-		Provenance: in.Provenance, Note: in.Note, Warnings: in.Warnings}
+		Provenance: in.Provenance, Note: in.Note, Warnings: in.allWarnings()}
 	if in.Baseline != nil {
 		doc.Baseline = &sideJSON{in.Baseline.Name, in.Baseline.Metrics}
 	}
@@ -246,6 +246,46 @@ func ReadReport(dir string) (Side, error) {
 	return s, s.compute()
 }
 
+// oneClassShare is the share of rows predicted as one class from which a report warns that
+// the decision threshold is misplaced (unless the labels are about as lopsided).
+const oneClassShare = 0.95
+
+// allWarnings is in.Warnings plus a warning for each classifier that predicts nearly every
+// row as one class: its accuracy then says little, and the threshold table shows better ones.
+func (in *Input) allWarnings() []string {
+	out := append([]string(nil), in.Warnings...)
+	for _, s := range in.sides() {
+		if w := oneClassWarning(s); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func oneClassWarning(s Side) string {
+	m := s.Metrics
+	if m == nil || m.N == 0 {
+		return ""
+	}
+	cls, predicted, labelled := 1, m.TP+m.FP, m.Positives
+	if m.TN+m.FN > predicted {
+		cls, predicted, labelled = 0, m.TN+m.FN, m.Negatives
+	}
+	predShare, labelShare := float64(predicted)/float64(m.N), float64(labelled)/float64(m.N)
+	if predShare < oneClassShare || labelShare > predShare-0.05 {
+		return ""
+	}
+	w := fmt.Sprintf("%s predicts %.1f%% of rows as %d, though only %.1f%% are labelled %d: its decision threshold is misplaced, so its accuracy (%.3f) understates it",
+		s.Name, 100*predShare, cls, 100*labelShare, cls, m.Accuracy)
+	if m.ROCAUC != nil {
+		w += fmt.Sprintf(" (ROC-AUC %.3f ranks the rows far better)", *m.ROCAUC)
+	}
+	if m.BestAccThreshold != nil {
+		return w + fmt.Sprintf(". See \"Thresholds on this split\": prob ≥ %.4g would score %.3f accuracy here.", m.BestAccThreshold.Threshold, m.BestAccThreshold.Accuracy)
+	}
+	return w + ". The predictions carry no probabilities, so no other threshold can be tried here."
+}
+
 // Summary is a one-screen text summary of a report for the terminal.
 func Summary(in *Input) string {
 	var b strings.Builder
@@ -272,7 +312,7 @@ func Summary(in *Input) string {
 	for _, c := range in.Comparisons {
 		fmt.Fprintf(&b, "McNemar %s vs %s: %s\n", c.A, c.B, comparisonVerdict(c))
 	}
-	for _, w := range in.Warnings {
+	for _, w := range in.allWarnings() {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	return b.String()
@@ -304,7 +344,15 @@ func comparisonVerdict(c eval.Comparison) string {
 	if c.PValue < 0.05 {
 		sig = "significant at 5 %"
 	}
-	return fmt.Sprintf("%s; p = %s (%s, %d discordant pairs): %s", what, pValue(c.PValue), methodName(c.Method), c.AOnly+c.BOnly, sig)
+	return fmt.Sprintf("%s; %s (%s, %d discordant pairs): %s", what, pEquals(c.PValue), methodName(c.Method), c.AOnly+c.BOnly, sig)
+}
+
+// pEquals states a p-value: "p = 0.0123", or "p < 0.0001" below the printed precision.
+func pEquals(p float64) string {
+	if p < 0.0001 {
+		return "p < 0.0001"
+	}
+	return "p = " + pValue(p)
 }
 
 func pValue(p float64) string {

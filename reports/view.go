@@ -111,7 +111,7 @@ func (in *Input) sides() []Side {
 
 func buildView(in *Input) *view {
 	m := in.Model.Metrics
-	v := &view{Title: in.Title, Note: in.Note, Warnings: in.Warnings}
+	v := &view{Title: in.Title, Note: in.Note, Warnings: in.allWarnings()}
 	v.Subtitle = fmt.Sprintf("%s · %d test rows (%d labelled 1, %d labelled 0)", in.Model.Name, m.N, m.Positives, m.Negatives)
 	if d := in.Provenance["date"]; d != "" {
 		v.Subtitle += " · " + d
@@ -130,6 +130,7 @@ func buildView(in *Input) *view {
 		decCard("PR-AUC", m.PRAUC, base, func(b *eval.Metrics) *float64 { return b.PRAUC }),
 	}
 	v.Cards[0].Sub = fmt.Sprintf("majority class %.1f%%", 100*m.Majority.Accuracy)
+	markTradeOff(&v.Cards[1], &v.Cards[2])
 	v.Verdict = verdict(in)
 
 	sides := in.sides()
@@ -225,9 +226,9 @@ func verdict(in *Input) string {
 	for _, c := range in.Comparisons {
 		if c.B == in.Baseline.Name {
 			if c.PValue < 0.05 {
-				s += fmt.Sprintf(" The difference is significant (McNemar p = %s).", pValue(c.PValue))
+				s += fmt.Sprintf(" The difference is significant (McNemar %s).", pEquals(c.PValue))
 			} else {
-				s += fmt.Sprintf(" The difference is not significant at 5 %% (McNemar p = %s).", pValue(c.PValue))
+				s += fmt.Sprintf(" The difference is not significant at 5 %% (McNemar %s).", pEquals(c.PValue))
 			}
 		}
 	}
@@ -272,6 +273,18 @@ func delta(d float64, format string) (string, string) {
 		cls = "down"
 	}
 	return strings.Replace(fmt.Sprintf(format, d), "-", "−", 1), cls
+}
+
+// markTradeOff colours precision and recall neutrally when one rose and the other fell: moving
+// the threshold trades one for the other, so neither change alone is better for the user; F1
+// and balanced accuracy judge the pair.
+func markTradeOff(precision, recall *card) {
+	if !(precision.DeltaClass == "up" && recall.DeltaClass == "down") && !(precision.DeltaClass == "down" && recall.DeltaClass == "up") {
+		return
+	}
+	precision.Sub = "traded against recall (" + strings.TrimSuffix(recall.Delta, " vs baseline") + "); judge by F1"
+	recall.Sub = "traded against precision (" + strings.TrimSuffix(precision.Delta, " vs baseline") + "); judge by F1"
+	precision.DeltaClass, recall.DeltaClass = "trade", "trade"
 }
 
 func pct(k, n int) string {
