@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // Output formats of Run and MergeShards.
@@ -705,6 +707,10 @@ type atomicFile struct {
 }
 
 func createAtomic(path string) (*atomicFile, error) {
+	path, err := atomicfile.Target(path) // a symlinked --out keeps its link; the target gets the rows
+	if err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("output %s is a directory", path)

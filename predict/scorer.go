@@ -132,7 +132,7 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.BatchSize < 0 || cfg.MaxLen < 0 {
 		return nil, fmt.Errorf("predict: batch size %d and max length %d must not be negative", cfg.BatchSize, cfg.MaxLen)
 	}
-	if cfg.Threshold < 0 || cfg.Threshold > 1 {
+	if !(cfg.Threshold >= 0 && cfg.Threshold <= 1) { // NaN too: it would make every prediction 0
 		return nil, fmt.Errorf("predict: threshold %v is outside [0, 1]", cfg.Threshold)
 	}
 	ad, err := readAdapter(cfg)

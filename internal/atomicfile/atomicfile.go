@@ -11,9 +11,13 @@ import (
 )
 
 // Write streams path's new content through write. On any error the temporary file is removed and
-// path is untouched.
+// path is untouched. When path is a symbolic link, its target gets the content (see Target).
 func Write(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	target, err := Target(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -40,7 +44,31 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return os.Rename(tmp.Name(), target)
+}
+
+// maxLinks bounds how many symbolic links Target follows (Linux's own limit is 40).
+const maxLinks = 40
+
+// Target is the file a write to path must replace: path itself, or, when path is a symbolic link
+// (or a chain of them, dangling or not), the file it finally names. Renaming over the link itself
+// would turn it into a regular file and leave its target unchanged.
+func Target(path string) (string, error) {
+	for range maxLinks {
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return path, nil // a missing file is created; other errors surface when it is written
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	return "", fmt.Errorf("more than %d symbolic links in a chain (a loop?)", maxLinks)
 }
 
 // WriteFile writes data to path atomically.
