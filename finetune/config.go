@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -107,6 +108,15 @@ func LoadConfig(path string) (Config, error) {
 
 // Validate reports the first option that cannot work.
 func (c Config) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"lora-alpha", c.LoRAAlpha}, {"lora-dropout", c.LoRADropout}, {"loraplus-lr-ratio", c.LoRAPlusLRRatio}, {"epochs", c.Epochs},
+		{"lr", c.LR}, {"warmup-ratio", c.WarmupRatio}, {"max-grad-norm", c.MaxGradNorm}, {"weight-decay", c.WeightDecay}, {"dist-timeout", c.DistTimeout}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) { // NaN passes every comparison below
+			return fmt.Errorf("%s must be a finite number, got %v", f.name, f.v)
+		}
+	}
 	switch {
 	case c.Model == "":
 		return errors.New("no model folder (--model)")
