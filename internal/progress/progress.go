@@ -123,6 +123,20 @@ func (r *Reporter) Set(done int64, detail string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.set(done, detail)
+}
+
+// Add counts n more done.
+func (r *Reporter) Add(n int64) {
+	if r == nil || r.w == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.set(r.done+n, "")
+}
+
+func (r *Reporter) set(done int64, detail string) {
 	r.done = done
 	if detail != "" {
 		r.detail = detail
@@ -133,24 +147,13 @@ func (r *Reporter) Set(done int64, detail string) {
 			return
 		}
 		r.lastLine, r.shown = time.Now(), done
-		r.bar.Describe(r.o.Name + ": " + r.detail)
+		r.bar.Describe(r.barText())
 		r.bar.Set64(done)
 		return
 	}
 	if r.shown < 0 || time.Since(r.lastLine) >= r.o.Interval {
 		r.writeLine()
 	}
-}
-
-// Add counts n more done.
-func (r *Reporter) Add(n int64) {
-	if r == nil || r.w == nil {
-		return
-	}
-	r.mu.Lock()
-	done := r.done + n
-	r.mu.Unlock()
-	r.Set(done, "")
 }
 
 // Event writes a line that always shows, such as an evaluation's result: above the bar on a
@@ -165,7 +168,7 @@ func (r *Reporter) Event(format string, args ...any) {
 	if r.bar != nil && !r.finished && !r.bar.IsFinished() {
 		r.bar.Clear()
 		fmt.Fprintf(r.w, "%s: %s\n", r.o.Name, msg)
-		r.bar.Describe(r.o.Name + ": " + r.detail) // redraws with the latest count
+		r.bar.Describe(r.barText()) // redraws with the latest count
 		r.bar.Set64(r.done)
 		return
 	}
@@ -199,7 +202,7 @@ func (r *Reporter) endBar() {
 		return
 	}
 	if r.done != r.shown && !r.bar.IsFinished() { // the last Set may have been throttled
-		r.bar.Describe(r.o.Name + ": " + r.detail)
+		r.bar.Describe(r.barText())
 		r.bar.Set64(r.done)
 	}
 	r.finished = true
@@ -211,6 +214,13 @@ func (r *Reporter) endBar() {
 	case !r.o.KeepBar && !finished:
 		r.bar.Clear()
 	}
+}
+
+func (r *Reporter) barText() string {
+	if r.detail == "" {
+		return r.o.Name
+	}
+	return r.o.Name + ": " + r.detail
 }
 
 // Line is what a plain line would say now (for tests and summaries).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,6 +81,25 @@ func TestBarKeepsEventsAboveIt(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "accuracy 0.7"), strings.LastIndex(out, "loss 0.1"); i < 0 || j < i {
 		t.Errorf("the bar is not redrawn after the event:\n%q", out)
+	}
+}
+
+func TestConcurrentAdds(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, Options{Name: "predict", Unit: "rows", Total: 800, Interval: time.Hour})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				r.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if line := r.Line(); !strings.HasPrefix(line, "predict: 800/800 rows (100.0%)") {
+		t.Errorf("after 800 concurrent adds: %q", line)
 	}
 }
 
