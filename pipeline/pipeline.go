@@ -5,6 +5,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ type Prep struct {
 	Format      string  `yaml:"format"`
 	TextCol     string  `yaml:"text-col"`
 	LabelCol    string  `yaml:"label-col"`
+	IDCol       string  `yaml:"id-col"`
 	LabelMap    string  `yaml:"label-map"`
 	Instruction string  `yaml:"instruction"`
 	System      string  `yaml:"system"`
@@ -273,7 +275,7 @@ func runPrep(cfg Config, res *Result, w io.Writer) error {
 	}
 	p := cfg.Prep
 	st, err := prep.Run(prep.Config{
-		Input: input, Format: p.Format, TextCol: p.TextCol, LabelCol: p.LabelCol, LabelMap: p.LabelMap,
+		Input: input, Format: p.Format, TextCol: p.TextCol, LabelCol: p.LabelCol, IDCol: p.IDCol, LabelMap: p.LabelMap,
 		Instruction: p.Instruction, System: p.System, Lang: p.Lang,
 		TestRatio: p.TestRatio, ValRatio: p.ValRatio, Seed: cfg.Seed, Dedup: p.Dedup, MaxChars: p.MaxChars,
 		OnBadRow: p.OnBadRow, Out: res.PrepDir,
@@ -334,7 +336,7 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	}
 	preds := make([]eval.Prediction, len(recs))
 	for i := range recs {
-		preds[i] = eval.Prediction{ID: strconv.Itoa(i + 1), Text: texts[i], Label: labels[i], Pred: scores[i].Pred, Prob: scores[i].Prob}
+		preds[i] = eval.Prediction{ID: cmp.Or(recs[i].ID, strconv.Itoa(i+1)), Text: texts[i], Label: labels[i], Pred: scores[i].Pred, Prob: scores[i].Prob}
 	}
 	baseline := res.PrepDir
 	if cfg.Eval.Baseline != nil && !*cfg.Eval.Baseline {

@@ -233,13 +233,8 @@ func openInput(cfg Config) (*input, prep.Reader, error) {
 		if in.id, err = find(cfg.IDCol); err != nil {
 			return fail(fmt.Errorf("id column: %w", err))
 		}
-	} else {
-		for i, c := range cols {
-			if strings.EqualFold(strings.TrimSpace(c), "id") {
-				in.id = i
-				break
-			}
-		}
+	} else if name, ok := prep.DetectIDColumn(cols); ok {
+		in.id, _ = find(name)
 	}
 	if in.id >= 0 {
 		in.idName = cols[in.id]

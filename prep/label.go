@@ -98,9 +98,10 @@ func labelKey(raw string) string {
 // the built-in values: 1/0 (also 1.0/0.0), pos/neg, positive/negative,
 // true/false, 好评/差评, 正面/负面, 积极/消极, 正向/负向, case-insensitive.
 //
-// Star ratings are refused: a number other than 0 and 1 between 0 and 10
-// (e.g. 4 or 3.5) returns ErrStarRating, since "1" would then mean one star,
-// not positive; pass the "stars" map or your own. Errors: ErrMissingLabel
+// Star ratings are refused: a number above 1 up to 10 (e.g. 4 or 3.5)
+// returns ErrStarRating, since "1" would then mean one star, not positive;
+// pass the "stars" map or your own. A fraction such as 0.5 is no rating: it is
+// an unknown label, which --on-bad-row skip drops. Errors: ErrMissingLabel
 // for an empty value, ErrSkippedLabel for a value mapped to skip,
 // ErrUnknownLabel otherwise.
 func NormalizeLabel(raw string, m LabelMap) (int, error) {
@@ -117,8 +118,12 @@ func NormalizeLabel(raw string, m LabelMap) (int, error) {
 	if v, ok := builtinLabels[k]; ok {
 		return v, nil
 	}
-	if f, err := strconv.ParseFloat(k, 64); err == nil && f > 0 && f <= 10 {
+	f, err := strconv.ParseFloat(k, 64)
+	if err == nil && f > 1 && f <= 10 {
 		return 0, fmt.Errorf("%w: %q (pass --label-map stars for 1–2→0, 3 skipped, 4–5→1, or your own map like '1=0,2=0,4=1,5=1')", ErrStarRating, raw)
+	}
+	if err == nil && f > 0 && f < 1 {
+		return 0, fmt.Errorf("%w %q (a fraction, not a class: map it with --label-map, e.g. '%s=skip')", ErrUnknownLabel, raw, k)
 	}
 	return 0, fmt.Errorf("%w %q", ErrUnknownLabel, raw)
 }

@@ -330,7 +330,7 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 			continue
 		}
 		text, cr := CleanText(rec.Get(ti))
-		st.Cleaned.add(cr)
+		st.Cleaned.add(cr, rec.Row)
 		if cfg.MaxChars > 0 {
 			if t, cut := truncateChars(text, cfg.MaxChars); cut {
 				text = t

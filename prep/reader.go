@@ -67,6 +67,9 @@ type ReadOptions struct {
 	// OnBytes, when set, is called with the number of raw input bytes
 	// consumed by each read (for progress bars).
 	OnBytes func(n int)
+	// Name, when set, names the input in messages and for format detection
+	// instead of the path opened (a spooled copy of a pipe: see Spool).
+	Name string
 }
 
 func (o ReadOptions) maxRecord() int {
@@ -130,6 +133,9 @@ func Open(path, format string, opts ReadOptions) (Reader, error) {
 		f.Close()
 		return nil, err
 	}
+	if opts.Name != "" {
+		path = opts.Name
+	}
 	if st.IsDir() {
 		f.Close()
 		return nil, fmt.Errorf("open %s: is a directory", path)
@@ -140,6 +146,9 @@ func Open(path, format string, opts ReadOptions) (Reader, error) {
 			f.Close()
 			return nil, err
 		}
+	}
+	if !st.Mode().IsRegular() { // a pipe or device: no ReadAt, one pass only
+		return openStream(f, path, format, opts)
 	}
 	if format == "" { // sniff parquet magic before decoding text
 		var magic [4]byte
@@ -158,6 +167,40 @@ func Open(path, format string, opts ReadOptions) (Reader, error) {
 	r, err := newTextReader(f, f, path, format, opts)
 	if err != nil {
 		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openStream reads a pipe or device in its one pass; Parquet, which needs random access, is first
+// copied to a temporary file that the reader removes when closed.
+func openStream(f *os.File, path, format string, opts ReadOptions) (Reader, error) {
+	br := bufio.NewReaderSize(f, 64<<10)
+	if format == "" {
+		if magic, _ := br.Peek(4); string(magic) == "PAR1" {
+			format = FormatParquet
+		}
+	}
+	if format != FormatParquet {
+		r, err := newTextReader(br, f, path, format, opts)
+		if err != nil {
+			f.Close()
+		}
+		return r, err
+	}
+	s, err := spool(br, path)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Stat()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	r, err := openParquet(s, st.Size(), path, opts)
+	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,9 +61,18 @@ type CleanCounts struct {
 	Whitespace   int `json:"whitespace"`
 	Normalized   int `json:"nfc"`
 	Truncated    int `json:"truncated"`
+	// InvalidUTF8Rows are the first maxRepairedRows rows (Record.Row) whose bytes were repaired:
+	// a wrong --encoding shows here, and the rows can be checked by hand.
+	InvalidUTF8Rows []int `json:"invalid_utf8_rows,omitempty"`
 }
 
-func (c *CleanCounts) add(r CleanResult) {
+// maxRepairedRows bounds the row numbers listed in stats.json.
+const maxRepairedRows = 100
+
+func (c *CleanCounts) add(r CleanResult, row int) {
+	if r.InvalidUTF8 && len(c.InvalidUTF8Rows) < maxRepairedRows {
+		c.InvalidUTF8Rows = append(c.InvalidUTF8Rows, row)
+	}
 	c.InvalidUTF8 += b2i(r.InvalidUTF8)
 	c.HTMLTags += b2i(r.HTMLTags)
 	c.Entities += b2i(r.Entities)
@@ -172,6 +182,18 @@ func (s *Stats) WriteSummary(w io.Writer) {
 	}
 	if len(cleaned) > 0 {
 		fmt.Fprintf(w, "  cleaned   %s (rows)\n", strings.Join(cleaned, ", "))
+	}
+	if rows := c.InvalidUTF8Rows; len(rows) > 0 {
+		const shown = 20
+		list := make([]string, min(len(rows), shown))
+		for i := range list {
+			list[i] = strconv.Itoa(rows[i])
+		}
+		more := ""
+		if c.InvalidUTF8 > len(list) {
+			more = fmt.Sprintf(", … (%d in all; the first %d in stats.json)", c.InvalidUTF8, len(rows))
+		}
+		fmt.Fprintf(w, "  repaired  invalid UTF-8 (is --encoding right?) in rows %s%s\n", strings.Join(list, ", "), more)
 	}
 	switch d := s.Duplicates; {
 	case s.Dedup:

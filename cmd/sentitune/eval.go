@@ -22,7 +22,8 @@ func evalCommand() *cli.Command {
 		Description: "Writes REPORTDIR/metrics.json, report.md, report.html (one self-contained page) and predictions.jsonl.\n" +
 			"Predictions files need label and pred and/or prob columns (id and text optional): CSV, TSV, JSONL, JSON or Parquet.\n" +
 			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
-			"to the test file's folder when that folder holds a train.json.",
+			"to the test file's folder when that folder holds a train.json. It scores exactly the model's rows: their text, or\n" +
+			"(predictions without text) their rows in PREPDIR/test.json found by id with the same label; eval refuses otherwise.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "predictions", Aliases: []string{"p"}, Usage: "predictions `FILE` with label, pred, prob"},
 			&cli.StringFlag{Name: "data", Usage: "labelled test split `FILE` to score, e.g. PREPDIR/test.json (with --model)"},
