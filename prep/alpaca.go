@@ -21,6 +21,8 @@ type Alpaca struct {
 	Input       string `json:"input"`
 	Output      string `json:"output"`
 	System      string `json:"system,omitempty"`
+	// ID names the source row (its id column, else its row number); LLaMA-Factory ignores it.
+	ID string `json:"id,omitempty"`
 }
 
 // ReadAlpaca reads a JSON array (or JSON Lines) file of Alpaca records.

@@ -110,7 +110,7 @@ func writeAlpacaArray(w io.Writer, recs []example, instruction, system string) e
 	for i, e := range recs {
 		buf.Reset()
 		buf.WriteString("  ")
-		if err := enc.Encode(Alpaca{Instruction: instruction, Input: e.text, Output: strconv.Itoa(e.label), System: system}); err != nil {
+		if err := enc.Encode(Alpaca{Instruction: instruction, Input: e.text, Output: strconv.Itoa(e.label), System: system, ID: e.id}); err != nil {
 			return err
 		}
 		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})

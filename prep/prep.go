@@ -24,6 +24,7 @@ type Config struct {
 
 	TextCol  string // "" = detect (DetectTextColumn)
 	LabelCol string // "" = detect (DetectLabelColumn)
+	IDCol    string // "" = detect (DetectIDColumn), else source row numbers; IDRowNumber = row numbers
 	LabelMap string // "pos=1,neg=0,neutral=skip" or "stars"; wins over the built-in values
 
 	Instruction string // "" = DefaultInstruction(Lang)
@@ -122,10 +123,13 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// example is one kept review.
+// example is one kept review; id names it in the input (id column or source row number),
+// row and line locate it there.
 type example struct {
-	text  string
-	label int
+	text      string
+	label     int
+	id        string
+	row, line int
 }
 
 // Run reads cfg.Input, cleans and labels every row, splits, and writes
@@ -155,6 +159,9 @@ func Run(cfg Config) (*Stats, error) {
 	examples, st, err := readExamples(cfg, labelMap)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkIDs(cfg.Input, examples, st.IDColumn); err != nil {
+		return nil, fmt.Errorf("prep: %s: %w", cfg.Input, err)
 	}
 	if cfg.Dedup {
 		examples = dedup(examples, st)
@@ -286,8 +293,18 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 	if ti == li {
 		return nil, nil, fmt.Errorf("prep: %s: text and label are the same column %q", cfg.Input, cols[ti])
 	}
+	ii, err := idColumn(cols, cfg.IDCol)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prep: %s: id %w", cfg.Input, err)
+	}
+	if ii == ti || ii == li {
+		return nil, nil, fmt.Errorf("prep: %s: column %q cannot be both the id and the text or label", cfg.Input, cols[ii])
+	}
 	st := newStats(cfg)
 	st.TextColumn, st.LabelColumn = cols[ti], cols[li]
+	if ii >= 0 {
+		st.IDColumn = cols[ii]
+	}
 	if labelMap != nil {
 		st.LabelMap = labelMap.String()
 	}
@@ -341,7 +358,7 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 			st.reject(ReasonEmptyText, "")
 			continue
 		}
-		out = append(out, example{text: text, label: label})
+		out = append(out, example{text: text, label: label, id: rowID(rec, ii), row: rec.Row, line: rec.Line})
 	}
 	info := r.Info()
 	st.Format, st.Encoding = info.Format, info.Encoding

@@ -19,6 +19,7 @@ type Stats struct {
 	Encoding    string `json:"encoding"`
 	TextColumn  string `json:"text_column"`
 	LabelColumn string `json:"label_column"`
+	IDColumn    string `json:"id_column,omitempty"` // "" = ids are source row numbers
 	LabelMap    string `json:"label_map,omitempty"`
 	Lang        string `json:"lang"`
 	Instruction string `json:"instruction"`
@@ -164,6 +165,11 @@ func (s *Stats) reasons() string {
 func (s *Stats) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "prep: %s → %s\n", s.Input, s.Out)
 	fmt.Fprintf(w, "  input     %s, %s; text %q, label %q", s.Format, s.Encoding, s.TextColumn, s.LabelColumn)
+	if s.IDColumn != "" {
+		fmt.Fprintf(w, ", id %q", s.IDColumn)
+	} else {
+		fmt.Fprint(w, ", id = row number")
+	}
 	if s.LabelMap != "" {
 		fmt.Fprintf(w, ", map %s", s.LabelMap)
 	}

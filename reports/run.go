@@ -32,8 +32,8 @@ type EvalConfig struct {
 // comparisons and the loss curve, and write the report into cfg.Out. It returns what was
 // written; Summary(in) gives the terminal summary.
 //
-// The baseline scores the predictions' own texts when every row carries one (so it is paired
-// row by row with the model), otherwise BaselineDir/test.json.
+// The baseline scores the model's own rows: the predictions' texts when every row carries one,
+// otherwise their rows in BaselineDir/test.json found by id; it is an error when they are not all there.
 func RunEval(preds []eval.Prediction, cfg EvalConfig) (*Input, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("eval: no report directory")
@@ -103,9 +103,13 @@ func (in *Input) compare(preds []eval.Prediction, other Side) {
 	in.Comparisons = append(in.Comparisons, *c)
 }
 
-// baselineSide trains the TF-IDF baseline on prepDir/train.json and scores the same rows as the
-// model (their texts) or, when the predictions carry no text, prepDir/test.json.
+// baselineSide trains the TF-IDF baseline on prepDir/train.json and scores the model's own rows
+// (baselineRows).
 func baselineSide(prepDir string, preds []eval.Prediction) (*Side, string, error) {
+	ids, tt, ll, rows, err := baselineRows(prepDir, preds) // before training: a mismatch fails fast
+	if err != nil {
+		return nil, "", err
+	}
 	trainPath := filepath.Join(prepDir, "train.json")
 	texts, labels, err := eval.ReadLabelledAlpaca(trainPath)
 	if err != nil {
@@ -116,23 +120,8 @@ func baselineSide(prepDir string, preds []eval.Prediction) (*Side, string, error
 		return nil, "", fmt.Errorf("eval: baseline on %s: %w", trainPath, err)
 	}
 	how := fmt.Sprintf("TF-IDF word+bigram logistic regression (C=%g) trained on %s (%d rows), scored on ", eval.BaselineC, trainPath, len(texts))
-	var scored []eval.Prediction
-	if allHaveText(preds) {
-		ids, tt, ll := make([]string, len(preds)), make([]string, len(preds)), make([]int, len(preds))
-		for i, p := range preds {
-			ids[i], tt[i], ll[i] = p.ID, p.Text, p.Label
-		}
-		scored = b.PredictAll(ids, tt, ll)
-		how += "the model's test rows"
-	} else {
-		testPath := filepath.Join(prepDir, "test.json")
-		tt, ll, err := eval.ReadLabelledAlpaca(testPath)
-		if err != nil {
-			return nil, "", fmt.Errorf("eval: baseline: %w", err)
-		}
-		scored = b.PredictAll(nil, tt, ll)
-		how += testPath
-	}
+	scored := b.PredictAll(ids, tt, ll)
+	how += rows
 	m, err := eval.Compute(scored)
 	if err != nil {
 		return nil, "", fmt.Errorf("eval: baseline: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 
 // scoreForEval scores the labelled test split at dataPath (an Alpaca file from prep) with the
 // model named by the eval command's --model and --adapter flags, and returns one prediction per
-// row (ID = record number, Text, Label, Pred, Prob) plus provenance for the report (runEval
+// row (ID = the record's id, else its number; Text, Label, Pred, Prob) plus provenance for the report (runEval
 // adds the data path and its SHA-256).
 //
 // It reads the scorer options predict and serve have (--device, --dtype, --threads,
@@ -73,7 +74,7 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 	secs := time.Since(t1).Seconds()
 	preds := make([]eval.Prediction, len(recs))
 	for i, s := range scores {
-		preds[i] = eval.Prediction{ID: strconv.Itoa(i + 1), Text: texts[i], Label: labels[i], Pred: s.Pred, Prob: s.Prob}
+		preds[i] = eval.Prediction{ID: cmp.Or(recs[i].ID, strconv.Itoa(i+1)), Text: texts[i], Label: labels[i], Pred: s.Pred, Prob: s.Prob}
 	}
 	prov := map[string]string{
 		"model":           info.Model,

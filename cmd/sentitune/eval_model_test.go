@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,6 +23,9 @@ func TestEvalModelScoresTestSplit(t *testing.T) {
 			"input":       fmt.Sprintf("review %d: %s", i, strings.Repeat("good ", 1+i%5)),
 			"output":      fmt.Sprint(i % 2),
 		})
+		if i%3 == 0 { // prep's source ids on some records; the others fall back to record numbers
+			recs[i]["id"] = fmt.Sprintf("R-%d", 100+i)
+		}
 	}
 	b, _ := json.Marshal(recs)
 	data := filepath.Join(dir, "test.json")
@@ -42,6 +46,9 @@ func TestEvalModelScoresTestSplit(t *testing.T) {
 	for i, p := range preds {
 		if p.Label != i%2 || p.Text != recs[i]["input"] || p.Prob < 0 || p.Prob > 1 {
 			t.Fatalf("prediction %d: %+v", i, p)
+		}
+		if want := cmp.Or(recs[i]["id"], fmt.Sprint(i+1)); p.ID != want {
+			t.Errorf("prediction %d: id %q, want %q", i, p.ID, want)
 		}
 	}
 	html, err := os.ReadFile(filepath.Join(report, reports.HTMLFile))
