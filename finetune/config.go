@@ -10,7 +10,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -56,6 +58,10 @@ type Config struct {
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
+	// LogEvery is the most time between two progress lines when stderr is not a terminal.
+	LogEvery time.Duration `yaml:"log-every" json:"log-every"`
+	// ReportTo names where metrics go besides train_log.jsonl: none | tensorboard (RUNDIR/runs).
+	ReportTo List `yaml:"report-to" json:"report-to"`
 	// Profile times each step's phases (forward, backward, clipping, optimizer, ...),
 	// waiting for the device between them, and reports their medians at the end.
 	Profile bool `yaml:"profile" json:"profile"`
@@ -87,6 +93,7 @@ func Defaults() Config {
 		SaveTotalLimit: 2,
 		DistBackend:    "auto",
 		DistTimeout:    60,
+		LogEvery:       30 * time.Second,
 	}
 }
 
@@ -168,6 +175,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dist-backend must be auto, gloo or nccl, got %q", c.DistBackend)
 	case c.DistTimeout <= 0:
 		return fmt.Errorf("dist-timeout must be positive (seconds), got %g", c.DistTimeout)
+	case c.LogEvery <= 0:
+		return fmt.Errorf("log-every must be positive (like 30s or 5m), got %v", c.LogEvery)
+	}
+	for _, t := range c.ReportTo {
+		if !slices.Contains(ReportTargets, strings.ToLower(t)) {
+			return fmt.Errorf("report-to must be one of %s, got %q", strings.Join(ReportTargets, ", "), t)
+		}
 	}
 	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -187,6 +185,15 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		fmt.Fprintf(progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",
 			d.world(), d.backend, (cfg.BatchSize+d.world()-1)/d.world(), cfg.BatchSize)
 	}
+	mon, err := newMonitor(cfg, progress, dev, start, total, d.lead()) // bar or log lines; TensorBoard
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := mon.close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
 	ev := evaluator{model: model, set: evalSet, batch: cfg.BatchSize, zero: zeroID, one: oneID, fullLogits: cfg.FullLogits, d: d}
 	evaluate := func(step int) error {
 		if len(evalSet) == 0 {
@@ -199,19 +206,18 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		r.Step = step
 		res.Eval = r
 		acc := r.Accuracy
-		return log.add(LogLine{Step: step, Epoch: float64(step) / float64(stepsPerEpoch), Split: "eval", Loss: r.Loss,
-			LR: sched.LR(max(step-1, 0)), Accuracy: &acc, Examples: r.Examples, ElapsedS: elapsed0 + time.Since(begin).Seconds()})
+		line := LogLine{Step: step, Epoch: float64(step) / float64(stepsPerEpoch), Split: "eval", Loss: r.Loss,
+			LR: sched.LR(max(step-1, 0)), Accuracy: &acc, Examples: r.Examples, ElapsedS: elapsed0 + time.Since(begin).Seconds()}
+		if err := log.add(line); err != nil {
+			return err
+		}
+		return mon.eval(line)
 	}
 	if start == 0 && cfg.EvalEvery > 0 {
 		if err := evaluate(0); err != nil { // the untuned model, for comparison
 			return nil, err
 		}
 	}
-
-	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("finetune"),
-		progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetWidth(20), progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }))
-	bar.Set(start)
 
 	var plan [][]int
 	planEpoch := -1
@@ -299,13 +305,15 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		tokens += stepTokens
 		lastLoss = loss
 		gn := gradNorm
-		if err := log.add(LogLine{Step: done, Epoch: float64(first+len(micro))/float64(len(plan)) + float64(epoch), Split: "train",
+		line := LogLine{Step: done, Epoch: float64(first+len(micro))/float64(len(plan)) + float64(epoch), Split: "train",
 			Loss: loss, LR: lr, GradNorm: &gn, Examples: countRows(micro), Tokens: stepTokens, TokensPerS: float64(stepTokens) / dt,
-			ElapsedS: elapsed0 + time.Since(begin).Seconds()}); err != nil {
+			ElapsedS: elapsed0 + time.Since(begin).Seconds()}
+		if err := log.add(line); err != nil {
 			return nil, err
 		}
-		bar.Describe(fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", loss, lr, float64(tokens)/time.Since(trainBegin).Seconds()))
-		bar.Set(done)
+		if err := mon.train(line); err != nil {
+			return nil, err
+		}
 		if err := prof.mark("log, progress"); err != nil {
 			return nil, err
 		}
@@ -324,14 +332,11 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 			}
 		}
 	}
-	bar.Finish()
+	mon.finishSteps()
 	trainSeconds := time.Since(trainBegin).Seconds()
 	res.Profile, res.ProfileOps = prof.summary(), prof.ops()
 	if err := evaluate(total); err != nil {
 		return nil, err
-	}
-	if res.Eval != nil {
-		fmt.Fprintf(progress, "eval: loss %.4f, accuracy %.4f on %d examples\n", res.Eval.Loss, res.Eval.Accuracy, res.Eval.Examples)
 	}
 
 	// Outputs (rank 0's alone).

@@ -164,7 +164,7 @@ func abs(p string) string {
 	return a
 }
 
-// Run scores a file. It reads the input twice: a first pass counts rows (for
+// Run scores a file (a pipe is first copied to a temporary file). It reads the input twice: a first pass counts rows (for
 // shards and the ETA) and checks every row, so bad input fails before the
 // model loads; the second pass scores the shard's rows window by window —
 // each window sorted by token length, batched, scored, and written back in
@@ -183,6 +183,7 @@ func Run(cfg Config) (*Stats, error) {
 // input is the resolved column layout of an input file.
 type input struct {
 	path             string
+	file             string // what is opened: path, or the spooled copy of a pipe (prep.Spool)
 	format           string
 	opts             prep.ReadOptions
 	text, id, label  int // column indexes, -1 = none
@@ -201,12 +202,12 @@ type item struct {
 	clean string // what the model sees
 }
 
-func openInput(cfg Config) (*input, prep.Reader, error) {
-	in := &input{path: cfg.Input, format: cfg.InputFormat, opts: prep.ReadOptions{Encoding: cfg.Encoding}, text: -1, id: -1, label: -1, onBadRow: cfg.OnBadRow}
+func openInput(cfg Config, file string) (*input, prep.Reader, error) {
+	in := &input{path: cfg.Input, file: file, format: cfg.InputFormat, opts: prep.ReadOptions{Encoding: cfg.Encoding, Name: cfg.Input}, text: -1, id: -1, label: -1, onBadRow: cfg.OnBadRow}
 	if in.format == "" {
 		in.format = prep.FormatAuto
 	}
-	rd, err := prep.Open(in.path, in.format, in.opts)
+	rd, err := prep.Open(in.file, in.format, in.opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("predict: %w", err)
 	}
@@ -261,7 +262,7 @@ func openInput(cfg Config) (*input, prep.Reader, error) {
 }
 
 func (in *input) reopen() (prep.Reader, error) {
-	rd, err := prep.Open(in.path, in.format, in.opts)
+	rd, err := prep.Open(in.file, in.format, in.opts)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -332,7 +333,12 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	}
 	st := &Stats{Input: cfg.Input, Out: cfg.Out, Format: cfg.Format, Shard: cfg.Shard.String(), Generate: cfg.Generate}
 	t0 := time.Now()
-	in, rd, err := openInput(cfg)
+	file, removeSpool, err := prep.Spool(cfg.Input) // a pipe is read twice (check and count, then score): copy it once
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	defer removeSpool()
+	in, rd, err := openInput(cfg, file)
 	if err != nil {
 		return nil, err
 	}

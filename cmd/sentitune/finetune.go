@@ -3,11 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/sentitune/sentitune/finetune"
 )
@@ -73,6 +71,9 @@ func finetuneFlags() []finetuneFlag {
 		num("eval-every", "evaluate every `N` steps (0: only at the end)", d.EvalEvery, func(c *finetune.Config) *int { return &c.EvalEvery }),
 		num("save-every", "checkpoint every `N` steps (0: none)", d.SaveEvery, func(c *finetune.Config) *int { return &c.SaveEvery }),
 		num("save-total-limit", "checkpoints kept", d.SaveTotalLimit, func(c *finetune.Config) *int { return &c.SaveTotalLimit }),
+		{&cli.DurationFlag{Name: "log-every", Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line at least every `DURATION`, and one per evaluation", Value: d.LogEvery},
+			func(c *cli.Context, cfg *finetune.Config) { cfg.LogEvery = c.Duration("log-every") }},
+		list("report-to", "also write metrics to: none|tensorboard (event files in RUNDIR/runs)", d.ReportTo, func(c *finetune.Config) *finetune.List { return &c.ReportTo }),
 		num("threads", "CPU threads for libtorch (0: its default)", d.Threads, func(c *finetune.Config) *int { return &c.Threads }),
 		boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits }),
 		boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile }),
@@ -104,11 +105,7 @@ func finetuneCommand() *cli.Command {
 			if cfg.NProc > 1 && os.Getenv(finetune.EnvWorldSize) == "" {
 				return launchFinetune(c, cfg.NProc) // finetune_launch.go
 			}
-			var progress io.Writer // the bar only on a terminal
-			if term.IsTerminal(int(os.Stderr.Fd())) {
-				progress = os.Stderr
-			}
-			res, err := finetune.Train(cfg, progress)
+			res, err := finetune.Train(cfg, os.Stderr) // a bar on a terminal, else lines every --log-every
 			var lost *finetune.PeerLostError
 			if errors.As(err, &lost) { // another rank's failure: a launcher names that one
 				return exitError{finetune.ExitPeerFailed, fmt.Errorf("finetune: %w", err)}

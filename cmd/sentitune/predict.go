@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -51,6 +52,7 @@ func predictCommand() *cli.Command {
 			&cli.IntFlag{Name: "generate", Usage: "greedy-decode up to `N` tokens and parse the first 0/1 instead of scoring (for comparison)"},
 			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, Usage: "score this `TEXT` and print \"pred prob\" (repeatable)"},
 			&cli.StringFlag{Name: "stats", Usage: "write the run's statistics as JSON to `FILE`"},
+			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (rows/s, ETA) at least every `DURATION`"},
 		),
 		Action: runPredict,
 	}
@@ -163,10 +165,13 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 			return usageError("predict: %v", err)
 		}
 	}
+	if c.Duration("log-every") <= 0 {
+		return usageError("predict: --log-every must be positive (like 30s or 5m), got %v", c.Duration("log-every"))
+	}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		cfg.Progress = os.Stderr
 	} else {
-		cfg.Log = os.Stderr
+		cfg.Log, cfg.LogInterval = os.Stderr, c.Duration("log-every")
 	}
 	st, err := predict.Run(cfg)
 	if err != nil {
