@@ -45,6 +45,10 @@ type Config struct {
 	Generate int    // > 0: greedy decoding of up to Generate tokens instead of scoring
 	OnBadRow string // error (default) | skip: unparsable rows, empty texts, unknown labels
 
+	// ShardBlock is the partition's unit in rows (0 = DefaultWindow): shards are cut on
+	// multiples of it, whatever the Window, and every shard of a set must use the same.
+	ShardBlock int
+
 	Progress    io.Writer     // progress bar (rows/s, ETA), e.g. a terminal; nil = none
 	Log         io.Writer     // plain progress lines every LogInterval when there is no bar
 	LogInterval time.Duration // 0 = 30 s
@@ -72,6 +76,8 @@ type Stats struct {
 	LoadSec   float64    `json:"load_seconds"`
 	ScoreSec  float64    `json:"score_seconds"`
 	Model     Info       `json:"model"`
+
+	ShardRows int `json:"shard_block_rows,omitempty"` // the partition's unit (Config.ShardBlock)
 }
 
 // RowsPerSecond is the scoring rate (model load and row counting excluded).
@@ -130,6 +136,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Window < 1 {
 		return c, fmt.Errorf("predict: window %d must be positive", c.Window)
+	}
+	if c.ShardBlock == 0 {
+		c.ShardBlock = DefaultWindow
+	}
+	if c.ShardBlock < 1 {
+		return c, fmt.Errorf("predict: --shard-block %d must be positive", c.ShardBlock)
 	}
 	switch c.OnBadRow {
 	case "":
@@ -348,7 +360,14 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 		return nil, err
 	}
 	st.TotalRows = total
-	st.FirstRow, st.LastRow = cfg.Shard.rows(total, cfg.Window)
+	st.FirstRow, st.LastRow = cfg.Shard.rows(total, cfg.ShardBlock)
+	var manifest *shardManifest
+	if cfg.Shard.Count > 0 {
+		st.ShardRows = cfg.ShardBlock
+		if manifest, err = newShardManifest(cfg, in.path, st); err != nil {
+			return nil, err
+		}
+	}
 	st.CountSec = time.Since(t0).Seconds()
 
 	t1 := time.Now()
@@ -382,15 +401,26 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("predict: write %s: %w", cfg.Out, err)
 	}
+	if manifest != nil {
+		if err := manifest.dropStale(cfg.Out); err != nil {
+			return nil, err
+		}
+	}
 	if err := af.Commit(); err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
+	}
+	if manifest != nil {
+		if err := manifest.write(cfg, cfg.Out, st); err != nil {
+			return nil, err
+		}
 	}
 	st.ScoreSec = time.Since(t2).Seconds()
 	return st, nil
 }
 
 // scorePass is the second pass: it reads rows FirstRow..LastRow in windows
-// aligned to multiples of cfg.Window from the start of the file.
+// aligned to multiples of cfg.Window from the start of the file (a shard's
+// first window may be cut short by its first row).
 func scorePass(cfg Config, in *input, sc batchScorer, w rowWriter, st *Stats, prog *progress) error {
 	rd, err := in.reopen()
 	if err != nil {
@@ -398,7 +428,7 @@ func scorePass(cfg Config, in *input, sc batchScorer, w rowWriter, st *Stats, pr
 	}
 	defer rd.Close()
 	window := make([]item, 0, min(cfg.Window, st.LastRow-st.FirstRow+1))
-	windowEnd := st.FirstRow + cfg.Window - 1
+	windowEnd := ((st.FirstRow-1)/cfg.Window + 1) * cfg.Window
 	flush := func() error {
 		if len(window) == 0 {
 			return nil

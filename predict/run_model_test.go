@@ -50,7 +50,7 @@ func TestShardsMergedEqualUnsharded(t *testing.T) {
 			}
 			out := filepath.Join(dir, "parts."+format)
 			for i := range 3 {
-				if _, err := run(Config{Input: in, Out: out, Window: 8, Shard: Shard{i, 3}}, sharedLoader(t)); err != nil {
+				if _, err := run(Config{Input: in, Out: out, Window: 8, ShardBlock: 8, Shard: Shard{i, 3}}, sharedLoader(t)); err != nil {
 					t.Fatal(err)
 				}
 			}

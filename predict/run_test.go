@@ -432,10 +432,10 @@ func TestMergeShardsFake(t *testing.T) {
 			if _, err := run(Config{Input: in, Out: whole, Window: 8, KeepText: true}, fakeLoader(&fakeScorer{})); err != nil {
 				t.Fatal(err)
 			}
-			for _, n := range []int{1, 5, 20} { // 13 windows: with 20 shards, 7 are empty
+			for _, n := range []int{1, 5, 20} { // 13 blocks: with 20 shards, 7 are empty
 				out := filepath.Join(dir, fmt.Sprintf("sharded%d.%s", n, format))
 				for i := n - 1; i >= 0; i-- {
-					if _, err := run(Config{Input: in, Out: out, Window: 8, KeepText: true, Shard: Shard{i, n}}, fakeLoader(&fakeScorer{})); err != nil {
+					if _, err := run(Config{Input: in, Out: out, Window: 8, ShardBlock: 8, KeepText: true, Shard: Shard{i, n}}, fakeLoader(&fakeScorer{})); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -13,13 +13,16 @@ import (
 // Shard selects the Index-th (from 0) of Count contiguous slices of an input
 // file. The zero Shard is the whole file.
 //
-// Slices are cut on scoring windows, not single rows: with R data rows and a
-// window of W rows the file has ceil(R/W) windows, and shard I gets windows
-// [I·nw/N, (I+1)·nw/N). Every row is therefore scored in exactly the batch an
-// unsharded run puts it in, which is what makes merged shard outputs equal
-// an unsharded output byte for byte. R is counted by reading the file once
-// (see Run); each shard then parses rows up to the end of its slice and
-// scores only its own.
+// Slices are cut on blocks of rows (Config.ShardBlock, by default
+// DefaultWindow rows), not on scoring windows: with R data rows the file has
+// ceil(R/B) blocks, and shard I gets blocks [I·nb/N, (I+1)·nb/N). The
+// partition depends only on R, B and N, so one shard can be re-run with
+// another --window and still tile the file. Scoring windows stay aligned to
+// multiples of the window from the start of the file, so when the window
+// divides the block (the default: both 4096) every row is scored in exactly
+// the batch an unsharded run puts it in, and merged outputs equal an
+// unsharded output byte for byte. Each shard output has a manifest beside it
+// (shardManifest) that merge checks.
 type Shard struct {
 	Index, Count int
 }
@@ -50,17 +53,17 @@ func (s Shard) String() string {
 }
 
 // rows returns the 1-based, inclusive range of data rows of the shard in a
-// file of total rows scored in windows of window rows; first > last when the
-// shard is empty (more shards than windows).
-func (s Shard) rows(total, window int) (first, last int) {
+// file of total rows cut into blocks of block rows; first > last when the
+// shard is empty (more shards than blocks).
+func (s Shard) rows(total, block int) (first, last int) {
 	if s.Whole() {
 		return 1, total
 	}
-	nw := (total + window - 1) / window
-	w0 := s.Index * nw / s.Count
-	w1 := (s.Index + 1) * nw / s.Count
-	first = w0*window + 1
-	last = min(w1*window, total)
+	nb := (total + block - 1) / block
+	b0 := s.Index * nb / s.Count
+	b1 := (s.Index + 1) * nb / s.Count
+	first = b0*block + 1
+	last = min(b1*block, total)
 	return first, last
 }
 
@@ -147,13 +150,17 @@ func MergeShards(out, format string) (*MergeStats, error) {
 	return MergeFiles(out, format, files)
 }
 
-// MergeFiles joins the given predictions files, in order, into out.
+// MergeFiles joins the given shard outputs into out, in shard order, after
+// checkShardSet proves from their manifests that they tile one input exactly once.
 func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 	if len(files) == 0 {
 		return nil, errors.New("merge: no input files")
 	}
+	files, err := checkShardSet(files)
+	if err != nil {
+		return nil, err
+	}
 	if format == "" {
-		var err error
 		if format, err = FormatOf(out); err != nil {
 			return nil, err
 		}

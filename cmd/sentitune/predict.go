@@ -32,7 +32,9 @@ func predictCommand() *cli.Command {
 			"Output rows: id (the --id-col, a column named id, or the row number), label (when the input has\n" +
 			"one), pred, prob. Written to a temporary file and renamed when complete.\n" +
 			"--shard I/N scores the I-th (from 0) of N contiguous slices and writes OUT-0000I-of-0000N.EXT;\n" +
-			"--merge-shards joins them into OUT, byte-identical to an unsharded run (see deploy/README.md).",
+			"Each shard writes a manifest (OUT-…EXT.shard.json: input hash, rows, its range, output hash);\n" +
+			"--merge-shards checks that the shards tile one input exactly once, then joins them into OUT,\n" +
+			"byte-identical to an unsharded run when --window divides --shard-block (see deploy/README.md).",
 		Flags: append(scorerFlags(predict.DefaultBatchSize),
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "review `FILE` to score"},
 			&cli.StringFlag{Name: "input-format", Value: prep.FormatAuto, Usage: "auto|csv|tsv|json|jsonl|parquet|alpaca"},
@@ -49,6 +51,7 @@ func predictCommand() *cli.Command {
 			&cli.StringFlag{Name: "shard", Usage: "score only slice `I/N` (0 ≤ I < N) of --input"},
 			&cli.BoolFlag{Name: "merge-shards", Usage: "join the shard outputs of --out (or the files given as arguments) into --out"},
 			&cli.IntFlag{Name: "window", Value: predict.DefaultWindow, Usage: "rows read, sorted by length and scored together (memory bound)"},
+			&cli.IntFlag{Name: "shard-block", Value: predict.DefaultWindow, Usage: "shards are cut on multiples of `N` rows (the same for every shard of a set; --window may differ)"},
 			&cli.IntFlag{Name: "generate", Usage: "greedy-decode up to `N` tokens and parse the first 0/1 instead of scoring (for comparison)"},
 			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, Usage: "score this `TEXT` and print \"pred prob\" (repeatable)"},
 			&cli.StringFlag{Name: "stats", Usage: "write the run's statistics as JSON to `FILE`"},
@@ -156,6 +159,7 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 		Format:      c.String("format"),
 		KeepText:    c.Bool("keep-text"),
 		Window:      c.Int("window"),
+		ShardBlock:  c.Int("shard-block"),
 		Generate:    c.Int("generate"),
 		OnBadRow:    c.String("on-bad-row"),
 	}

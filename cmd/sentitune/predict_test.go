@@ -84,7 +84,7 @@ func TestPredictCommandFileShardsMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	whole := filepath.Join(dir, "whole.csv")
-	common := []string{"predict", "--model", model, "--device", "cpu", "--input", in, "--id-col", "review_id", "--window", "4", "--batch-size", "3"}
+	common := []string{"predict", "--model", model, "--device", "cpu", "--input", in, "--id-col", "review_id", "--window", "4", "--shard-block", "4", "--batch-size", "3"}
 	out, err := runApp(t, "", append(common, "--out", whole, "--stats", filepath.Join(dir, "stats.json"))...)
 	if err != nil {
 		t.Fatal(err)
