@@ -364,7 +364,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	var manifest *shardManifest
 	if cfg.Shard.Count > 0 {
 		st.ShardRows = cfg.ShardBlock
-		if manifest, err = newShardManifest(cfg, in.path, st); err != nil {
+		if manifest, err = newShardManifest(cfg, in.file, st); err != nil {
 			return nil, err
 		}
 	}
