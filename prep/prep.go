@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/sentitune/sentitune/internal/progress"
 )
 
 // Config is one prep run; the CLI flags map onto it one to one.
@@ -47,7 +47,8 @@ type Config struct {
 	Out  string // output folder; written atomically
 	Name string // dataset name prefix in dataset_info.json (default "sentitune")
 
-	Progress io.Writer // progress bar destination (nil = none)
+	Progress io.Writer     // progress: a bar on a terminal, else a line every LogEvery (nil = none)
+	LogEvery time.Duration // the most time between two progress lines (0: 30 s)
 }
 
 // Encoder turns text into token ids. Run calls it from several goroutines.
@@ -217,7 +218,7 @@ func Run(cfg Config) (*Stats, error) {
 		if name != SplitTrain && len(splits[name]) == 0 {
 			continue
 		}
-		ss, err := splitStats(name, splits[name], st.Instruction, cfg.System, enc, cfg.Progress)
+		ss, err := splitStats(name, splits[name], st.Instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
 		if err != nil {
 			return nil, err
 		}
@@ -244,14 +245,11 @@ func Run(cfg Config) (*Stats, error) {
 // readExamples streams the input, cleaning and labelling each row.
 func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 	opts := ReadOptions{Encoding: cfg.Encoding}
-	var bar *progressbar.ProgressBar
 	if cfg.Progress != nil {
-		if fi, err := os.Stat(cfg.Input); err == nil {
-			bar = progressbar.NewOptions64(fi.Size(), progressbar.OptionSetWriter(cfg.Progress),
-				progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("prep: reading"),
-				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-			opts.OnBytes = func(n int) { bar.Add(n) }
-			defer bar.Finish()
+		if fi, err := os.Stat(cfg.Input); err == nil && fi.Mode().IsRegular() {
+			rep := progress.New(cfg.Progress, progress.Options{Name: "prep: reading", Bytes: true, Total: fi.Size(), Interval: cfg.LogEvery})
+			opts.OnBytes = func(n int) { rep.Add(int64(n)) }
+			defer rep.Finish()
 		}
 	}
 	r, err := Open(cfg.Input, cfg.Format, opts)
@@ -419,7 +417,7 @@ func countDuplicates(examples []example, st *Stats) {
 }
 
 // splitStats measures one split.
-func splitStats(name string, recs []example, instruction, system string, enc Encoder, progress io.Writer) (*SplitStats, error) {
+func splitStats(name string, recs []example, instruction, system string, enc Encoder, out io.Writer, logEvery time.Duration) (*SplitStats, error) {
 	ss := &SplitStats{File: name + ".json", Rows: len(recs), Labels: map[string]int{"0": 0, "1": 0}}
 	chars := make([]int, len(recs))
 	for i, e := range recs {
@@ -430,13 +428,8 @@ func splitStats(name string, recs []example, instruction, system string, enc Enc
 	if enc == nil {
 		return ss, nil
 	}
-	var bar *progressbar.ProgressBar
-	if progress != nil {
-		bar = progressbar.NewOptions(len(recs), progressbar.OptionSetWriter(progress),
-			progressbar.OptionSetDescription("prep: tokenizing "+name), progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-		defer bar.Finish()
-	}
+	rep := progress.New(out, progress.Options{Name: "prep: tokenizing " + name, Unit: "rows", Total: int64(len(recs)), Interval: logEvery})
+	defer rep.Finish()
 	tokens := make([]int, len(recs))
 	prompt := make([]int, len(recs))
 	errs := make([]error, runtime.GOMAXPROCS(0))
@@ -464,9 +457,7 @@ func splitStats(name string, recs []example, instruction, system string, enc Enc
 					return
 				}
 				prompt[i] = len(ids)
-				if bar != nil {
-					bar.Add(1)
-				}
+				rep.Add(1)
 			}
 		}()
 	}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
+	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -41,6 +41,7 @@ func prepCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Usage: "report token lengths with the tokenizer of the model folder `DIR`"},
 			&cli.StringFlag{Name: "name", Value: "sentitune", Usage: "dataset name prefix in dataset_info.json"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the outputs into folder `DIR` (atomically)"},
+			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line on long inputs at least every `DURATION`"},
 			&cli.IntFlag{Name: "synthetic", Hidden: true, Usage: "bench: prep N generated ~1 KB reviews instead of --input"},
 		},
 		Action: runPrep,
@@ -69,8 +70,9 @@ func runPrep(c *cli.Context) error {
 		Name:        c.String("name"),
 		Out:         c.String("out"),
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		cfg.Progress = os.Stderr
+	cfg.Progress, cfg.LogEvery = os.Stderr, c.Duration("log-every") // a bar on a terminal, else lines
+	if cfg.LogEvery <= 0 {
+		return usageError("prep: --log-every must be positive (like 30s or 5m), got %v", cfg.LogEvery)
 	}
 	if n := c.Int("synthetic"); n > 0 {
 		dir, err := os.MkdirTemp("", "sentitune-synthetic-")

@@ -116,7 +116,7 @@ func (r *Reporter) Mode() Mode {
 
 // Set records done so far and a detail ("loss 0.41, lr 3e-4"; "" keeps the last one). On a
 // terminal it redraws the bar; otherwise it writes a line when Interval has passed since the
-// last one, or when this is the first count.
+// last line (or the start), so work shorter than Interval stays quiet in a log.
 func (r *Reporter) Set(done int64, detail string) {
 	if r == nil || r.w == nil {
 		return
@@ -151,7 +151,7 @@ func (r *Reporter) set(done int64, detail string) {
 		r.bar.Set64(done)
 		return
 	}
-	if r.shown < 0 || time.Since(r.lastLine) >= r.o.Interval {
+	if time.Since(r.lastLine) >= r.o.Interval {
 		r.writeLine()
 	}
 }
@@ -176,7 +176,7 @@ func (r *Reporter) Event(format string, args ...any) {
 	fmt.Fprintf(r.w, "%s: %s\n", r.o.Name, msg)
 }
 
-// Finish ends the bar, or writes a last line if the count moved since the previous one.
+// Finish ends the bar, or, when lines were written, a last line if the count moved since.
 func (r *Reporter) Finish() {
 	if r == nil || r.w == nil {
 		return
@@ -191,7 +191,7 @@ func (r *Reporter) Finish() {
 		return
 	}
 	r.finished = true
-	if r.done != r.shown {
+	if r.shown >= 0 && r.done != r.shown {
 		r.writeLine()
 	}
 }

@@ -11,22 +11,26 @@ import (
 
 func TestLinesEveryInterval(t *testing.T) {
 	var buf bytes.Buffer
-	r := New(&buf, Options{Name: "predict", Unit: "rows", Total: 100, Interval: 50 * time.Millisecond})
+	r := New(&buf, Options{Name: "predict", Unit: "rows", Total: 100, Interval: 200 * time.Millisecond})
 	if r.Mode() != Lines {
 		t.Fatalf("a bytes.Buffer is no terminal: mode %v, want Lines", r.Mode())
 	}
-	r.Set(10, "batch 1")
-	r.Set(20, "") // within the interval: no line
-	time.Sleep(60 * time.Millisecond)
-	r.Add(10)
+	r.Set(10, "batch 1") // within the first interval: no line
+	time.Sleep(250 * time.Millisecond)
+	r.Set(20, "")
+	r.Set(25, "") // within the interval: no line
+	time.Sleep(250 * time.Millisecond)
+	r.Add(5)
 	r.Event("checkpoint %d", 3)
+	r.Add(10)
 	r.Finish()
 	r.Finish() // once only
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^predict: 10/100 rows \(10\.0%\), batch 1, [0-9.]+ rows/s, elapsed [0-9.]+m?s, ETA [0-9hms.]+$`),
+		regexp.MustCompile(`^predict: 20/100 rows \(20\.0%\), batch 1, [0-9.]+ rows/s, elapsed [0-9.]+m?s, ETA [0-9hms.]+$`),
 		regexp.MustCompile(`^predict: 30/100 rows \(30\.0%\), batch 1, `),
 		regexp.MustCompile(`^predict: checkpoint 3$`),
+		regexp.MustCompile(`^predict: 40/100 rows \(40\.0%\), batch 1, `), // Finish: the last count
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
@@ -40,7 +44,8 @@ func TestLinesEveryInterval(t *testing.T) {
 
 func TestFinishWritesTheLastCount(t *testing.T) {
 	var buf bytes.Buffer
-	r := New(&buf, Options{Name: "finetune", Item: "step", Total: 8, Start: 4, Interval: time.Hour})
+	r := New(&buf, Options{Name: "finetune", Item: "step", Total: 8, Start: 4, Interval: 20 * time.Millisecond})
+	time.Sleep(30 * time.Millisecond)
 	r.Set(5, "loss 0.5")
 	r.Set(8, "loss 0.25")
 	r.Finish()
@@ -56,7 +61,7 @@ func TestFinishWritesTheLastCount(t *testing.T) {
 
 func TestUnknownTotalAndBytes(t *testing.T) {
 	var buf bytes.Buffer
-	r := New(&buf, Options{Name: "prep", Bytes: true, Interval: time.Hour})
+	r := New(&buf, Options{Name: "prep", Bytes: true, Interval: time.Nanosecond})
 	r.Set(3<<20, "")
 	line := strings.TrimSpace(buf.String())
 	if !regexp.MustCompile(`^prep: 3\.0 MiB, [0-9.]+ [KMGT]?i?B/s, elapsed [0-9.]+m?s$`).MatchString(line) {
@@ -81,6 +86,17 @@ func TestBarKeepsEventsAboveIt(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "accuracy 0.7"), strings.LastIndex(out, "loss 0.1"); i < 0 || j < i {
 		t.Errorf("the bar is not redrawn after the event:\n%q", out)
+	}
+}
+
+func TestShortWorkIsQuiet(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, Options{Name: "prep", Unit: "rows", Total: 10, Interval: time.Hour})
+	r.Set(5, "")
+	r.Set(10, "")
+	r.Finish()
+	if buf.Len() != 0 {
+		t.Errorf("work shorter than the interval wrote %q", buf.String())
 	}
 }
 
