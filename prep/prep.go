@@ -43,6 +43,7 @@ type Config struct {
 	// already hold one).
 	Model     string
 	Tokenizer Encoder
+	MaxLen    int // finetune's --max-len: with a tokenizer, rows over it are counted (0: DefaultMaxLen)
 
 	Out  string // output folder; written atomically
 	Name string // dataset name prefix in dataset_info.json (default "sentitune")
@@ -223,6 +224,9 @@ func Run(cfg Config) (*Stats, error) {
 			return nil, err
 		}
 		st.Splits[name] = ss
+		if err := st.noteMaxLen(ss, cfg.MaxLen, enc); err != nil {
+			return nil, err
+		}
 		recs := splits[name]
 		files = append(files, outFile{ss.File, func(w io.Writer) error {
 			return writeAlpacaArray(w, recs, st.Instruction, cfg.System)
@@ -467,6 +471,7 @@ func splitStats(name string, recs []example, instruction, system string, enc Enc
 	}
 	t, p := lengths(tokens), lengths(prompt)
 	ss.Tokens, ss.PromptTokens = &t, &p
+	ss.promptLens = prompt
 	return ss, nil
 }
 

@@ -32,6 +32,9 @@ type Stats struct {
 	MaxChars  int     `json:"max_chars,omitempty"`
 	OnBadRow  string  `json:"on_bad_row"`
 	Model     string  `json:"model,omitempty"`
+	// With a tokenizer: the max length rows are counted against, and the end finetune cuts.
+	MaxLen         int    `json:"max_len,omitempty"`
+	TruncationSide string `json:"truncation_side,omitempty"`
 
 	Rows       RowStats               `json:"rows"`
 	Cleaned    CleanCounts            `json:"cleaned"`
@@ -108,6 +111,10 @@ type SplitStats struct {
 	// assistant generation prompt), or just that user text without a template.
 	Tokens       *Lengths `json:"tokens,omitempty"`
 	PromptTokens *Lengths `json:"prompt_tokens,omitempty"`
+	// OverMaxLen counts the rows whose prompt and answer exceed Stats.MaxLen: finetune cuts them.
+	OverMaxLen *int `json:"over_max_len,omitempty"`
+
+	promptLens []int // per row, for OverMaxLen
 }
 
 // Lengths are nearest-rank percentiles.
@@ -217,7 +224,13 @@ func (s *Stats) WriteSummary(w io.Writer) {
 		if sp.PromptTokens != nil {
 			fmt.Fprintf(w, "   prompt tokens p50 %d p95 %d max %d", sp.PromptTokens.P50, sp.PromptTokens.P95, sp.PromptTokens.Max)
 		}
+		if sp.OverMaxLen != nil {
+			fmt.Fprintf(w, "   %d over --max-len %d (%.1f%%)", *sp.OverMaxLen, s.MaxLen, 100*float64(*sp.OverMaxLen)/float64(max(1, sp.Rows)))
+		}
 		fmt.Fprintln(w)
+	}
+	if s.MaxLen > 0 {
+		fmt.Fprintf(w, "  max-len   rows over %d tokens (prompt + answer) lose the end of their review in finetune (truncation side %s)\n", s.MaxLen, s.TruncationSide)
 	}
 	fmt.Fprintf(w, "  prompt    [%s] %s\n", s.Lang, s.Instruction)
 	if len(s.Rows.Examples) > 0 {

@@ -31,3 +31,12 @@ func loadTokenizer(dir string) (Encoder, error) {
 	}
 	return modelTokenizer{t}, nil
 }
+
+// EncodeAnswer tokenizes the assistant's answer turn (label and end of turn) as training
+// appends it to the prompt.
+func (m modelTokenizer) EncodeAnswer(answer string) ([]int, error) {
+	if c := m.t.Chat(); c != nil {
+		return c.EncodeAnswer(answer)
+	}
+	return m.t.Encode(answer)
+}

@@ -39,6 +39,7 @@ func prepCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-chars", Usage: "truncate texts to `N` characters (0: no limit)"},
 			&cli.StringFlag{Name: "on-bad-row", Value: prep.OnBadRowError, Usage: "unparsable rows and unknown labels: error|skip (skip counts them in stats.json)"},
 			&cli.StringFlag{Name: "model", Usage: "report token lengths with the tokenizer of the model folder `DIR`"},
+			&cli.IntFlag{Name: "max-len", Value: prep.DefaultMaxLen, Usage: "with --model: count the rows over `N` prompt + answer tokens, whose end finetune --max-len N cuts"},
 			&cli.StringFlag{Name: "name", Value: "sentitune", Usage: "dataset name prefix in dataset_info.json"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the outputs into folder `DIR` (atomically)"},
 			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line on long inputs at least every `DURATION`"},
@@ -67,6 +68,7 @@ func runPrep(c *cli.Context) error {
 		MaxChars:    c.Int("max-chars"),
 		OnBadRow:    c.String("on-bad-row"),
 		Model:       c.String("model"),
+		MaxLen:      c.Int("max-len"),
 		Name:        c.String("name"),
 		Out:         c.String("out"),
 	}
@@ -95,6 +97,9 @@ func runPrep(c *cli.Context) error {
 	}
 	if cfg.Input == "" || cfg.Out == "" {
 		return exitError{2, fmt.Errorf("prep: --input FILE and --out DIR are required")}
+	}
+	if cfg.MaxLen < 1 {
+		return exitError{2, fmt.Errorf("prep: --max-len must be at least 1, got %d", cfg.MaxLen)}
 	}
 	st, err := prep.Run(cfg)
 	if err != nil {
