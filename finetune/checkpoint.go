@@ -38,6 +38,7 @@ type trainerState struct {
 	RNG           string      `json:"rng"`
 	ElapsedS      float64     `json:"elapsed_s"`
 	Fingerprint   fingerprint `json:"fingerprint"`
+	Selection     *selection  `json:"selection,omitempty"` // the best evaluation so far and early stopping's count
 }
 
 const rngNote = "libtorch reseeded with seed+step before each step; epoch e's batches from seed+e*1000003"
@@ -222,15 +223,19 @@ func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta llm.Ada
 		os.RemoveAll(tmp)
 		return fmt.Errorf("checkpoint step %d: %w", st.Step, err)
 	}
-	paths, _, err := checkpoints(cfg.Out)
+	paths, steps, err := checkpoints(cfg.Out)
 	if err != nil {
 		return err
 	}
-	for len(paths) > cfg.SaveTotalLimit {
-		if err := os.RemoveAll(paths[0]); err != nil {
+	for i := 0; len(paths) > cfg.SaveTotalLimit && i < len(paths)-1; { // the newest always stays
+		if cfg.LoadBest && st.Selection != nil && st.Selection.isBest(steps[i]) {
+			i++ // kept for --load-best
+			continue
+		}
+		if err := os.RemoveAll(paths[i]); err != nil {
 			return fmt.Errorf("remove old checkpoint: %w", err)
 		}
-		paths = paths[1:]
+		paths, steps = append(paths[:i], paths[i+1:]...), append(steps[:i], steps[i+1:]...)
 	}
 	return nil
 }

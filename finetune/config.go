@@ -55,6 +55,13 @@ type Config struct {
 	SaveTotalLimit int     `yaml:"save-total-limit" json:"save-total-limit"`
 	Threads        int     `yaml:"threads" json:"threads"` // CPU threads for libtorch (0: its default)
 
+	// Model selection: evaluation never reads test.json (that is `eval`'s); without a val
+	// split, ValRatio of the training rows (stratified, at most 1000) are held out for it.
+	ValRatio              float64 `yaml:"val-ratio" json:"val-ratio"`
+	EarlyStoppingPatience int     `yaml:"early-stopping-patience" json:"early-stopping-patience"` // evaluations without a new best before stopping (0: never)
+	MetricForBest         string  `yaml:"metric-for-best" json:"metric-for-best"`                 // eval_loss | eval_accuracy | eval_label_loss
+	LoadBest              bool    `yaml:"load-best" json:"load-best"`                             // the adapter written is the best evaluated step's
+
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
@@ -91,6 +98,9 @@ func Defaults() Config {
 		Device:         "auto",
 		DType:          "auto",
 		SaveTotalLimit: 2,
+		ValRatio:       0.1,
+		MetricForBest:  MetricEvalLoss,
+		LoadBest:       true,
 		DistBackend:    "auto",
 		DistTimeout:    60,
 		LogEvery:       30 * time.Second,
@@ -167,6 +177,14 @@ func (c Config) Validate() error {
 		return errors.New("eval-every and save-every must be >= 0")
 	case c.SaveTotalLimit < 1:
 		return fmt.Errorf("save-total-limit must be at least 1, got %d", c.SaveTotalLimit)
+	case !(c.ValRatio >= 0 && c.ValRatio <= 0.5):
+		return fmt.Errorf("val-ratio must be in [0, 0.5], got %g", c.ValRatio)
+	case c.EarlyStoppingPatience < 0:
+		return fmt.Errorf("early-stopping-patience must be >= 0, got %d", c.EarlyStoppingPatience)
+	case c.EarlyStoppingPatience > 0 && c.EvalEvery == 0:
+		return errors.New("early-stopping-patience needs evaluations during training: set eval-every")
+	case c.MetricForBest != "" && !validMetricForBest(c.MetricForBest):
+		return fmt.Errorf("metric-for-best must be one of %s, got %q", strings.Join(MetricsForBest, ", "), c.MetricForBest)
 	case c.Threads < 0:
 		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
 	case c.NProc < 0:

@@ -24,7 +24,8 @@ type example struct {
 func (e example) answerLen() int { return len(e.ids) - e.prompt }
 
 // dataFiles resolves the training and (optional) evaluation files of cfg.
-// From a prep folder the evaluation split is val.json, else test.json.
+// From a prep folder the evaluation split is val.json; test.json is never
+// read, since choosing a checkpoint on it would leak it into the model.
 func dataFiles(cfg Config) (train, eval string, err error) {
 	if cfg.Data == "" {
 		if _, err := os.Stat(cfg.TrainFile); err != nil {
@@ -51,11 +52,8 @@ func dataFiles(cfg Config) (train, eval string, err error) {
 		}
 		return "", "", err
 	}
-	for _, name := range []string{prep.FileVal, prep.FileTest} {
-		p := filepath.Join(cfg.Data, name)
-		if _, err := os.Stat(p); err == nil {
-			return train, p, nil
-		}
+	if p := filepath.Join(cfg.Data, prep.FileVal); fileExists(p) {
+		return train, p, nil
 	}
 	return train, "", nil
 }
@@ -97,4 +95,9 @@ func lengthsOf(exs []example) []int {
 		l[i] = len(e.ids)
 	}
 	return l
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -19,8 +19,9 @@ import (
 var fix struct {
 	dir   string
 	model string // tiny preset model folder
-	prep  string // prep folder: train.json (64 rows), test.json (32 rows)
+	prep  string // prep folder: train.json (64 rows), val.json (32 rows), test.json (32 rows)
 	train string
+	val   string
 	test  string
 }
 
@@ -57,6 +58,10 @@ func runTests(m *testing.M) (int, error) {
 		return 1, err
 	}
 	if err := writeAlpaca(fix.test, recs[64:96]); err != nil {
+		return 1, err
+	}
+	fix.val = filepath.Join(fix.prep, prep.FileVal)
+	if err := writeAlpaca(fix.val, recs[96:128]); err != nil {
 		return 1, err
 	}
 	return m.Run(), nil

@@ -38,6 +38,7 @@ type LogLine struct {
 	Epoch      float64  `json:"epoch"`
 	Split      string   `json:"split"`
 	Loss       float64  `json:"loss"`
+	LabelLoss  *float64 `json:"label_loss,omitempty"` // two-way cross-entropy over the label logits (see EvalResult)
 	LR         float64  `json:"lr"`
 	GradNorm   *float64 `json:"grad_norm,omitempty"`
 	Accuracy   *float64 `json:"accuracy,omitempty"`

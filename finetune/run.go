@@ -76,6 +76,7 @@ type dataRecord struct {
 	SHA256        map[string]string `json:"sha256"`
 	TrainExamples int               `json:"train_examples"`
 	EvalExamples  int               `json:"eval_examples"`
+	Validation    string            `json:"validation"` // what evaluation ran on: val.json, a slice carved from train, or none
 }
 
 type engine struct {
@@ -104,9 +105,11 @@ type results struct {
 	ResumedFrom int         `json:"resumed_from,omitempty"`
 	FinalLoss   float64     `json:"final_loss"`
 	Eval        *EvalResult `json:"eval,omitempty"`
-	PeakMemory  int64       `json:"peak_memory_bytes"`
-	PeakKind    string      `json:"peak_memory_kind"`
-	Adapter     string      `json:"adapter"`
+	// Best is the evaluated step whose weights the adapter holds (load-best).
+	Best       *llm.BestCheckpoint `json:"best,omitempty"`
+	PeakMemory int64               `json:"peak_memory_bytes"`
+	PeakKind   string              `json:"peak_memory_kind"`
+	Adapter    string              `json:"adapter"`
 }
 
 func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath string, hashes map[string]string,
@@ -131,12 +134,13 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 		Model: modelRecord{Dir: cfg.Model, Architecture: arch, ModelType: mc.ModelType, HiddenSize: mc.HiddenSize,
 			Layers: mc.NumHiddenLayers, Heads: mc.NumAttentionHeads, KVHeads: mc.NumKeyValueHeads, VocabSize: mc.VocabSize,
 			Parameters: mc.NumParameters(), TrainableTensors: len(params), TrainableElements: elems},
-		Data: dataRecord{Train: trainPath, Eval: evalPath, SHA256: hashes, TrainExamples: nTrain, EvalExamples: nEval},
+		Data: dataRecord{Train: trainPath, Eval: evalPath, SHA256: hashes, TrainExamples: nTrain, EvalExamples: nEval,
+			Validation: res.Validation},
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
 			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond,
 			Profile: res.Profile, ProfileOps: res.ProfileOps},
-		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval,
+		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval, Best: res.Best,
 			PeakMemory: res.PeakMemory, PeakKind: peakKind, Adapter: res.Adapter},
 		Finished: time.Now().UTC(),
 	}

@@ -21,7 +21,7 @@ type Result struct {
 	Steps           int         // optimizer steps done (in total, across resumes)
 	ResumedFrom     int         // the checkpoint step this process started from (0: fresh)
 	FinalLoss       float64     // training loss of the last step
-	Eval            *EvalResult // evaluation after the last step; nil without an evaluation split
+	Eval            *EvalResult // evaluation of the adapter written (the best step's with LoadBest); nil without an evaluation split
 	TrainSeconds    float64     // wall time of this process's steps
 	StepsPerSecond  float64
 	TokensPerSecond float64     // prompt + answer tokens (no padding) per second
@@ -31,6 +31,9 @@ type Result struct {
 	Log             []LogLine
 	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
 	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
+
+	Best       *llm.BestCheckpoint // the evaluated step the adapter comes from (LoadBest)
+	Validation string              // what the evaluations ran on
 }
 
 // EvalResult is the loss and label accuracy on the evaluation split.
@@ -38,7 +41,10 @@ type EvalResult struct {
 	Step     int     `json:"step"`
 	Loss     float64 `json:"loss"`     // mean cross-entropy over the answer tokens
 	Accuracy float64 `json:"accuracy"` // share of rows whose label-token logit is the larger of the two
-	Examples int     `json:"examples"`
+	// LabelLoss is the mean two-way cross-entropy over the "0" and "1" logits at the
+	// label position: the part of the loss that decides the prediction.
+	LabelLoss float64 `json:"label_loss"`
+	Examples  int     `json:"examples"`
 }
 
 // Train fine-tunes cfg.Model with LoRA on cfg's data and writes the run folder:
@@ -100,6 +106,17 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 			return nil, err
 		}
 	}
+	validation := evalPath
+	if evalPath == "" { // model selection on a slice of train, never on test.json
+		n := len(train)
+		train, evalSet = carveValidation(train, cfg.ValRatio, cfg.Seed)
+		validation = fmt.Sprintf("%d of %d rows of %s held out (val-ratio %g, stratified, seed %d): no val split",
+			len(evalSet), n, filepath.Base(trainPath), cfg.ValRatio, cfg.Seed)
+		if len(evalSet) == 0 {
+			validation = "none (no val split, and val-ratio 0 or too few training rows): no evaluation during training"
+		}
+		fmt.Fprintf(progress, "validation: %s\n", validation)
+	}
 	zeroID, oneID, err := llm.LabelTokenIDs(tok)
 	if err != nil {
 		return nil, err
@@ -139,14 +156,18 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	fmt.Fprintf(progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
 		len(train), total, cfg.BatchSize, cfg.GradAccum, len(evalSet), model.Device(), model.DType())
 
-	// A fresh run attaches a new adapter; a resumed one the checkpoint's.
+	// A fresh run attaches a new adapter; a resumed one the checkpoint's (and its best evaluation so far).
 	start, elapsed0 := 0, 0.0
+	sel := &selection{Metric: metricForBest(cfg)}
 	if ckpt != "" {
 		st, err := loadCheckpoint(ckpt, model)
 		if err != nil {
 			return nil, err
 		}
 		start, elapsed0 = st.Step, st.ElapsedS
+		if st.Selection != nil {
+			sel = st.Selection
+		}
 	} else if err := model.AddLoRA(loraConfig(cfg), cfg.Seed); err != nil {
 		return nil, err
 	}
@@ -205,8 +226,9 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		}
 		r.Step = step
 		res.Eval = r
-		acc := r.Accuracy
-		line := LogLine{Step: step, Epoch: float64(step) / float64(stepsPerEpoch), Split: "eval", Loss: r.Loss,
+		sel.observe(r)
+		acc, labelLoss := r.Accuracy, r.LabelLoss
+		line := LogLine{Step: step, Epoch: float64(step) / float64(stepsPerEpoch), Split: "eval", Loss: r.Loss, LabelLoss: &labelLoss,
 			LR: sched.LR(max(step-1, 0)), Accuracy: &acc, Examples: r.Examples, ElapsedS: elapsed0 + time.Since(begin).Seconds()}
 		if err := log.add(line); err != nil {
 			return err
@@ -227,6 +249,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	if prof != nil {
 		defer torch.RecordOps(false) // also when a step fails while recording
 	}
+	last := total // the step training ends at: total, or where early stopping stopped it
 	for step := start; step < total; step++ {
 		if err := prof.begin(); err != nil {
 			return nil, err
@@ -324,19 +347,42 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 				return nil, err
 			}
 		}
-		if cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 && done != total && d.lead() {
+		stop := sel.stop(cfg.EarlyStoppingPatience)
+		keepBest := cfg.LoadBest && sel.isBest(done) // the best evaluated step always gets a checkpoint
+		if (cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 || keepBest || stop) && done != total && d.lead() {
 			st := trainerState{Step: done, Epoch: epoch, Batch: first + len(micro), StepsPerEpoch: stepsPerEpoch,
-				TotalSteps: total, Schedule: sched, Seed: cfg.Seed, ElapsedS: elapsed0 + time.Since(begin).Seconds(), Fingerprint: fp}
+				TotalSteps: total, Schedule: sched, Seed: cfg.Seed, ElapsedS: elapsed0 + time.Since(begin).Seconds(), Fingerprint: fp,
+				Selection: sel}
 			if err := saveCheckpoint(cfg, model, opt, meta, st); err != nil {
 				return nil, err
 			}
+		}
+		if stop {
+			fmt.Fprintf(progress, "early stopping at step %d of %d: %s has not improved for %d evaluations (best %s)\n",
+				done, total, sel.Metric, sel.Since, sel)
+			last = done
+			break
 		}
 	}
 	mon.finishSteps()
 	trainSeconds := time.Since(trainBegin).Seconds()
 	res.Profile, res.ProfileOps = prof.summary(), prof.ops()
-	if err := evaluate(total); err != nil {
-		return nil, err
+	if last == total {
+		if err := evaluate(total); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LoadBest && sel.Best != nil {
+		res.Best = sel.Best
+		meta.Best = sel.Best
+		if sel.Best.Step != last {
+			// The written adapter is the best evaluated checkpoint's, byte for byte.
+			if _, err := model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, sel.Best.Step), ckptAdapterDir)); err != nil {
+				return nil, fmt.Errorf("load the best checkpoint (step %d): %w", sel.Best.Step, err)
+			}
+			res.Eval = sel.Eval
+		}
+		fmt.Fprintf(progress, "best checkpoint: %s; the adapter is that step's\n", sel)
 	}
 
 	// Outputs (rank 0's alone).
@@ -348,9 +394,9 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 			return nil, err
 		}
 	}
-	res.Steps, res.FinalLoss, res.TrainSeconds, res.Log = total, lastLoss, trainSeconds, log.lines
-	if total > start && trainSeconds > 0 {
-		res.StepsPerSecond = float64(total-start) / trainSeconds
+	res.Steps, res.FinalLoss, res.TrainSeconds, res.Log, res.Validation = last, lastLoss, trainSeconds, log.lines, validation
+	if last > start && trainSeconds > 0 {
+		res.StepsPerSecond = float64(last-start) / trainSeconds
 		res.TokensPerSecond = float64(tokens) / trainSeconds
 	}
 	if math.IsNaN(lastLoss) { // resumed from the last checkpoint: nothing left to run
@@ -491,7 +537,7 @@ type evaluator struct {
 }
 
 func (ev evaluator) run() (*EvalResult, error) {
-	var lossSum float64
+	var lossSum, labelLossSum float64
 	var answerTokens, correct int
 	err := torch.NoGrad(func() error {
 		for b, idx := range sortedBatches(lengthsOf(ev.set), ev.batch) {
@@ -525,6 +571,7 @@ func (ev evaluator) run() (*EvalResult, error) {
 					if pred == e.label {
 						correct++
 					}
+					labelLossSum += labelCrossEntropy(float64(pair[2*row]), float64(pair[2*row+1]), e.label)
 					row += e.answerLen()
 					answerTokens += e.answerLen()
 				}
@@ -538,12 +585,13 @@ func (ev evaluator) run() (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	sums := []float64{lossSum, float64(answerTokens), float64(correct)}
+	sums := []float64{lossSum, float64(answerTokens), float64(correct), labelLossSum}
 	if err := ev.d.sum(sums); err != nil {
 		return nil, err
 	}
-	lossSum, answerTokens, correct = sums[0], int(sums[1]), int(sums[2])
-	return &EvalResult{Loss: lossSum / float64(answerTokens), Accuracy: float64(correct) / float64(len(ev.set)), Examples: len(ev.set)}, nil
+	lossSum, answerTokens, correct, labelLossSum = sums[0], int(sums[1]), int(sums[2]), sums[3]
+	return &EvalResult{Loss: lossSum / float64(answerTokens), Accuracy: float64(correct) / float64(len(ev.set)),
+		LabelLoss: labelLossSum / float64(len(ev.set)), Examples: len(ev.set)}, nil
 }
 
 func pick(exs []example, idx []int) []example {

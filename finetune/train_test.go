@@ -30,6 +30,7 @@ func TestTrain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	cfg := testConfig(t, out)
 	cfg.EvalEvery, cfg.SaveEvery = 8, 6 // checkpoints at 6, 12, 18; the limit keeps 12 and 18
+	cfg.LoadBest = false                // no checkpoints at the best evaluations (TestLoadBest covers those)
 	res, err := Train(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,7 @@ func TestTrain(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok := mustTokenizer(t)
-		evalSet, _, err := readExamples(tok, fix.test, cfg.MaxLen)
+		evalSet, _, err := readExamples(tok, fix.val, cfg.MaxLen)
 		if err != nil {
 			t.Fatal(err)
 		}

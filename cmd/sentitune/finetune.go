@@ -69,6 +69,11 @@ func finetuneFlags() []finetuneFlag {
 		str("device", "auto|cpu|cuda|cuda:N", d.Device, func(c *finetune.Config) *string { return &c.Device }),
 		str("dtype", "auto|bf16|f32 (auto: bf16 on CUDA, f32 on CPU)", d.DType, func(c *finetune.Config) *string { return &c.DType }),
 		num("eval-every", "evaluate every `N` steps (0: only at the end)", d.EvalEvery, func(c *finetune.Config) *int { return &c.EvalEvery }),
+		real("val-ratio", "without a val.json (or --eval): share of the training rows held out, stratified and seeded (at most 1000), to evaluate on; test.json is never read (0: no evaluation)", d.ValRatio, func(c *finetune.Config) *float64 { return &c.ValRatio }),
+		str("metric-for-best", "eval_loss|eval_accuracy|eval_label_loss: what makes an evaluation the best", d.MetricForBest, func(c *finetune.Config) *string { return &c.MetricForBest }),
+		{&cli.BoolFlag{Name: "load-best", Value: d.LoadBest, Usage: "the adapter written is the best evaluated step's (that step is checkpointed and kept); --load-best=false keeps the last step's"},
+			func(c *cli.Context, cfg *finetune.Config) { cfg.LoadBest = c.Bool("load-best") }},
+		num("early-stopping-patience", "stop after `N` evaluations in a row without a new best (0: never; needs --eval-every)", d.EarlyStoppingPatience, func(c *finetune.Config) *int { return &c.EarlyStoppingPatience }),
 		num("save-every", "checkpoint every `N` steps (0: none)", d.SaveEvery, func(c *finetune.Config) *int { return &c.SaveEvery }),
 		num("save-total-limit", "checkpoints kept", d.SaveTotalLimit, func(c *finetune.Config) *int { return &c.SaveTotalLimit }),
 		{&cli.DurationFlag{Name: "log-every", Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line at least every `DURATION`, and one per evaluation", Value: d.LogEvery},
@@ -119,7 +124,8 @@ func finetuneCommand() *cli.Command {
 			w := c.App.Writer
 			fmt.Fprintf(w, "steps %d, final loss %.4f, %.2f steps/s, %.0f tokens/s\n", res.Steps, res.FinalLoss, res.StepsPerSecond, res.TokensPerSecond)
 			if res.Eval != nil {
-				fmt.Fprintf(w, "eval: loss %.4f, accuracy %.4f (%d examples)\n", res.Eval.Loss, res.Eval.Accuracy, res.Eval.Examples)
+				fmt.Fprintf(w, "eval (step %d): loss %.4f, label loss %.4f, accuracy %.4f (%d examples)\n",
+					res.Eval.Step, res.Eval.Loss, res.Eval.LabelLoss, res.Eval.Accuracy, res.Eval.Examples)
 			}
 			fmt.Fprintf(w, "adapter: %s\n", res.Adapter)
 			finetune.WriteProfile(w, res.Profile, res.ProfileOps)

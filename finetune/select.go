@@ -1,0 +1,172 @@
+package finetune
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+
+	"github.com/sentitune/sentitune/internal/llm"
+)
+
+// Metrics --metric-for-best can choose from, as Hugging Face's Trainer names them.
+const (
+	MetricEvalLoss      = "eval_loss"       // mean answer-token cross-entropy (lower is better)
+	MetricEvalAccuracy  = "eval_accuracy"   // share of rows whose larger label logit is the label
+	MetricEvalLabelLoss = "eval_label_loss" // two-way cross-entropy over the label logits (lower is better)
+)
+
+// MetricsForBest lists the valid --metric-for-best values.
+var MetricsForBest = []string{MetricEvalLoss, MetricEvalAccuracy, MetricEvalLabelLoss}
+
+func validMetricForBest(m string) bool {
+	for _, v := range MetricsForBest {
+		if m == v {
+			return true
+		}
+	}
+	return false
+}
+
+// valCarveCap bounds a validation slice carved from train: enough rows to rank
+// checkpoints (±1.6 points of accuracy at 1000), few enough to evaluate often.
+const valCarveCap = 1000
+
+// carveValidation holds out a seeded, stratified share of the training
+// examples for evaluation when the data has no validation split, so that
+// model selection never looks at the test set. Each label gives its own share
+// (at least one row when it has two or more); the rest keep their order.
+// It returns exs unchanged and no validation rows when too few rows are left.
+func carveValidation(exs []example, ratio float64, seed uint64) (train, val []example) {
+	n := min(int(math.Round(ratio*float64(len(exs)))), valCarveCap)
+	if ratio <= 0 || n < 2 || len(exs)-n < 2 {
+		return exs, nil
+	}
+	byLabel := map[int][]int{}
+	for i, e := range exs {
+		byLabel[e.label] = append(byLabel[e.label], i)
+	}
+	labels := make([]int, 0, len(byLabel))
+	for l := range byLabel {
+		labels = append(labels, l)
+	}
+	sort.Ints(labels)
+	// Largest remainders: each label's share of n, summing to n exactly.
+	share := make([]int, len(labels))
+	frac := make([]float64, len(labels))
+	left := n
+	for j, l := range labels {
+		q := float64(n) * float64(len(byLabel[l])) / float64(len(exs))
+		share[j], frac[j] = int(q), q-math.Floor(q)
+		left -= share[j]
+	}
+	order := make([]int, len(labels))
+	for j := range order {
+		order[j] = j
+	}
+	sort.SliceStable(order, func(a, b int) bool { return frac[order[a]] > frac[order[b]] })
+	for _, j := range order[:left] {
+		share[j]++
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5e1ec7)) // its own stream: the batches' draws stay as they were
+	held := map[int]bool{}
+	for j, l := range labels {
+		idx := byLabel[l]
+		k := share[j]
+		if k == 0 && len(idx) >= 2 {
+			k = 1
+		}
+		k = min(k, len(idx)-1) // every label keeps a training row
+		rng.Shuffle(len(idx), func(a, b int) { idx[a], idx[b] = idx[b], idx[a] })
+		for _, i := range idx[:k] {
+			held[i] = true
+		}
+	}
+	for i, e := range exs {
+		if held[i] {
+			val = append(val, e)
+		} else {
+			train = append(train, e)
+		}
+	}
+	return train, val
+}
+
+// labelCrossEntropy is −log softmax(l0, l1)[label], computed without overflow.
+func labelCrossEntropy(l0, l1 float64, label int) float64 {
+	d := l1 - l0 // log-odds of "1"
+	if label == 1 {
+		d = -d
+	}
+	return softplus(d) // −log σ(−d) = log(1 + e^d)
+}
+
+func softplus(x float64) float64 {
+	if x > 30 {
+		return x
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// metricOf reads metric off an evaluation; higher is better when the bool says so.
+func metricOf(metric string, r *EvalResult) (float64, bool) {
+	switch metric {
+	case MetricEvalAccuracy:
+		return r.Accuracy, true
+	case MetricEvalLabelLoss:
+		return r.LabelLoss, false
+	default:
+		return r.Loss, false
+	}
+}
+
+// selection follows the evaluations of a run: the best one so far and how
+// many evaluations since have not beaten it (early stopping's patience).
+type selection struct {
+	Metric string              `json:"metric"`
+	Best   *llm.BestCheckpoint `json:"best,omitempty"`
+	Eval   *EvalResult         `json:"eval,omitempty"` // the best evaluation in full
+	Since  int                 `json:"evals_since_best"`
+}
+
+// observe records the evaluation r (at r.Step) and says whether it is a new best.
+// The untuned model (step 0) is not a candidate.
+func (sel *selection) observe(r *EvalResult) bool {
+	if r.Step == 0 {
+		return false
+	}
+	v, higher := metricOf(sel.Metric, r)
+	if sel.Best != nil && !(higher && v > sel.Best.Value) && !(!higher && v < sel.Best.Value) {
+		sel.Since++
+		return false
+	}
+	rc := *r
+	sel.Best, sel.Eval, sel.Since = &llm.BestCheckpoint{Step: r.Step, Metric: sel.Metric, Value: v}, &rc, 0
+	return true
+}
+
+// stop says whether patience has run out.
+func (sel *selection) stop(patience int) bool { return patience > 0 && sel.Since >= patience }
+
+// isBest says whether step holds the best evaluation so far.
+func (sel *selection) isBest(step int) bool { return sel.Best != nil && sel.Best.Step == step }
+
+func (sel *selection) String() string {
+	if sel.Best == nil {
+		return "no evaluation yet"
+	}
+	return fmt.Sprintf("%s %.4f at step %d", sel.Metric, sel.Best.Value, sel.Best.Step)
+}
+
+func metricForBest(cfg Config) string {
+	if cfg.MetricForBest == "" {
+		return MetricEvalLoss
+	}
+	return cfg.MetricForBest
+}
+
+// checkpointDir is RUNDIR/checkpoints/step-N.
+func checkpointDir(out string, step int) string {
+	return filepath.Join(out, DirCheckpoint, fmt.Sprintf("step-%d", step))
+}
