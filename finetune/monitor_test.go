@@ -111,6 +111,24 @@ func TestReportingOptions(t *testing.T) {
 	}
 }
 
+// TestReportingOptionsFromYAML: the keys are the flag names, and log-every reads like the flag.
+func TestReportingOptionsFromYAML(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.yaml")
+	if err := os.WriteFile(path, []byte("log-every: 2m30s\nreport-to: tensorboard\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogEvery != 150*time.Second || len(cfg.ReportTo) != 1 || cfg.ReportTo[0] != "tensorboard" {
+		t.Errorf("log-every %v, report-to %v", cfg.LogEvery, cfg.ReportTo)
+	}
+	if d := Defaults(); d.LogEvery != 30*time.Second || len(d.ReportTo) != 0 {
+		t.Errorf("defaults: log-every %v, report-to %v; want 30s and none", d.LogEvery, d.ReportTo)
+	}
+}
+
 func deref(p *float64) float64 {
 	if p == nil {
 		return math.NaN()
