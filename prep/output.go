@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // outFile is one file of a run's output.
@@ -24,7 +26,9 @@ type outFile struct {
 // run (names in ours that this run did not write) are removed. Until the
 // moves, dir is untouched; on error the temporary folder is removed.
 func writeAtomically(dir string, files []outFile, ours []string) (err error) {
-	dir = filepath.Clean(dir)
+	if dir, err = atomicfile.Target(filepath.Clean(dir)); err != nil { // a symlinked --out stays a link
+		return err
+	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err

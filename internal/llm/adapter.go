@@ -163,7 +163,10 @@ func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
 // is replaced only if it holds nothing but files named in replaceable (so a wrong --out never
 // deletes unrelated work).
 func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) error) error {
-	dir = filepath.Clean(dir)
+	dir, err := atomicfile.Target(filepath.Clean(dir)) // a symlinked --out stays a link; its target is replaced
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
 	var existing bool
 	if entries, err := os.ReadDir(dir); err == nil {
 		existing = true
