@@ -33,7 +33,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				if err := opt.ZeroGrad(); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := trainMicroBatch(model, batch, answers, v.full, nil); err != nil {
+				if _, err := trainMicroBatch(model, batch, answers, v.full, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := torch.ClipGradNorm(params, 1); err != nil {

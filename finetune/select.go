@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/torch"
 )
 
 // Metrics --metric-for-best can choose from, as Hugging Face's Trainer names them.
@@ -107,6 +108,72 @@ func softplus(x float64) float64 {
 		return x
 	}
 	return math.Log1p(math.Exp(x))
+}
+
+// labelTally adds up, over a step's training rows, the two-way cross-entropy
+// over the label logits at the label position, from the hidden states the loss
+// uses (no gradient, and only the two lm_head rows: no [N, V] product).
+type labelTally struct {
+	zero, one int
+	sum       float64
+	rows      int
+}
+
+// add scores exs from h, one row per answer token (answerPositions' order).
+func (t *labelTally) add(s *torch.Scope, model *llm.Model, h *torch.Tensor, exs []example) error {
+	if t == nil {
+		return nil
+	}
+	return torch.NoGrad(func() error {
+		pair, err := model.LogitsOf(s, s.IndexSelect(h, 0, t.labelRows(s, model, exs)), []int{t.zero, t.one})
+		if err != nil {
+			return err
+		}
+		return t.tally(pair, exs)
+	})
+}
+
+// addLogits scores exs from full logits [N, V], one row per answer token.
+func (t *labelTally) addLogits(s *torch.Scope, model *llm.Model, logits *torch.Tensor, exs []example) error {
+	if t == nil {
+		return nil
+	}
+	return torch.NoGrad(func() error {
+		cols := s.ToDevice(s.FromInt64([]int64{int64(t.zero), int64(t.one)}, 2), model.Device())
+		pair := s.ToDType(s.IndexSelect(s.IndexSelect(logits, 0, t.labelRows(s, model, exs)), 1, cols), torch.Float32)
+		return t.tally(pair, exs)
+	})
+}
+
+// labelRows indexes each example's first answer row: the position that predicts its label.
+func (t *labelTally) labelRows(s *torch.Scope, model *llm.Model, exs []example) *torch.Tensor {
+	idx, row := make([]int64, len(exs)), 0
+	for i, e := range exs {
+		idx[i] = int64(row)
+		row += e.answerLen()
+	}
+	return s.ToDevice(s.FromInt64(idx, int64(len(idx))), model.Device())
+}
+
+func (t *labelTally) tally(pair *torch.Tensor, exs []example) error {
+	v, err := pair.Float32s()
+	if err != nil {
+		return err
+	}
+	for i, e := range exs {
+		t.sum += labelCrossEntropy(float64(v[2*i]), float64(v[2*i+1]), e.label)
+	}
+	t.rows += len(exs)
+	return nil
+}
+
+// mean is the step's label loss over all ranks' rows.
+func (t *labelTally) mean(d *dist) (float64, error) {
+	sums := []float64{t.sum, float64(t.rows)}
+	if err := d.sum(sums); err != nil {
+		return 0, err
+	}
+	return sums[0] / max(sums[1], 1), nil
 }
 
 // metricOf reads metric off an evaluation; higher is better when the bool says so.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -104,6 +105,11 @@ func TestTrainNeverReadsTest(t *testing.T) {
 	}
 	if _, ok := rec.Data.SHA256[prep.FileTest]; ok {
 		t.Error("run.json hashes test.json: it was read")
+	}
+	for i, l := range readLog(t, out) {
+		if l.LabelLoss == nil || !(*l.LabelLoss > 0) {
+			t.Errorf("%s line %d has no label loss: %+v", FileLog, i+1, l)
+		}
 	}
 }
 
@@ -243,5 +249,69 @@ func TestValidateSelectionOptions(t *testing.T) {
 	cfg.EarlyStoppingPatience, cfg.EvalEvery, cfg.MetricForBest = 2, 10, MetricEvalLabelLoss
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The training label loss (two lm_head rows at each label position) equals the
+// two-way cross-entropy read off the full-vocabulary logits.
+func TestLabelTally(t *testing.T) {
+	for _, c := range []struct{ l0, l1 float64 }{{0, 0}, {2, -1}, {-800, 900}, {30, 31}} {
+		for label := 0; label <= 1; label++ {
+			want := -([]float64{c.l0, c.l1}[label] - math.Max(c.l0, c.l1) - math.Log(math.Exp(c.l0-math.Max(c.l0, c.l1))+math.Exp(c.l1-math.Max(c.l0, c.l1))))
+			if got := labelCrossEntropy(c.l0, c.l1, label); math.Abs(got-want) > 1e-9*max(1, want) {
+				t.Errorf("labelCrossEntropy(%v, %v, %d) = %v, want %v", c.l0, c.l1, label, got, want)
+			}
+		}
+	}
+	model, exs, _, opt := benchSetup(t, 8, nil)
+	defer model.Close()
+	defer opt.Close()
+	zero, one, err := llm.LabelTokenIDs(mustTokenizer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	batch, rows, pos, _ := answerPositions(exs)
+	h, err := model.HiddenAt(s, batch, rows, pos, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := &labelTally{zero: zero, one: one}
+	if err := fast.add(s, model, h, exs); err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := model.Hidden(s, batch, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := model.LogitsAt(s, hidden, rows, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := &labelTally{zero: zero, one: one}
+	if err := full.addLogits(s, model, logits, exs); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.ToDType(logits, torch.Float32).Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	V, want, row := len(v)/len(rows), 0.0, 0
+	for _, e := range exs {
+		want += labelCrossEntropy(float64(v[row*V+zero]), float64(v[row*V+one]), e.label)
+		row += e.answerLen()
+	}
+	want /= float64(len(exs))
+	for name, tl := range map[string]*labelTally{"two lm_head rows": fast, "full logits": full} {
+		got, err := tl.mean(nil)
+		if err != nil || tl.rows != len(exs) || math.Abs(got-want) > 1e-5*max(1, want) {
+			t.Errorf("%s: label loss %v over %d rows (%v), want %v over %d", name, got, tl.rows, err, want, len(exs))
+		}
+	}
+	// A training step tallies every row it trains on.
+	step := &labelTally{zero: zero, one: one}
+	if _, err := trainMicroBatch(model, exs, 16, false, nil, step); err != nil || step.rows != len(exs) || !(step.sum > 0) {
+		t.Fatalf("training step tallied %d rows, sum %v (%v)", step.rows, step.sum, err)
 	}
 }

@@ -284,17 +284,22 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 			}
 		}
 		loss := 0.0
+		labels := &labelTally{zero: zeroID, one: oneID}
 		for _, idx := range micro {
 			if idx = d.shard(idx); len(idx) == 0 {
 				continue // more ranks than rows in this batch
 			}
-			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits, prof)
+			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits, prof, labels)
 			if err != nil {
 				return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 			}
 			loss += l
 		}
 		if loss, err = d.reduceGrads(tensors, loss); err != nil { // sum over ranks
+			return nil, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		labelLoss, err := labels.mean(d)
+		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step+1, err)
 		}
 		if d.on() {
@@ -331,6 +336,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		line := LogLine{Step: done, Epoch: float64(first+len(micro))/float64(len(plan)) + float64(epoch), Split: "train",
 			Loss: loss, LR: lr, GradNorm: &gn, Examples: countRows(micro), Tokens: stepTokens, TokensPerS: float64(stepTokens) / dt,
 			ElapsedS: elapsed0 + time.Since(begin).Seconds()}
+		line.LabelLoss = &labelLoss
 		if err := log.add(line); err != nil {
 			return nil, err
 		}
@@ -415,11 +421,11 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 // trainMicroBatch runs forward and backward on one batch and returns its share
 // of the step's loss: the summed cross-entropy of its answer tokens divided by
 // the answer tokens of the whole step, so accumulated gradients equal those of
-// one big batch.
-func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile) (float64, error) {
+// one big batch. labels (nil: none) adds up the batch's label-token loss.
+func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile, labels *labelTally) (float64, error) {
 	s := torch.NewScope()
 	defer s.Close()
-	ce, err := answerLoss(s, model, exs, fullLogits)
+	ce, err := answerLoss(s, model, exs, fullLogits, labels)
 	if err != nil {
 		return 0, err
 	}
@@ -472,10 +478,13 @@ func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLo
 // answer tokens. With answer-only logits the last layer runs at the answer
 // positions alone (Model.HiddenAt) and the loss is Model.AnswerLoss (on the CPU
 // one fused pass over the lm_head); fullLogits goes through all T×V logits.
-func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool) (*torch.Tensor, error) {
+func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool, labels *labelTally) (*torch.Tensor, error) {
 	if fullLogits {
 		logits, targets, err := answerLogits(s, model, exs, true, true)
 		if err != nil {
+			return nil, err
+		}
+		if err := labels.addLogits(s, model, logits, exs); err != nil {
 			return nil, err
 		}
 		out := s.CrossEntropy(logits, targets, torch.IgnoreIndex, torch.ReduceSum)
@@ -484,6 +493,9 @@ func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool
 	batch, rows, pos, tgt := answerPositions(exs)
 	h, err := model.HiddenAt(s, batch, rows, pos, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := labels.add(s, model, h, exs); err != nil {
 		return nil, err
 	}
 	return model.AnswerLoss(s, h, tgt, true)

@@ -211,7 +211,7 @@ func TestGradientsAndFrozenBase(t *testing.T) {
 		if err := opt.ZeroGrad(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := trainMicroBatch(model, batch, answers, false, nil); err != nil {
+		if _, err := trainMicroBatch(model, batch, answers, false, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range named {

@@ -415,6 +415,28 @@ func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) (*torch.Tensor, error) {
 	return out, nil
 }
 
+// LogitsOf is the logits of the given vocabulary ids only, [N, len(ids)] in f32, for hidden states
+// h [N, H]: the lm_head rows of those ids alone, e.g. the two label tokens, so no [N, V] product.
+func (m *Model) LogitsOf(s *torch.Scope, h *torch.Tensor, ids []int) (*torch.Tensor, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
+	idx := make([]int64, len(ids))
+	for i, id := range ids {
+		if id < 0 || id >= m.cfg.VocabSize {
+			return nil, fmt.Errorf("logits: token id %d is outside the vocabulary of %d", id, m.cfg.VocabSize)
+		}
+		idx[i] = int64(id)
+	}
+	h, head := m.headFor(s, h)
+	rows := s.IndexSelect(head, 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
+	out := s.ToDType(s.Linear(h, rows, nil), torch.Float32)
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("logits: %w", err)
+	}
+	return out, nil
+}
+
 // lceChunkRows is AnswerLoss's vocabulary chunk: lm_head rows that stay in the core's cache between
 // the logits GEMM and the gradient GEMM that reuses them. Measured on this project's CPU machine with
 // V = 151,936 and 16 rows: 1,024 was the best or near it for H = 64, 256 and 896 (256 to 8,192 tried;
