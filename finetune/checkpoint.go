@@ -18,7 +18,7 @@ import (
 // Files of a checkpoint folder checkpoints/step-N/.
 const (
 	fileTrainerState = "trainer_state.json"
-	fileOptimizer    = "optimizer.pt"
+	fileOptimizer    = "optimizer.safetensors"
 	ckptAdapterDir   = "adapter"
 )
 
@@ -107,8 +107,8 @@ func prepareOut(cfg Config, fp fingerprint) (ckpt string, err error) {
 		return "", fmt.Errorf("run folder: %w", err)
 	}
 	ours := []string{FileLog, FileRun, FilePlotPNG, FilePlotSVG, DirAdapter, DirCheckpoint}
-	if cfg.Resume {
-		ckpt, err = newestCheckpoint(cfg.Out)
+	if cfg.Resume || cfg.ResumeFrom != "" {
+		ckpt, err = resumeCheckpoint(cfg)
 		if err != nil || ckpt == "" {
 			return "", err
 		}
@@ -174,14 +174,6 @@ func checkpoints(out string) ([]string, []int, error) {
 	return paths, steps, nil
 }
 
-func newestCheckpoint(out string) (string, error) {
-	paths, _, err := checkpoints(out)
-	if err != nil || len(paths) == 0 {
-		return "", err
-	}
-	return paths[len(paths)-1], nil
-}
-
 func readTrainerState(ckpt string) (*trainerState, error) {
 	b, err := os.ReadFile(filepath.Join(ckpt, fileTrainerState))
 	if err != nil {
@@ -210,10 +202,13 @@ func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta llm.Ada
 	st.RNG = rngNote
 	err = model.SaveAdapter(filepath.Join(tmp, ckptAdapterDir), meta)
 	if err == nil {
-		err = opt.Save(filepath.Join(tmp, fileOptimizer))
+		err = saveOptimizer(filepath.Join(tmp, fileOptimizer), opt, model.TrainableParams())
 	}
 	if err == nil {
 		err = writeJSONAtomic(filepath.Join(tmp, fileTrainerState), st)
+	}
+	if err == nil {
+		err = writeChecksums(tmp)
 	}
 	if err == nil {
 		os.RemoveAll(final) // a step-N left by an earlier, interrupted attempt
@@ -252,11 +247,4 @@ func loadCheckpoint(ckpt string, model *llm.Model) (*trainerState, error) {
 		return nil, fmt.Errorf("resume from %s: %w", ckpt, err)
 	}
 	return st, nil
-}
-
-func loadOptimizer(ckpt string, opt *torch.AdamW) error {
-	if err := opt.Load(filepath.Join(ckpt, fileOptimizer)); err != nil {
-		return fmt.Errorf("resume from %s: %w", ckpt, err)
-	}
-	return nil
 }

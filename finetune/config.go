@@ -29,6 +29,9 @@ type Config struct {
 	Resume    bool   `yaml:"resume" json:"resume"`       // continue from the newest checkpoint in Out
 	Overwrite bool   `yaml:"overwrite" json:"overwrite"` // start afresh even if Out holds a run
 
+	// ResumeFrom resumes from this checkpoint (step-N, N, or a folder) instead of the newest.
+	ResumeFrom string `yaml:"resume-from" json:"resume-from"`
+
 	LoRAR           int     `yaml:"lora-r" json:"lora-r"`
 	LoRAAlpha       float64 `yaml:"lora-alpha" json:"lora-alpha"`
 	LoRADropout     float64 `yaml:"lora-dropout" json:"lora-dropout"`
@@ -143,6 +146,8 @@ func (c Config) Validate() error {
 		return errors.New("no training data: give --data PREPDIR or --train FILE")
 	case c.Data != "" && (c.TrainFile != "" || c.EvalFile != ""):
 		return errors.New("give either --data PREPDIR or --train FILE [--eval FILE], not both")
+	case (c.Resume || c.ResumeFrom != "") && c.Overwrite:
+		return errors.New("give --resume (or --resume-from) or --overwrite, not both")
 	case c.LoRAR <= 0:
 		return fmt.Errorf("lora-r must be at least 1, got %d", c.LoRAR)
 	case c.LoRAAlpha <= 0:

@@ -178,10 +178,12 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	}
 	defer opt.Close()
 	if ckpt != "" {
-		if err := loadOptimizer(ckpt, opt); err != nil {
+		if err := loadOptimizer(ckpt, opt, params); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(progress, "resuming from %s (step %d of %d)\n", ckpt, start, total)
+	} else if cfg.Resume {
+		fmt.Fprintf(progress, "resume: no checkpoint in %s yet: starting from step 0\n", cfg.Out)
 	}
 	tensors := make([]*torch.Tensor, len(params))
 	for i, p := range params {

@@ -47,6 +47,7 @@ func finetuneFlags() []finetuneFlag {
 		str("out", "run folder `RUNDIR`", "", func(c *finetune.Config) *string { return &c.Out }),
 		boolean("resume", "continue from the newest checkpoint in RUNDIR", func(c *finetune.Config) *bool { return &c.Resume }),
 		boolean("overwrite", "start afresh even if RUNDIR holds a run", func(c *finetune.Config) *bool { return &c.Overwrite }),
+		str("resume-from", "continue from this checkpoint (`step-N`, or a folder) instead of the newest", "", func(c *finetune.Config) *string { return &c.ResumeFrom }),
 		num("lora-r", "LoRA rank", d.LoRAR, func(c *finetune.Config) *int { return &c.LoRAR }),
 		real("lora-alpha", "LoRA alpha (scaling alpha/r)", d.LoRAAlpha, func(c *finetune.Config) *float64 { return &c.LoRAAlpha }),
 		real("lora-dropout", "dropout on the LoRA path", d.LoRADropout, func(c *finetune.Config) *float64 { return &c.LoRADropout }),

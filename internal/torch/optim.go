@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"unsafe"
 )
 
 // ParamGroup is a set of parameters sharing a learning rate and weight decay (LoRA+ gives B its own).
@@ -22,8 +21,10 @@ type ParamGroup struct {
 
 // AdamW is libtorch's torch::optim::AdamW over parameter groups.
 type AdamW struct {
-	o      C.st_optim
-	groups int
+	o            C.st_optim
+	groups       []ParamGroup // as built, with LR following SetLR
+	beta1, beta2 float64
+	eps          float64
 }
 
 // NewAdamW builds the optimizer. The parameters must stay alive for the optimizer's life.
@@ -61,7 +62,7 @@ func NewAdamW(groups []ParamGroup, beta1, beta2, eps float64) (*AdamW, error) {
 	if err := cerr(msg); err != nil {
 		return nil, fmt.Errorf("torch: adamw: %w", err)
 	}
-	return &AdamW{o: o, groups: len(groups)}, nil
+	return &AdamW{o: o, groups: append([]ParamGroup(nil), groups...), beta1: beta1, beta2: beta2, eps: eps}, nil
 }
 
 func (a *AdamW) check(name string) error {
@@ -98,34 +99,74 @@ func (a *AdamW) SetLR(g int, lr float64) error {
 	if err := cerr(C.g_st_adamw_set_lr(a.o, C.int(g), C.double(lr))); err != nil {
 		return fmt.Errorf("torch: adamw set_lr group %d: %w", g, err)
 	}
+	a.groups[g].LR = lr
 	return nil
 }
 
 // Groups is the number of parameter groups.
-func (a *AdamW) Groups() int { return a.groups }
+func (a *AdamW) Groups() int { return len(a.groups) }
 
-// Save writes the optimizer state (moments and step counts) to path in libtorch's archive format.
-func (a *AdamW) Save(path string) error {
-	if err := a.check("save"); err != nil {
-		return err
+// Group is parameter group g as built, with its current learning rate.
+func (a *AdamW) Group(g int) ParamGroup { return a.groups[g] }
+
+// GroupOf is the index of param's group, -1 when the optimizer does not hold it.
+func (a *AdamW) GroupOf(param *Tensor) int {
+	for g, pg := range a.groups {
+		for _, p := range pg.Params {
+			if p == param {
+				return g
+			}
+		}
 	}
-	cp := C.CString(path)
-	defer C.free(unsafe.Pointer(cp))
-	if err := cerr(C.g_st_adamw_save(a.o, cp)); err != nil {
-		return fmt.Errorf("torch: save optimizer state %s: %w", path, err)
-	}
-	return nil
+	return -1
 }
 
-// Load restores state written by Save for the same parameters.
-func (a *AdamW) Load(path string) error {
-	if err := a.check("load"); err != nil {
+// Betas and Eps are the moment decay rates and the denominator's epsilon.
+func (a *AdamW) Betas() (beta1, beta2 float64) { return a.beta1, a.beta2 }
+func (a *AdamW) Eps() float64                  { return a.eps }
+
+// AdamWState is one parameter's optimizer state: the steps it has taken and its moments (nil
+// before its first step).
+type AdamWState struct {
+	Step             int64
+	ExpAvg, ExpAvgSq *Tensor
+}
+
+// State returns param's state. The moments are views of the live state, owned by s: read them
+// before the next Step.
+func (a *AdamW) State(s *Scope, param *Tensor) (AdamWState, error) {
+	if err := a.check("state"); err != nil {
+		return AdamWState{}, err
+	}
+	if !param.Valid() {
+		return AdamWState{}, errors.New("torch: adamw state: parameter is nil")
+	}
+	var step C.int64_t
+	var m1, m2 C.st_tensor
+	if err := cerr(C.g_st_adamw_get_state(a.o, param.h, &step, &m1, &m2)); err != nil {
+		return AdamWState{}, fmt.Errorf("torch: adamw state: %w", err)
+	}
+	st := AdamWState{Step: int64(step)}
+	if m1 != nil {
+		st.ExpAvg = s.own(m1)
+	}
+	if m2 != nil {
+		st.ExpAvgSq = s.own(m2)
+	}
+	return st, nil
+}
+
+// SetState replaces param's state with copies of st's moments (cast to the parameter's dtype and
+// device); their shapes must equal the parameter's.
+func (a *AdamW) SetState(param *Tensor, st AdamWState) error {
+	if err := a.check("set state"); err != nil {
 		return err
 	}
-	cp := C.CString(path)
-	defer C.free(unsafe.Pointer(cp))
-	if err := cerr(C.g_st_adamw_load(a.o, cp)); err != nil {
-		return fmt.Errorf("torch: load optimizer state %s: %w", path, err)
+	if !param.Valid() || !st.ExpAvg.Valid() || !st.ExpAvgSq.Valid() {
+		return errors.New("torch: adamw set state: parameter or moment is nil")
+	}
+	if err := cerr(C.g_st_adamw_set_state(a.o, param.h, C.int64_t(st.Step), st.ExpAvg.h, st.ExpAvgSq.h)); err != nil {
+		return fmt.Errorf("torch: adamw set state: %w", err)
 	}
 	return nil
 }

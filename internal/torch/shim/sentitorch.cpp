@@ -100,7 +100,6 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x2, x1}, -1);
 }
 
-#if ST_FAST_OPTIM
 // The optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that pointer printed
 // as a string in older versions (a template, so only the matching branch is compiled).
 template <typename Key>
@@ -113,7 +112,6 @@ Key state_key(c10::TensorImpl* impl) {
     return impl;
   }
 }
-#endif
 
 // LinearCrossEntropy is Σ_rows cross_entropy(h·Wᵀ, target) over the rows whose target is not
 // ignore_index, without the [N, V] logits: the vocabulary goes by in chunks with an online
@@ -852,15 +850,49 @@ const char* st_adamw_set_lr(st_optim o, int group, double lr) {
   ST_CATCH
 }
 
-const char* st_adamw_save(st_optim o, const char* path) {
+// The parameter p of o, or an exception naming it as foreign: state is keyed by TensorImpl, so a
+// tensor the optimizer does not hold would get state that no step ever reads.
+static void adamw_param(st_optim o, const at::Tensor& p) {
+  for (auto& group : o->opt->param_groups())
+    for (auto& q : group.params())
+      if (q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) return;
+  throw std::invalid_argument("adamw: the tensor is not one of the optimizer's parameters");
+}
+
+// The moments of param as views of the live state (null before its first step, with step 0).
+const char* st_adamw_get_state(st_optim o, st_tensor param, int64_t* step, st_tensor* exp_avg, st_tensor* exp_avg_sq) {
   ST_TRY
-  torch::save(*o->opt, std::string(path));
+  const auto& p = T(param, "adamw state parameter");
+  adamw_param(o, p);
+  auto& state = o->opt->state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  *step = 0;
+  *exp_avg = *exp_avg_sq = nullptr;
+  auto it = state.find(state_key<Key>(p.unsafeGetTensorImpl()));
+  if (it == state.end()) return nullptr;
+  auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+  *step = st.step();
+  *exp_avg = wrap(st.exp_avg().detach());
+  *exp_avg_sq = wrap(st.exp_avg_sq().detach());
   ST_CATCH
 }
 
-const char* st_adamw_load(st_optim o, const char* path) {
+// Replaces param's state with copies of the moments, cast to the parameter's dtype and device.
+const char* st_adamw_set_state(st_optim o, st_tensor param, int64_t step, st_tensor exp_avg, st_tensor exp_avg_sq) {
   ST_TRY
-  torch::load(*o->opt, std::string(path));
+  const auto& p = T(param, "adamw state parameter");
+  adamw_param(o, p);
+  const auto& m1 = T(exp_avg, "exp_avg");
+  const auto& m2 = T(exp_avg_sq, "exp_avg_sq");
+  if (!m1.sizes().equals(p.sizes()) || !m2.sizes().equals(p.sizes()))
+    throw std::invalid_argument("adamw: moment shapes differ from the parameter's");
+  auto& state = o->opt->state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  auto st = std::make_unique<torch::optim::AdamWParamState>();
+  st->step(step);
+  st->exp_avg(m1.detach().to(p.options(), /*non_blocking=*/false, /*copy=*/true));
+  st->exp_avg_sq(m2.detach().to(p.options(), /*non_blocking=*/false, /*copy=*/true));
+  state[state_key<Key>(p.unsafeGetTensorImpl())] = std::move(st);
   ST_CATCH
 }
 

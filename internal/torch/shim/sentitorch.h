@@ -94,8 +94,8 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_adamw_step, (st_optim o), (o)) \
   X(st_adamw_zero_grad, (st_optim o), (o)) \
   X(st_adamw_set_lr, (st_optim o, int group, double lr), (o, group, lr)) \
-  X(st_adamw_save, (st_optim o, const char* path), (o, path)) \
-  X(st_adamw_load, (st_optim o, const char* path), (o, path)) \
+  X(st_adamw_get_state, (st_optim o, st_tensor param, int64_t* step, st_tensor* exp_avg, st_tensor* exp_avg_sq), (o, param, step, exp_avg, exp_avg_sq)) \
+  X(st_adamw_set_state, (st_optim o, st_tensor param, int64_t step, st_tensor exp_avg, st_tensor exp_avg_sq), (o, param, step, exp_avg, exp_avg_sq)) \
   X(st_adamw_free, (st_optim o), (o)) \
   X(st_dist_available, (int* out), (out)) \
   X(st_dist_init, (const char* backend, const char* host, int port, int rank, int world, int timeout_ms, st_group* out), (backend, host, port, rank, world, timeout_ms, out)) \

@@ -1,0 +1,121 @@
+package finetune
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --resume never trains over a finished run, says when it starts fresh, checks every
+// checkpoint file against SHA256SUMS, and offers the previous checkpoint when the newest is
+// damaged; --resume-from that one reproduces the uninterrupted run.
+func TestResumeChecksAndRefusals(t *testing.T) {
+	dir := t.TempDir()
+	short := func(out string) Config {
+		cfg := testConfig(t, out)
+		cfg.MaxSteps, cfg.SaveEvery, cfg.SaveTotalLimit, cfg.EvalEvery = 6, 2, 3, 0
+		cfg.LoadBest = false
+		return cfg
+	}
+	ref := filepath.Join(dir, "ref")
+	want, err := Train(short(ref), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(ref, DirCheckpoint, "step-4")
+	if err := verifyCheckpoint(ck); err != nil {
+		t.Fatalf("fresh checkpoint: %v", err)
+	}
+	sums, _ := os.ReadFile(filepath.Join(ck, fileChecksums))
+	for _, f := range []string{fileTrainerState, fileOptimizer, "adapter/adapter_model.safetensors", "adapter/adapter_config.json"} {
+		if !bytes.Contains(sums, []byte("  "+f+"\n")) {
+			t.Fatalf("%s does not list %s:\n%s", fileChecksums, f, sums)
+		}
+	}
+
+	t.Run("finished run", func(t *testing.T) {
+		before, _ := os.ReadFile(filepath.Join(ref, FileRun))
+		for _, c := range []func(*Config){
+			func(c *Config) { c.Resume = true },
+			func(c *Config) { c.ResumeFrom = "step-2" },
+		} {
+			cfg := short(ref)
+			c(&cfg)
+			if _, err := Train(cfg, nil); err == nil || !strings.Contains(err.Error(), "finished") || !strings.Contains(err.Error(), "--overwrite") {
+				t.Fatalf("err = %v", err)
+			}
+		}
+		after, _ := os.ReadFile(filepath.Join(ref, FileRun))
+		if !bytes.Equal(before, after) {
+			t.Fatal("run.json changed")
+		}
+	})
+	t.Run("no checkpoint yet", func(t *testing.T) {
+		cfg := short(filepath.Join(dir, "new"))
+		cfg.Resume = true
+		var progress bytes.Buffer
+		res, err := Train(cfg, &progress)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.String(), "no checkpoint in") || !strings.Contains(progress.String(), "starting from step 0") || res.FinalLoss != want.FinalLoss {
+			t.Fatalf("final loss %v (want %v), progress:\n%s", res.FinalLoss, want.FinalLoss, progress.String())
+		}
+	})
+	t.Run("damaged newest", func(t *testing.T) {
+		out := filepath.Join(dir, "crashed")
+		if err := os.CopyFS(out, os.DirFS(ref)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{FileRun, DirAdapter} { // as if killed after step 4's checkpoint
+			os.RemoveAll(filepath.Join(out, f))
+		}
+		w := filepath.Join(out, DirCheckpoint, "step-4", "adapter", "adapter_model.safetensors")
+		b, _ := os.ReadFile(w)
+		b[len(b)-3] ^= 0x40 // one bit of the last tensor
+		os.WriteFile(w, b, 0o644)
+		cfg := short(out)
+		cfg.Resume = true
+		_, err := Train(cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), "step-4 is damaged") || !strings.Contains(err.Error(), "adapter/adapter_model.safetensors") ||
+			!strings.Contains(err.Error(), "--resume-from step-2") {
+			t.Fatalf("err = %v", err)
+		}
+		cfg.Resume, cfg.ResumeFrom = false, "step-4"
+		if _, err := Train(cfg, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("--resume-from a damaged checkpoint: %v", err)
+		}
+		cfg.ResumeFrom = "step-3"
+		if _, err := Train(cfg, nil); err == nil || !strings.Contains(err.Error(), "checkpoints: step-2, step-4") {
+			t.Fatalf("--resume-from a missing checkpoint: %v", err)
+		}
+		cfg.ResumeFrom = "step-2"
+		res, err := Train(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ResumedFrom != 2 || math.Abs(res.FinalLoss-want.FinalLoss) > 1e-5 { // TestResumeAfterKill's tolerance
+			t.Fatalf("resumed from %d: final loss %v, uninterrupted %v", res.ResumedFrom, res.FinalLoss, want.FinalLoss)
+		}
+	})
+	t.Run("no checksums", func(t *testing.T) {
+		ck := t.TempDir()
+		if err := os.CopyFS(ck, os.DirFS(filepath.Join(ref, DirCheckpoint, "step-2"))); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(ck, fileChecksums))
+		if err := verifyCheckpoint(ck); err == nil || !strings.Contains(err.Error(), "no SHA256SUMS") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("resume and overwrite", func(t *testing.T) {
+		cfg := short(ref)
+		cfg.Resume, cfg.Overwrite = true, true
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
