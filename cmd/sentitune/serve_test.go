@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -206,5 +208,110 @@ func TestServeProcess(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), fmt.Sprintf("stopped after %d requests", requests+3+inflight)) {
 		t.Errorf("serve log:\n%s", log.String())
+	}
+}
+
+// With --token-file only bearers of the token are served; SIGTERM while a
+// flood is being scored exits 0 within --drain (plus one bounded pass), the
+// requests it cut answered 503 — not after scoring everything, with exit 1.
+func TestServeProcessTokenAndDrainLimit(t *testing.T) {
+	model := tinyPredictModel(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-7f2a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, url, log := serveProcess(t, "--model", model, "--device", "cpu", "--token-file", tokenFile, "--drain", "1s")
+	client := &http.Client{Timeout: 2 * time.Minute}
+	post := func(token string, texts []string) (int, string) {
+		body, _ := json.Marshal(predict.PredictRequest{Texts: texts})
+		req, _ := http.NewRequest("POST", url+"/v1/predict", bytes.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := post("", []string{"fine"}); code != 401 {
+		t.Fatalf("no token: %d %s", code, b)
+	}
+	if code, b := post("wrong", []string{"fine"}); code != 401 {
+		t.Fatalf("wrong token: %d %s", code, b)
+	}
+	if code, b := post("s3cret-7f2a", []string{"fine"}); code != 200 {
+		t.Fatalf("right token: %d %s", code, b)
+	}
+
+	long := make([]string, 60) // 60 × 510 tokens: within --max-request-tokens, seconds of work
+	for i := range long {
+		long[i] = strings.Repeat(fmt.Sprintf("The battery died after %d days and support never answered. ", i), 60)
+	}
+	const inflight = 4
+	codes := make(chan int, inflight)
+	for range inflight {
+		go func() {
+			code, _ := post("s3cret-7f2a", long)
+			codes <- code
+		}()
+	}
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v:\n%s", err, log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve still running 20 s after SIGTERM with --drain 1s:\n%s", log.String())
+	}
+	if d := time.Since(t0); d > 8*time.Second {
+		t.Errorf("exit took %v after SIGTERM with --drain 1s", d)
+	}
+	cut := 0
+	for range inflight {
+		switch code := <-codes; code {
+		case 503:
+			cut++
+		case 200:
+		default:
+			t.Errorf("request in flight at SIGTERM got %d", code)
+		}
+	}
+	if cut == 0 || !strings.Contains(log.String(), "drain limit of 1s answered") {
+		t.Errorf("%d requests cut; log:\n%s", cut, log.String())
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	twoWords := filepath.Join(dir, "two")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	os.WriteFile(twoWords, []byte("abc def\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--token-file", empty}, "is empty"},
+		{[]string{"--token-file", twoWords}, "the token alone"},
+		{[]string{"--token-file", filepath.Join(dir, "missing")}, "no such file"},
+		{[]string{"--max-batch-tokens", "0"}, "--max-batch-tokens 0"},
+		{[]string{"--max-request-tokens", "-1"}, "--max-request-tokens -1"},
+		{[]string{"--max-queue-tokens", "100"}, "below --max-request-tokens"},
+	} {
+		_, err := runApp(t, "", append([]string{"serve", "--model", dir}, c.args...)...)
+		var ee exitError
+		if err == nil || !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want a usage error (exit 2) saying %q", c.args, err, c.want)
+		}
 	}
 }
