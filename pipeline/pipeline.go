@@ -362,6 +362,7 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 		},
 	})
 	if err != nil {
+		Progress:    w,
 		return err
 	}
 	res.Metrics = in.Model.Metrics

@@ -44,7 +44,7 @@ func writeAlpaca(t *testing.T, path string, texts []string, labels []int) {
 
 // example builds a prep directory (80/20 split of the Amazon sentences), a stand-in "model"
 // (the TF-IDF logistic regression trained on only the first trainRows training rows: a weaker
-// classifier, so the report has something to compare), and that stand-in's L-BFGS objective as
+// classifier, so the report has something to compare), and that stand-in's Newton-iteration objective as
 // a training log in a run directory.
 type example struct {
 	prepDir, runDir string
@@ -88,7 +88,7 @@ func makeExample(t *testing.T, trainRows int) example {
 }
 
 const exampleNote = "Example report. The \"model\" here is a stand-in, a TF-IDF logistic regression trained on " +
-	"only 300 of the 800 training sentences, and its training curve is that regression's L-BFGS objective, so that this page can be generated without libtorch. A tuned model's report looks the same."
+	"only 300 of the 800 training sentences, and its training curve is that regression's objective per Newton iteration, so that this page can be generated without libtorch. A tuned model's report looks the same."
 
 // writeExample writes the example report (model vs baseline vs a smaller stand-in) into out.
 func writeExample(t *testing.T, out string) *Input {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ type EvalConfig struct {
 	RunDir      string            // a finetune run directory: its train_log.jsonl gives the loss curve; "" = none
 	Provenance  map[string]string // model, adapter, data hash, options, …; "date" is added when absent
 	Note        string            // plain note shown at the top of the report
+	Progress    io.Writer         // where each phase shows progress (a bar on a terminal, else lines); nil = silent
 }
 
 // RunEval is the whole eval stage for predictions already in memory (sentitune eval and
@@ -59,7 +61,7 @@ func RunEval(preds []eval.Prediction, cfg EvalConfig) (*Input, error) {
 	}
 
 	if cfg.BaselineDir != "" {
-		side, how, err := baselineSide(cfg.BaselineDir, preds)
+		side, how, err := baselineSide(cfg.BaselineDir, preds, cfg.Progress)
 		if err != nil {
 			return nil, err
 		}
@@ -105,23 +107,18 @@ func (in *Input) compare(preds []eval.Prediction, other Side) {
 
 // baselineSide trains the TF-IDF baseline on prepDir/train.json and scores the model's own rows
 // (baselineRows).
-func baselineSide(prepDir string, preds []eval.Prediction) (*Side, string, error) {
+func baselineSide(prepDir string, preds []eval.Prediction, progressTo io.Writer) (*Side, string, error) {
 	ids, tt, ll, rows, err := baselineRows(prepDir, preds) // before training: a mismatch fails fast
 	if err != nil {
 		return nil, "", err
 	}
 	trainPath := filepath.Join(prepDir, "train.json")
-	texts, labels, err := eval.ReadLabelledAlpaca(trainPath)
+	b, err := fitBaseline(trainPath, filepath.Join(prepDir, ".cache"), progressTo)
 	if err != nil {
-		return nil, "", fmt.Errorf("eval: baseline: %w", err)
+		return nil, "", err
 	}
-	b, err := eval.TrainBaseline(texts, labels)
-	if err != nil {
-		return nil, "", fmt.Errorf("eval: baseline on %s: %w", trainPath, err)
-	}
-	how := fmt.Sprintf("TF-IDF word+bigram logistic regression (C=%g) trained on %s (%d rows), scored on ", eval.BaselineC, trainPath, len(texts))
+	how := b.String() + ", scored on " + rows
 	scored := b.PredictAll(ids, tt, ll)
-	how += rows
 	m, err := eval.Compute(scored)
 	if err != nil {
 		return nil, "", fmt.Errorf("eval: baseline: %w", err)
