@@ -275,10 +275,10 @@ func oneClassWarning(s Side) string {
 	if predShare < oneClassShare || labelShare > predShare-0.05 {
 		return ""
 	}
-	w := fmt.Sprintf("%s predicts %.1f%% of rows as %d, though only %.1f%% are labelled %d: its decision threshold is misplaced, so its accuracy (%.3f) understates it",
+	w := fmt.Sprintf("%s predicts %.1f%% of rows as %d, though only %.1f%% are labelled %d: its decision threshold is misplaced, and its accuracy (%.3f) says little",
 		s.Name, 100*predShare, cls, 100*labelShare, cls, m.Accuracy)
 	if m.ROCAUC != nil {
-		w += fmt.Sprintf(" (ROC-AUC %.3f ranks the rows far better)", *m.ROCAUC)
+		w += fmt.Sprintf(" about how well it ranks the rows (ROC-AUC %.3f)", *m.ROCAUC)
 	}
 	if m.BestAccThreshold != nil {
 		return w + fmt.Sprintf(". See \"Thresholds on this split\": prob ≥ %.4g would score %.3f accuracy here.", m.BestAccThreshold.Threshold, m.BestAccThreshold.Accuracy)

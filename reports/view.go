@@ -130,7 +130,7 @@ func buildView(in *Input) *view {
 		decCard("PR-AUC", m.PRAUC, base, func(b *eval.Metrics) *float64 { return b.PRAUC }),
 	}
 	v.Cards[0].Sub = fmt.Sprintf("majority class %.1f%%", 100*m.Majority.Accuracy)
-	markTradeOff(&v.Cards[1], &v.Cards[2])
+	markTradeOff(&v.Cards[1], &v.Cards[2], v.Cards[3])
 	v.Verdict = verdict(in)
 
 	sides := in.sides()
@@ -275,16 +275,23 @@ func delta(d float64, format string) (string, string) {
 	return strings.Replace(fmt.Sprintf(format, d), "-", "−", 1), cls
 }
 
-// markTradeOff colours precision and recall neutrally when one rose and the other fell: moving
-// the threshold trades one for the other, so neither change alone is better for the user; F1
-// and balanced accuracy judge the pair.
-func markTradeOff(precision, recall *card) {
+// markTradeOff handles precision and recall moving in opposite directions: the threshold trades
+// one for the other, so a change is better for the user only when F1 moves the same way. The
+// one that agrees with F1 keeps its colour; the other is shown neutral ("trade").
+func markTradeOff(precision, recall *card, f1 card) {
 	if !(precision.DeltaClass == "up" && recall.DeltaClass == "down") && !(precision.DeltaClass == "down" && recall.DeltaClass == "up") {
 		return
 	}
-	precision.Sub = "traded against recall (" + strings.TrimSuffix(recall.Delta, " vs baseline") + "); judge by F1"
-	recall.Sub = "traded against precision (" + strings.TrimSuffix(precision.Delta, " vs baseline") + "); judge by F1"
-	precision.DeltaClass, recall.DeltaClass = "trade", "trade"
+	for _, c := range []struct {
+		this  *card
+		other *card
+		name  string
+	}{{precision, recall, "recall"}, {recall, precision, "precision"}} {
+		if c.this.DeltaClass != f1.DeltaClass {
+			c.this.DeltaClass = "trade"
+			c.this.Sub = "traded against " + c.name + " (" + strings.TrimSuffix(c.other.Delta, " vs baseline") + "); judge by F1"
+		}
+	}
 }
 
 func pct(k, n int) string {
