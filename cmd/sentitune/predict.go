@@ -172,10 +172,10 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 	if c.Duration("log-every") <= 0 {
 		return usageError("predict: --log-every must be positive (like 30s or 5m), got %v", c.Duration("log-every"))
 	}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		cfg.Progress = os.Stderr
+	if progress.IsTerminal(c.App.ErrWriter) {
+		cfg.Progress = c.App.ErrWriter
 	} else {
-		cfg.Log, cfg.LogInterval = os.Stderr, c.Duration("log-every")
+		cfg.Log, cfg.LogInterval = c.App.ErrWriter, c.Duration("log-every")
 	}
 	st, err := predict.Run(cfg)
 	if err != nil {

@@ -72,7 +72,7 @@ func runPrep(c *cli.Context) error {
 		Name:        c.String("name"),
 		Out:         c.String("out"),
 	}
-	cfg.Progress, cfg.LogEvery = os.Stderr, c.Duration("log-every") // a bar on a terminal, else lines
+	cfg.Progress, cfg.LogEvery = c.App.ErrWriter, c.Duration("log-every") // a bar on a terminal, else lines
 	if cfg.LogEvery <= 0 {
 		return usageError("prep: --log-every must be positive (like 30s or 5m), got %v", cfg.LogEvery)
 	}
