@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
 )
@@ -107,50 +110,109 @@ func (l *trainLog) add(line LogLine) error {
 
 func (l *trainLog) Close() error { return l.f.Close() }
 
-// writeLossPlot draws the training loss per step and the evaluation loss into
-// loss.png and loss.svg.
+// writeLossPlot draws loss.png and loss.svg from the log: the training loss per
+// step over the answer tokens (full vocabulary) and over the two label tokens,
+// the evaluation's same two losses, and below them the evaluation accuracy, so
+// a falling loss can be told from a model that classifies better.
 func writeLossPlot(dir string, lines []LogLine) error {
-	var train, eval plotter.XYs
+	var train, trainLabel, eval, evalLabel, evalAcc plotter.XYs
+	pos := func(v float64) float64 { return math.Max(v, 1e-6) } // the log axis has no 0
 	for _, l := range lines {
+		x := float64(l.Step)
 		switch l.Split {
 		case "train":
-			train = append(train, plotter.XY{X: float64(l.Step), Y: l.Loss})
+			train = append(train, plotter.XY{X: x, Y: pos(l.Loss)})
+			if l.LabelLoss != nil {
+				trainLabel = append(trainLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
+			}
 		case "eval":
-			eval = append(eval, plotter.XY{X: float64(l.Step), Y: l.Loss})
+			eval = append(eval, plotter.XY{X: x, Y: pos(l.Loss)})
+			if l.LabelLoss != nil {
+				evalLabel = append(evalLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
+			}
+			if l.Accuracy != nil {
+				evalAcc = append(evalAcc, plotter.XY{X: x, Y: *l.Accuracy})
+			}
 		}
 	}
 	if len(train) == 0 {
 		return nil
 	}
-	p := plot.New()
-	p.Title.Text = "sentitune finetune"
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = "loss (answer tokens)"
-	p.Add(plotter.NewGrid())
-	tl, err := plotter.NewLine(train)
-	if err != nil {
-		return fmt.Errorf("loss plot: %w", err)
-	}
-	tl.Color = plotutil.Color(0)
-	p.Add(tl)
-	p.Legend.Add("train", tl)
-	if len(eval) > 0 {
-		el, pts, err := plotter.NewLinePoints(eval)
+	loss := plot.New()
+	loss.Title.Text = "sentitune finetune"
+	loss.Y.Label.Text = "loss (log scale)"
+	loss.Y.Scale, loss.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1} // the label loss (< ln 2 once learning) sits far below the full one
+	loss.Add(plotter.NewGrid())
+	for _, c := range []struct {
+		name   string
+		pts    plotter.XYs
+		color  int
+		dashed bool
+		points bool
+	}{
+		{"train (answer tokens, full vocabulary)", train, 0, false, false},
+		{"train (label tokens 0/1)", trainLabel, 0, true, false},
+		{"eval (answer tokens)", eval, 1, false, true},
+		{"eval (label tokens 0/1)", evalLabel, 1, true, true},
+	} {
+		if len(c.pts) == 0 {
+			continue
+		}
+		l, pts, err := plotter.NewLinePoints(c.pts)
 		if err != nil {
 			return fmt.Errorf("loss plot: %w", err)
 		}
-		el.Color, pts.Color, pts.Shape = plotutil.Color(1), plotutil.Color(1), draw.CircleGlyph{}
-		p.Add(el, pts)
-		p.Legend.Add("eval", el, pts)
+		l.Color, pts.Color = plotutil.Color(c.color), plotutil.Color(c.color)
+		if c.dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		if c.points {
+			pts.Shape = draw.CircleGlyph{}
+			loss.Add(l, pts)
+			loss.Legend.Add(c.name, l, pts)
+		} else {
+			loss.Add(l)
+			loss.Legend.Add(c.name, l)
+		}
 	}
-	p.Legend.Top = true
-	for _, name := range []string{FilePlotPNG, FilePlotSVG} {
-		w, err := p.WriterTo(7*vg.Inch, 4*vg.Inch, strings.TrimPrefix(filepath.Ext(name), "."))
+	loss.Legend.Top, loss.Legend.YOffs = true, -vg.Points(24) // below the curves' start, which sits at the top
+	panels := []*plot.Plot{loss}
+	height := 4 * vg.Inch
+	if len(evalAcc) > 0 {
+		acc := plot.New()
+		acc.X.Label.Text, acc.Y.Label.Text = "step", "eval accuracy"
+		acc.Y.Min, acc.Y.Max = 0, 1
+		acc.X.Min, acc.X.Max = loss.X.Min, loss.X.Max
+		acc.Add(plotter.NewGrid())
+		l, pts, err := plotter.NewLinePoints(evalAcc)
 		if err != nil {
 			return fmt.Errorf("loss plot: %w", err)
+		}
+		l.Color, pts.Color, pts.Shape = plotutil.Color(2), plotutil.Color(2), draw.CircleGlyph{}
+		acc.Add(l, pts)
+		panels = append(panels, acc)
+		height = 6 * vg.Inch
+	} else {
+		loss.X.Label.Text = "step"
+	}
+	for _, name := range []string{FilePlotPNG, FilePlotSVG} {
+		var c vg.CanvasWriterTo
+		if strings.HasSuffix(name, ".svg") {
+			c = vgsvg.New(7*vg.Inch, height)
+		} else {
+			c = vgimg.PngCanvas{Canvas: vgimg.New(7*vg.Inch, height)}
+		}
+		grid := make([][]*plot.Plot, len(panels))
+		for i, p := range panels {
+			grid[i] = []*plot.Plot{p}
+		}
+		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6), PadY: vg.Points(10)}
+		canvases := plot.Align(grid, tiles, draw.New(c))
+		for i, p := range panels {
+			p.Draw(canvases[i][0])
 		}
 		var buf bytes.Buffer
-		if _, err := w.WriteTo(&buf); err != nil {
+		if _, err := c.WriteTo(&buf); err != nil {
 			return fmt.Errorf("loss plot %s: %w", name, err)
 		}
 		if err := atomicfile.WriteFile(filepath.Join(dir, name), buf.Bytes()); err != nil {

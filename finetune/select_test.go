@@ -3,6 +3,7 @@ package finetune
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -313,5 +314,47 @@ func TestLabelTally(t *testing.T) {
 	step := &labelTally{zero: zero, one: one}
 	if _, err := trainMicroBatch(model, exs, 16, false, nil, step); err != nil || step.rows != len(exs) || !(step.sum > 0) {
 		t.Fatalf("training step tallied %d rows, sum %v (%v)", step.rows, step.sum, err)
+	}
+}
+
+// loss.png/.svg show the label-token losses beside the full ones, and the
+// evaluation accuracy in a panel of its own.
+func TestLossPlotPanels(t *testing.T) {
+	dir := t.TempDir()
+	f := func(v float64) *float64 { return &v }
+	var lines []LogLine
+	for step := 1; step <= 20; step++ {
+		lines = append(lines, LogLine{Step: step, Split: "train", Loss: 3 / float64(step), LabelLoss: f(0.7 / float64(step))})
+		if step%5 == 0 {
+			lines = append(lines, LogLine{Step: step, Split: "eval", Loss: 3.5 / float64(step), LabelLoss: f(0.8 / float64(step)), Accuracy: f(0.5 + float64(step)/50)})
+		}
+	}
+	if err := writeLossPlot(dir, lines); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, FilePlotSVG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"eval accuracy", "train (label tokens 0/1)", "eval (label tokens 0/1)", "train (answer tokens, full vocabulary)"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("loss.svg has no %q", want)
+		}
+	}
+	f2, err := os.Open(filepath.Join(dir, FilePlotPNG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	img, err := png.Decode(f2)
+	if err != nil || img.Bounds().Dy() <= img.Bounds().Dx()*3/4 {
+		t.Fatalf("loss.png: %v, bounds %v: want two panels stacked", err, img.Bounds())
+	}
+	// Without evaluations: the loss panel alone.
+	if err := writeLossPlot(dir, lines[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if svg, _ = os.ReadFile(filepath.Join(dir, FilePlotSVG)); bytes.Contains(svg, []byte("eval accuracy")) {
+		t.Error("an accuracy panel without evaluations")
 	}
 }

@@ -25,6 +25,9 @@ type LossPoint struct {
 	Step  int     `json:"step"`
 	Loss  float64 `json:"loss"`
 	Split string  `json:"split"`
+	// LabelLoss is the two-way cross-entropy over the 0/1 label logits; Accuracy an evaluation's.
+	LabelLoss *float64 `json:"label_loss,omitempty"`
+	Accuracy  *float64 `json:"accuracy,omitempty"`
 }
 
 // Side is one classifier's results on the test rows.
@@ -193,9 +196,11 @@ func ReadTrainLog(path string) ([]LossPoint, error) {
 			continue
 		}
 		var rec struct {
-			Step  *float64 `json:"step"`
-			Loss  *float64 `json:"loss"`
-			Split string   `json:"split"`
+			Step      *float64 `json:"step"`
+			Loss      *float64 `json:"loss"`
+			Split     string   `json:"split"`
+			LabelLoss *float64 `json:"label_loss"`
+			Accuracy  *float64 `json:"accuracy"`
 		}
 		if err := json.Unmarshal(l, &rec); err != nil {
 			return nil, fmt.Errorf("read %s line %d: %w", path, line, err)
@@ -209,7 +214,7 @@ func ReadTrainLog(path string) ([]LossPoint, error) {
 		if rec.Split == "" {
 			rec.Split = "train"
 		}
-		out = append(out, LossPoint{Step: int(*rec.Step), Loss: *rec.Loss, Split: rec.Split})
+		out = append(out, LossPoint{Step: int(*rec.Step), Loss: *rec.Loss, Split: rec.Split, LabelLoss: rec.LabelLoss, Accuracy: rec.Accuracy})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)

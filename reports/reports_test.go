@@ -260,12 +260,14 @@ func TestReadTrainLog(t *testing.T) {
 {"event":"checkpoint","step":1}
 
 {"step":2,"loss":2.25,"lr":0.001}
-{"step":2,"loss":2.4,"split":"eval"}
+{"step":2,"loss":2.4,"split":"eval","label_loss":0.5,"accuracy":0.75}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []LossPoint{{1, 2.5, "train"}, {2, 2.25, "train"}, {2, 2.4, "eval"}}
+	labelLoss, acc := 0.5, 0.75
+	want := []LossPoint{{Step: 1, Loss: 2.5, Split: "train"}, {Step: 2, Loss: 2.25, Split: "train"},
+		{Step: 2, Loss: 2.4, Split: "eval", LabelLoss: &labelLoss, Accuracy: &acc}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
