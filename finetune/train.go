@@ -389,8 +389,16 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 				return nil, fmt.Errorf("load the best checkpoint (step %d): %w", sel.Best.Step, err)
 			}
 			res.Eval = sel.Eval
+			// The written adapter is the best evaluated checkpoint's, byte for byte (rank 0 wrote and writes it).
+			if d.lead() {
+				if _, err := model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, sel.Best.Step), ckptAdapterDir)); err != nil {
+					return nil, fmt.Errorf("load the best checkpoint (step %d): %w", sel.Best.Step, err)
+				}
+			}
 		}
-		fmt.Fprintf(progress, "best checkpoint: %s; the adapter is that step's\n", sel)
+		if cfg.EvalEvery > 0 {
+			fmt.Fprintf(progress, "best checkpoint: %s; the adapter is that step's\n", sel)
+		}
 	}
 
 	// Outputs (rank 0's alone).
