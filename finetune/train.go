@@ -384,10 +384,6 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		res.Best = sel.Best
 		meta.Best = sel.Best
 		if sel.Best.Step != last {
-			// The written adapter is the best evaluated checkpoint's, byte for byte.
-			if _, err := model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, sel.Best.Step), ckptAdapterDir)); err != nil {
-				return nil, fmt.Errorf("load the best checkpoint (step %d): %w", sel.Best.Step, err)
-			}
 			res.Eval = sel.Eval
 			// The written adapter is the best evaluated checkpoint's, byte for byte (rank 0 wrote and writes it).
 			if d.lead() {
