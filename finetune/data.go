@@ -16,8 +16,9 @@ import (
 // answer ids (label and end-of-turn). Loss is taken only on the answer.
 type example struct {
 	ids    []int
-	prompt int // number of prompt ids; ids[prompt:] is the answer
-	label  int // 0 or 1
+	prompt int  // number of prompt ids; ids[prompt:] is the answer
+	label  int  // 0 or 1
+	cut    bool // the review was cut to fit the max length (llm.TruncationRight)
 }
 
 // answerLen is the number of tokens that carry loss.
@@ -80,13 +81,34 @@ func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example,
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
 		}
-		ids, err := llm.BuildPrompt(tok, llm.PromptSpec{Instruction: r.Instruction, System: r.System}, r.Input, maxLen, len(answer))
+		ids, cut, err := llm.BuildPromptCut(tok, llm.PromptSpec{Instruction: r.Instruction, System: r.System}, r.Input, maxLen, len(answer))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
 		}
-		exs[i] = example{ids: append(ids, answer...), prompt: len(ids), label: label}
+		exs[i] = example{ids: append(ids, answer...), prompt: len(ids), label: label, cut: cut}
 	}
 	return exs, recs, nil
+}
+
+// countCut is the number of examples whose review was cut to the max length.
+func countCut(exs []example) int {
+	n := 0
+	for _, e := range exs {
+		if e.cut {
+			n++
+		}
+	}
+	return n
+}
+
+// truncationLine says how many examples the max length cut, and from which end.
+func truncationLine(maxLen int, train, eval []example) string {
+	s := fmt.Sprintf("finetune: --max-len %d cuts %d of %d training examples (%.1f%%)", maxLen, countCut(train), len(train),
+		100*float64(countCut(train))/float64(max(1, len(train))))
+	if len(eval) > 0 {
+		s += fmt.Sprintf(" and %d of %d evaluation examples", countCut(eval), len(eval))
+	}
+	return s + "; truncation side " + llm.TruncationRight + ": a long review loses its end, the prompt template and answer are kept\n"
 }
 
 func lengthsOf(exs []example) []int {

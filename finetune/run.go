@@ -77,6 +77,11 @@ type dataRecord struct {
 	TrainExamples int               `json:"train_examples"`
 	EvalExamples  int               `json:"eval_examples"`
 	Validation    string            `json:"validation"` // what evaluation ran on: val.json, a slice carved from train, or none
+
+	// Examples whose review the max length cut, and which end it cut (llm.TruncationRight).
+	TrainTruncated int    `json:"train_truncated"`
+	EvalTruncated  int    `json:"eval_truncated"`
+	TruncationSide string `json:"truncation_side"`
 }
 
 type engine struct {
@@ -144,5 +149,6 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 			PeakMemory: res.PeakMemory, PeakKind: peakKind, Adapter: res.Adapter},
 		Finished: time.Now().UTC(),
 	}
+	rec.Data.TrainTruncated, rec.Data.EvalTruncated, rec.Data.TruncationSide = res.TrainTruncated, res.EvalTruncated, llm.TruncationRight
 	return writeJSONAtomic(filepath.Join(cfg.Out, FileRun), rec)
 }

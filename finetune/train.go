@@ -32,6 +32,9 @@ type Result struct {
 	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
 	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
 
+	// TrainTruncated and EvalTruncated count the examples whose review --max-len cut (its end).
+	TrainTruncated, EvalTruncated int
+
 	Best       *llm.BestCheckpoint // the evaluated step the adapter comes from (LoadBest)
 	Validation string              // what the evaluations ran on
 }
@@ -155,6 +158,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 	defer model.Close()
 	fmt.Fprintf(progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
 		len(train), total, cfg.BatchSize, cfg.GradAccum, len(evalSet), model.Device(), model.DType())
+	fmt.Fprint(progress, truncationLine(cfg.MaxLen, train, evalSet))
 
 	// A fresh run attaches a new adapter; a resumed one the checkpoint's (and its best evaluation so far).
 	start, elapsed0 := 0, 0.0
@@ -203,6 +207,7 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 
 	meta := adapterMeta(recs[0], tok, zeroID, oneID, cfg.MaxLen)
 	res := &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: start, Rank: d.rank(), World: d.world()}
+	res.TrainTruncated, res.EvalTruncated = countCut(train), countCut(evalSet)
 	if d.on() {
 		res.Backend = d.backend
 		fmt.Fprintf(progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",

@@ -38,23 +38,30 @@ func (p PromptSpec) UserTurn(input string) string {
 // answer) so that len(ids)+answerLen <= maxLen. It is an error if the template and
 // answer alone do not fit.
 func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen, answerLen int) ([]int, error) {
+	ids, _, err := BuildPromptCut(tok, spec, input, maxLen, answerLen)
+	return ids, err
+}
+
+// BuildPromptCut is BuildPrompt that also says whether the review was cut to fit maxLen
+// (from its end: TruncationRight).
+func BuildPromptCut(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen, answerLen int) (ids []int, cut bool, err error) {
 	if tok == nil || tok.Chat() == nil {
-		return nil, errors.New("build prompt: the tokenizer has no supported chat template (ChatML or Llama-3)")
+		return nil, false, errors.New("build prompt: the tokenizer has no supported chat template (ChatML or Llama-3)")
 	}
 	if strings.TrimSpace(input) == "" {
-		return nil, errors.New("build prompt: empty review text")
+		return nil, false, errors.New("build prompt: empty review text")
 	}
 	chat := tok.Chat()
 	encodePrompt, encode := chat.EncodePrompt, tok.Encode
 	if spec.PlainText {
 		encodePrompt, encode = chat.EncodePromptPlain, tok.EncodePlain
 	}
-	ids, err := encodePrompt(spec.System, spec.UserTurn(input))
+	ids, err = encodePrompt(spec.System, spec.UserTurn(input))
 	if err != nil {
-		return nil, fmt.Errorf("build prompt: %w", err)
+		return nil, false, fmt.Errorf("build prompt: %w", err)
 	}
 	if maxLen <= 0 || len(ids)+answerLen <= maxLen {
-		return ids, nil
+		return ids, false, nil
 	}
 
 	// Too long: keep the first k tokens of the review. The overhead of the
@@ -62,7 +69,7 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 	// review's boundary, which the loop below corrects).
 	inIDs, err := encode(input)
 	if err != nil {
-		return nil, fmt.Errorf("build prompt: %w", err)
+		return nil, false, fmt.Errorf("build prompt: %w", err)
 	}
 	overhead := len(ids) - len(inIDs)
 	k := maxLen - answerLen - overhead
@@ -70,7 +77,7 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 	for k > 0 {
 		text, err := tok.Decode(inIDs[:k])
 		if err != nil {
-			return nil, fmt.Errorf("build prompt: %w", err)
+			return nil, false, fmt.Errorf("build prompt: %w", err)
 		}
 		// A cut inside a multi-token character decodes to U+FFFD, not a prefix of
 		// the review: step back to the last whole character.
@@ -80,15 +87,15 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 		}
 		ids, err = encodePrompt(spec.System, spec.UserTurn(text))
 		if err != nil {
-			return nil, fmt.Errorf("build prompt: %w", err)
+			return nil, false, fmt.Errorf("build prompt: %w", err)
 		}
 		over := len(ids) + answerLen - maxLen
 		if over <= 0 {
-			return ids, nil
+			return ids, true, nil
 		}
 		k -= over
 	}
-	return nil, fmt.Errorf("build prompt: max length %d is too small: the chat template and instruction take %d tokens and the answer %d",
+	return nil, false, fmt.Errorf("build prompt: max length %d is too small: the chat template and instruction take %d tokens and the answer %d",
 		maxLen, overhead, answerLen)
 }
 

@@ -53,6 +53,9 @@ func TestBuildPrompt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if cutIDs, cut, err := BuildPromptCut(tok, c.spec, c.input, c.maxLen, c.answerLen); err != nil || cut == c.wantFull || !slices.Equal(cutIDs, ids) {
+				t.Fatalf("BuildPromptCut: cut %v (%v), want %v and BuildPrompt's ids", cut, err, !c.wantFull)
+			}
 			full, err := chat.EncodePrompt(c.spec.System, c.spec.UserTurn(c.input))
 			if err != nil {
 				t.Fatal(err)
@@ -82,6 +85,25 @@ func TestBuildPrompt(t *testing.T) {
 				t.Fatalf("re-encoding the kept review gives %v (%v), want %v", again, err, ids)
 			}
 		})
+	}
+}
+
+// TestBuildPromptCutBoundary: a prompt that exactly fills maxLen is not cut; one token less is.
+func TestBuildPromptCutBoundary(t *testing.T) {
+	tok := bundledTok(t)
+	spec := PromptSpec{Instruction: "Is this review positive? Answer 1 or 0."}
+	input := "The battery died after two days and support never answered."
+	full, err := tok.Chat().EncodePrompt("", spec.UserTurn(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		maxLen int
+		cut    bool
+	}{{len(full) + 2, false}, {len(full) + 1, true}} {
+		if _, cut, err := BuildPromptCut(tok, spec, input, c.maxLen, 2); err != nil || cut != c.cut {
+			t.Errorf("max length %d (prompt %d + answer 2): cut %v (%v), want %v", c.maxLen, len(full), cut, err, c.cut)
+		}
 	}
 }
 
