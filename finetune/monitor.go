@@ -66,7 +66,11 @@ func (m *monitor) train(l LogLine) error {
 	m.ema = lossSmoothing*m.ema + (1-lossSmoothing)*l.Loss
 	m.tokens += l.Tokens
 	tokS := float64(m.tokens) / max(time.Since(m.begin).Seconds(), 1e-9)
-	detail := fmt.Sprintf("epoch %.2f, loss %.4f, lr %.2e", l.Epoch, m.ema/m.emaW, l.LR)
+	detail := fmt.Sprintf("epoch %.2f, loss %.4f", l.Epoch, m.ema/m.emaW)
+	if l.LabelLoss != nil {
+		detail += fmt.Sprintf(" (label %.4f)", *l.LabelLoss)
+	}
+	detail += fmt.Sprintf(", lr %.2e", l.LR)
 	if l.GradNorm != nil {
 		detail += fmt.Sprintf(", grad norm %.3f", *l.GradNorm)
 	}
@@ -80,20 +84,29 @@ func (m *monitor) train(l LogLine) error {
 	if l.GradNorm != nil {
 		vals = append(vals, tensorboard.Scalar{Tag: "train/grad_norm", Value: *l.GradNorm})
 	}
+	if l.LabelLoss != nil {
+		vals = append(vals, tensorboard.Scalar{Tag: "train/label_loss", Value: *l.LabelLoss})
+	}
 	return m.tb.Scalars(int64(l.Step), time.Now(), vals)
 }
 
 // eval shows an evaluation's result on a line of its own.
 func (m *monitor) eval(l LogLine) error {
-	acc := ""
-	if l.Accuracy != nil {
-		acc = fmt.Sprintf(", accuracy %.4f", *l.Accuracy)
+	msg := fmt.Sprintf("eval at step %d/%d: loss %.4f", l.Step, m.total, l.Loss)
+	if l.LabelLoss != nil {
+		msg += fmt.Sprintf(", label loss %.4f", *l.LabelLoss)
 	}
-	m.rep.Event("eval at step %d/%d: loss %.4f%s on %d examples", l.Step, m.total, l.Loss, acc, l.Examples)
+	if l.Accuracy != nil {
+		msg += fmt.Sprintf(", accuracy %.4f", *l.Accuracy)
+	}
+	m.rep.Event("%s on %d examples", msg, l.Examples)
 	if m.tb == nil {
 		return nil
 	}
 	vals := []tensorboard.Scalar{{Tag: "eval/loss", Value: l.Loss}}
+	if l.LabelLoss != nil {
+		vals = append(vals, tensorboard.Scalar{Tag: "eval/label_loss", Value: *l.LabelLoss})
+	}
 	if l.Accuracy != nil {
 		vals = append(vals, tensorboard.Scalar{Tag: "eval/accuracy", Value: *l.Accuracy})
 	}

@@ -25,9 +25,9 @@ func TestLogLinesAndTensorBoard(t *testing.T) {
 	if _, err := Train(cfg, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	stepLine := regexp.MustCompile(`^finetune: step (\d)/6 \(\d+\.\d%\), epoch \d\.\d\d, loss \d+\.\d{4}, lr \d\.\d\de[-+]\d\d, ` +
+	stepLine := regexp.MustCompile(`^finetune: step (\d)/6 \(\d+\.\d%\), epoch \d\.\d\d, loss \d+\.\d{4} \(label \d+\.\d{4}\), lr \d\.\d\de[-+]\d\d, ` +
 		`grad norm \d+\.\d{3}, \d+ tok/s, mem \d+(\.\d)? [KMG]iB RSS, elapsed [0-9.hms]+, ETA [0-9.hms?]+$`)
-	evalLine := regexp.MustCompile(`^finetune: eval at step (\d)/6: loss \d+\.\d{4}, accuracy [01]\.\d{4} on 32 examples$`)
+	evalLine := regexp.MustCompile(`^finetune: eval at step (\d)/6: loss \d+\.\d{4}, label loss \d+\.\d{4}, accuracy [01]\.\d{4} on 32 examples$`)
 	var got []string
 	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
 		if m := stepLine.FindStringSubmatch(l); m != nil {
@@ -62,10 +62,10 @@ func TestLogLinesAndTensorBoard(t *testing.T) {
 	}
 	var wantTB []string
 	for _, l := range readLog(t, out) {
-		vals := map[string]float64{"eval/loss": l.Loss, "eval/accuracy": deref(l.Accuracy)}
+		vals := map[string]float64{"eval/loss": l.Loss, "eval/label_loss": deref(l.LabelLoss), "eval/accuracy": deref(l.Accuracy)}
 		if l.Split == "train" {
-			vals = map[string]float64{"train/loss": l.Loss, "train/learning_rate": l.LR, "train/grad_norm": deref(l.GradNorm),
-				"train/tokens_per_second": l.TokensPerS, "train/epoch": l.Epoch}
+			vals = map[string]float64{"train/loss": l.Loss, "train/label_loss": deref(l.LabelLoss), "train/learning_rate": l.LR,
+				"train/grad_norm": deref(l.GradNorm), "train/tokens_per_second": l.TokensPerS, "train/epoch": l.Epoch}
 		}
 		for tag, v := range vals {
 			key := fmt.Sprintf("%s@%d", tag, l.Step)
@@ -75,8 +75,8 @@ func TestLogLinesAndTensorBoard(t *testing.T) {
 			}
 		}
 	}
-	if len(tb) != len(wantTB) || len(wantTB) != 6*5+4*2 {
-		t.Errorf("TensorBoard holds %d scalars, train_log.jsonl %d; want 6 steps × 5 + 4 evals × 2", len(tb), len(wantTB))
+	if len(tb) != len(wantTB) || len(wantTB) != 6*6+4*3 {
+		t.Errorf("TensorBoard holds %d scalars, train_log.jsonl %d; want 6 steps × 6 + 4 evals × 3", len(tb), len(wantTB))
 	}
 }
 

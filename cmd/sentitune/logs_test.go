@@ -36,9 +36,9 @@ func TestLogLinesNotOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want(t, "finetune", out, `(?m)^finetune: step 4/4 \(100\.0%\), epoch [0-9.]+, loss [0-9.]+, lr \S+, grad norm [0-9.]+, \d+ tok/s, mem .+ RSS, elapsed \S+, ETA 0s$`)
+	want(t, "finetune", out, `(?m)^finetune: step 4/4 \(100\.0%\), epoch [0-9.]+, loss [0-9.]+ \(label [0-9.]+\), lr \S+, grad norm [0-9.]+, \d+ tok/s, mem .+ RSS, elapsed \S+, ETA 0s$`)
 	for _, step := range []string{"0", "2", "4"} {
-		want(t, "finetune", out, `(?m)^finetune: eval at step `+step+`/4: loss [0-9.]+, accuracy [0-9.]+ on \d+ examples$`)
+		want(t, "finetune", out, `(?m)^finetune: eval at step `+step+`/4: loss [0-9.]+, label loss [0-9.]+, accuracy [0-9.]+ on \d+ examples$`)
 	}
 	if strings.Contains(out, "\r") {
 		t.Errorf("finetune drew a progress bar into a log:\n%q", out)
