@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/sentitune/sentitune/prep"
 )
 
 // BaselineC is the inverse L2 strength of the baseline's logistic regression (scikit-learn's C).
@@ -396,29 +394,13 @@ func eachToken(s string, emit func(string)) {
 // ReadLabelledAlpaca reads a prep split (train.json / test.json): the review is the record's
 // input (its instruction when input is empty) and the label its output, "1" or "0".
 func ReadLabelledAlpaca(path string) (texts []string, labels []int, err error) {
-	recs, err := prep.ReadAlpaca(path)
+	rows, err := ReadLabelledRows(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, r := range recs {
-		text := r.Input
-		if strings.TrimSpace(text) == "" {
-			text = r.Instruction
-		}
-		var l int
-		switch strings.TrimSpace(r.Output) {
-		case "1":
-			l = 1
-		case "0":
-			l = 0
-		default:
-			return nil, nil, fmt.Errorf("read %s record %d: output %q is not a 1/0 label", path, i+1, r.Output)
-		}
-		texts = append(texts, text)
-		labels = append(labels, l)
-	}
-	if len(texts) == 0 {
-		return nil, nil, fmt.Errorf("read %s: no records", path)
+	for _, r := range rows {
+		texts = append(texts, r.Text)
+		labels = append(labels, r.Label)
 	}
 	return texts, labels, nil
 }

@@ -17,24 +17,18 @@ type LabelledRow struct {
 }
 
 // ReadLabelledRows reads a prep split (train.json / test.json): the review is the record's
-// input (its instruction when input is empty) and the label its output, "1" or "0". Ids
-// must be unique.
+// input (its instruction when input is empty) and the label its output, "1" or "0".
 func ReadLabelledRows(path string) ([]LabelledRow, error) {
 	recs, err := prep.ReadAlpaca(path)
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]LabelledRow, len(recs))
-	seen := make(map[string]int, len(recs))
 	for i, r := range recs {
 		row := LabelledRow{ID: strings.TrimSpace(r.ID), Text: r.Input}
 		if row.ID == "" {
 			row.ID = strconv.Itoa(i + 1)
 		}
-		if prev, dup := seen[row.ID]; dup {
-			return nil, fmt.Errorf("read %s: records %d and %d have the same id %q", path, prev+1, i+1, row.ID)
-		}
-		seen[row.ID] = i
 		if strings.TrimSpace(row.Text) == "" {
 			row.Text = r.Instruction
 		}

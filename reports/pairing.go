@@ -29,6 +29,10 @@ func baselineRows(prepDir string, preds []eval.Prediction) (ids, texts []string,
 	}
 	byID := make(map[string]int, len(rows))
 	for i, r := range rows {
+		if prev, dup := byID[r.ID]; dup {
+			return nil, nil, nil, "", fmt.Errorf("eval: baseline: %s records %d and %d have the same id %q, so predictions cannot be matched to its rows; pass --no-baseline",
+				testPath, prev+1, i+1, r.ID)
+		}
 		byID[r.ID] = i
 	}
 	seen := make(map[string]bool, len(preds))

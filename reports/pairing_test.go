@@ -71,6 +71,20 @@ func TestBaselineSameRows(t *testing.T) {
 		checkSameRows(t, in, ex.preds[:60], "their text")
 	})
 
+	t.Run("repeated id in test.json", func(t *testing.T) {
+		dup := filepath.Join(t.TempDir(), "prep")
+		os.MkdirAll(dup, 0o755)
+		recs := append([]prep.Alpaca(nil), recs...)
+		recs[3].ID = recs[2].ID
+		b, _ := json.Marshal(recs)
+		os.WriteFile(filepath.Join(dup, "test.json"), b, 0o644)
+		os.WriteFile(filepath.Join(dup, "train.json"), train, 0o644)
+		_, err := RunEval(noText(1, prepID), EvalConfig{Out: t.TempDir(), BaselineDir: dup})
+		if err == nil || !strings.Contains(err.Error(), `records 3 and 4 have the same id "R-1002"`) {
+			t.Fatalf("error %v", err)
+		}
+	})
+
 	for _, tc := range []struct {
 		name  string
 		preds func() []eval.Prediction
