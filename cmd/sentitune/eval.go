@@ -10,6 +10,8 @@ import (
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/internal/filehash"
+	"github.com/sentitune/sentitune/predict"
+	"github.com/sentitune/sentitune/prep"
 	"github.com/sentitune/sentitune/reports"
 )
 
@@ -18,7 +20,7 @@ func evalCommand() *cli.Command {
 		Name:  "eval",
 		Usage: "score a test split (or read predictions) and write metrics and a report",
 		UsageText: "sentitune eval --predictions FILE --out REPORTDIR [--baseline PREPDIR] [--compare REPORTDIR ...] [--run RUNDIR]\n" +
-			"   sentitune eval --model DIR [--adapter DIR] --data PREPDIR/test.json --out REPORTDIR",
+			"   sentitune eval --model DIR [--adapter DIR] --data PREPDIR/test.json|reviews.csv --out REPORTDIR",
 		Description: "Writes REPORTDIR/metrics.json, report.md, report.html (one self-contained page) and predictions.jsonl.\n" +
 			"Predictions files need label and pred and/or prob columns (id and text optional): CSV, TSV, JSONL, JSON or Parquet.\n" +
 			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
@@ -26,7 +28,14 @@ func evalCommand() *cli.Command {
 			"(predictions without text) their rows in PREPDIR/test.json found by id with the same label; eval refuses otherwise.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "predictions", Aliases: []string{"p"}, Usage: "predictions `FILE` with label, pred, prob"},
-			&cli.StringFlag{Name: "data", Usage: "labelled test split `FILE` to score, e.g. PREPDIR/test.json (with --model)"},
+			&cli.StringFlag{Name: "data", Usage: "labelled `FILE` to score (with --model): PREPDIR/test.json, or csv, tsv, json, jsonl, parquet"},
+			&cli.StringFlag{Name: "input-format", Value: prep.FormatAuto, Usage: "format of --data: auto|csv|tsv|json|jsonl|parquet|alpaca"},
+			&cli.StringFlag{Name: "encoding", Value: "auto", Usage: "text encoding of --data: auto|utf-8|gbk|utf-16"},
+			&cli.StringFlag{Name: "text-col", Usage: "text column `NAME` of --data (default: detected; Alpaca: input)"},
+			&cli.StringFlag{Name: "label-col", Usage: "label column `NAME` of --data (default: detected; Alpaca: output)"},
+			&cli.StringFlag{Name: "id-col", Usage: "id column `NAME` of --data (default: detected, else the row number)"},
+			&cli.StringFlag{Name: "label-map", Usage: "label values of --data: 'pos=1,neg=0', or 'stars'"},
+			&cli.StringFlag{Name: "on-bad-row", Value: predict.OnBadRowError, Usage: "rows of --data that cannot be read or labelled: error|skip"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report folder `REPORTDIR`"},
 			&cli.StringFlag{Name: "baseline", Usage: "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json"},
 			&cli.BoolFlag{Name: "no-baseline", Usage: "do not train the baseline"},
@@ -53,6 +62,9 @@ func runEval(c *cli.Context) error {
 	}
 	if cfg.Out == "" {
 		return errors.New("eval: --out REPORTDIR is required")
+	}
+	if err := checkScorerFlags(c, "eval", 1); err != nil {
+		return err
 	}
 	predsPath, model, dataPath := c.String("predictions"), c.String("model"), c.String("data")
 	var preds []eval.Prediction

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,30 +10,34 @@ import (
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/predict"
-	"github.com/sentitune/sentitune/prep"
 )
 
-// scoreForEval scores the labelled test split at dataPath (an Alpaca file from prep) with the
-// model named by the eval command's --model and --adapter flags, and returns one prediction per
-// row (ID = the record's id, else its number; Text, Label, Pred, Prob) plus provenance for the report (runEval
-// adds the data path and its SHA-256).
+// scoreForEval scores the labelled file at dataPath (prep's test.json, or any review file prep
+// reads: CSV, TSV, JSON, JSON Lines, Parquet, with --text-col/--label-col/--id-col/--label-map)
+// with the model named by the eval command's --model and --adapter flags, and returns one
+// prediction per row (ID = the id column, else the row number; Text, Label, Pred, Prob) plus
+// provenance for the report (runEval adds the data path and its SHA-256).
 //
 // It reads the scorer options predict and serve have (--device, --dtype, --threads,
 // --batch-size, --max-len, --threshold, --instruction, --system) when the eval command defines
 // them; otherwise their defaults apply. A bare model is prompted with the split's own instruction
 // and system prompt (as prep wrote them); an adapter brings the prompt it was trained with.
 func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[string]string, error) {
-	recs, err := prep.ReadAlpaca(dataPath)
+	recs, skipped, err := predict.ReadLabelled(predict.Config{
+		Input: dataPath, InputFormat: c.String("input-format"), Encoding: c.String("encoding"),
+		TextCol: c.String("text-col"), IDCol: c.String("id-col"), LabelCol: c.String("label-col"),
+		LabelMap: c.String("label-map"), OnBadRow: c.String("on-bad-row"),
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("eval: %w", err)
+		return nil, nil, fmt.Errorf("eval: --data %w", err)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "eval: %d bad rows of %s skipped (--on-bad-row skip)\n", skipped, dataPath)
 	}
 	texts := make([]string, len(recs))
 	labels := make([]int, len(recs))
 	for i, r := range recs {
-		texts[i] = r.Input
-		if labels[i], err = prep.NormalizeLabel(r.Output, nil); err != nil {
-			return nil, nil, fmt.Errorf("eval: %s record %d: output %q: %w (want 1 or 0)", dataPath, i+1, r.Output, err)
-		}
+		texts[i], labels[i] = r.Text, r.Label
 	}
 	cfg := scorerConfig(c)
 	if cfg.AdapterDir == "" && cfg.Instruction == "" && cfg.System == "" {
@@ -54,7 +57,7 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 	// Records whose instruction is not the one scored with: training saw theirs, eval does not.
 	mismatch := 0
 	for _, r := range recs {
-		if r.Instruction != info.Instruction {
+		if r.Instruction != "" && r.Instruction != info.Instruction {
 			mismatch++
 		}
 	}
@@ -67,14 +70,14 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 	if err != nil {
 		var te *predict.TextError
 		if errors.As(err, &te) {
-			return nil, nil, fmt.Errorf("eval: %s record %d: %w", dataPath, te.Index+1, te.Err)
+			return nil, nil, fmt.Errorf("eval: %s row %d: %w", dataPath, recs[te.Index].Row, te.Err)
 		}
 		return nil, nil, fmt.Errorf("eval: %w", err)
 	}
 	secs := time.Since(t1).Seconds()
 	preds := make([]eval.Prediction, len(recs))
 	for i, s := range scores {
-		preds[i] = eval.Prediction{ID: cmp.Or(recs[i].ID, strconv.Itoa(i+1)), Text: texts[i], Label: labels[i], Pred: s.Pred, Prob: s.Prob}
+		preds[i] = eval.Prediction{ID: recs[i].ID, Text: texts[i], Label: labels[i], Pred: s.Pred, Prob: s.Prob}
 	}
 	prov := map[string]string{
 		"model":           info.Model,

@@ -70,8 +70,8 @@ func TestEvalModelBadData(t *testing.T) {
 	empty := filepath.Join(dir, "empty.json")
 	os.WriteFile(empty, []byte(`[{"instruction": "x", "input": "fine", "output": "1"}, {"instruction": "x", "input": " ", "output": "0"}]`), 0o644)
 	for _, c := range []struct{ data, want string }{
-		{bad, `record 1: output "maybe"`},
-		{empty, "record 2: empty text"},
+		{bad, `test.json row 1: label column "output": unknown label value "maybe"`},
+		{empty, "empty.json row 2: empty text"},
 		{filepath.Join(dir, "nope.json"), "nope.json"},
 	} {
 		_, err := runApp(t, "", "eval", "--model", model, "--data", c.data, "--out", filepath.Join(dir, "r"), "--no-baseline")

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -53,7 +54,7 @@ func predictCommand() *cli.Command {
 			&cli.IntFlag{Name: "window", Value: predict.DefaultWindow, Usage: "rows read, sorted by length and scored together (memory bound)"},
 			&cli.IntFlag{Name: "shard-block", Value: predict.DefaultWindow, Usage: "shards are cut on multiples of `N` rows (the same for every shard of a set; --window may differ)"},
 			&cli.IntFlag{Name: "generate", Usage: "greedy-decode up to `N` tokens and parse the first 0/1 instead of scoring (for comparison)"},
-			&cli.StringSliceFlag{Name: "text", Aliases: []string{"t"}, Usage: "score this `TEXT` and print \"pred prob\" (repeatable)"},
+			textListFlag("text", []string{"t"}, "score this `TEXT` and print \"pred prob\" (repeatable; each value is one whole text, commas included)"),
 			&cli.StringFlag{Name: "stats", Usage: "write the run's statistics as JSON to `FILE`"},
 			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (rows/s, ETA) at least every `DURATION`"},
 		),
@@ -123,7 +124,10 @@ func runPredict(c *cli.Context) error {
 	if sc.ModelDir == "" {
 		return usageError("predict: --model DIR is required")
 	}
-	texts := c.StringSlice("text")
+	if err := checkPredictFlags(c); err != nil {
+		return err
+	}
+	texts := textValues(c, "text")
 	input := c.String("input")
 	switch {
 	case input != "" && len(texts) > 0:
@@ -187,7 +191,7 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
 			return fmt.Errorf("predict: write --stats: %w", err)
 		}
 	}

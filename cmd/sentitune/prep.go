@@ -98,6 +98,9 @@ func runPrep(c *cli.Context) error {
 	if cfg.Input == "" || cfg.Out == "" {
 		return exitError{2, fmt.Errorf("prep: --input FILE and --out DIR are required")}
 	}
+	if err := checkPrepOptions("prep", cfg.TestRatio, cfg.ValRatio, cfg.MaxChars); err != nil {
+		return err
+	}
 	if cfg.MaxLen < 1 {
 		return exitError{2, fmt.Errorf("prep: --max-len must be at least 1, got %d", cfg.MaxLen)}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -55,6 +56,9 @@ func runServe(c *cli.Context) error {
 	cfg := scorerConfig(c)
 	if cfg.ModelDir == "" {
 		return usageError("serve: --model DIR is required")
+	}
+	if err := checkServeFlags(c); err != nil {
+		return err
 	}
 	maxBody, err := parseBytes(c.String("max-body"))
 	if err != nil {
@@ -148,6 +152,7 @@ func isLoopback(host string) bool {
 // parseBytes reads "1048576", "512KiB", "1MiB", "1MB" (MB = MiB here: a limit, not a disk size).
 func parseBytes(s string) (int64, error) {
 	s = strings.TrimSpace(s)
+	given := s
 	mult := int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -159,8 +164,12 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n <= 0 {
+	if err != nil || !(n > 0) {
 		return 0, fmt.Errorf("%q is not a positive size (e.g. 1MiB, 512KiB, 65536)", s)
 	}
-	return int64(n * float64(mult)), nil
+	size := n * float64(mult)
+	if size != math.Trunc(size) || size > largestBody {
+		return 0, fmt.Errorf("%s is %g bytes: want a whole number of bytes from 1 to 1GiB", given, size)
+	}
+	return int64(size), nil
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 )
 
@@ -128,31 +128,5 @@ func runTokenize(cfg tokenizeConfig, stdout, progress io.Writer) error {
 		}
 		return bw.Flush()
 	}
-	return tokenizeWriteAtomic(cfg.Out, write)
-}
-
-// tokenizeWriteAtomic writes path through a temporary file in the same folder,
-// renamed into place only when write succeeds: no half-written output.
-func tokenizeWriteAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriter(tmp)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(cfg.Out, write)
 }

@@ -1,0 +1,112 @@
+package predict
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/sentitune/sentitune/prep"
+)
+
+// LabelledRow is one row of a labelled review file, as eval scores it.
+type LabelledRow struct {
+	Row         int    // data row in the file, from 1
+	ID          string // the id column's value, else the row number
+	Text        string // as in the file (the scorer cleans it)
+	Label       int    // 0 or 1
+	Instruction string // the record's own prompt in an Alpaca file, else ""
+	System      string
+}
+
+// ReadLabelled reads every row of a labelled review file in any format predict reads (CSV, TSV,
+// JSON, JSON Lines, Parquet, Alpaca), with cfg's InputFormat, Encoding, TextCol, IDCol, LabelCol,
+// LabelMap and OnBadRow; the label column is required. It returns the rows and how many bad
+// rows --on-bad-row skip left out.
+func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
+	if cfg.Input == "" {
+		return nil, 0, errors.New("no labelled data file")
+	}
+	if cfg.OnBadRow == "" {
+		cfg.OnBadRow = OnBadRowError
+	}
+	if cfg.OnBadRow != OnBadRowError && cfg.OnBadRow != OnBadRowSkip {
+		return nil, 0, fmt.Errorf("--on-bad-row %q: want error or skip", cfg.OnBadRow)
+	}
+	cfg.NoLabel = false
+	in, rd, err := openInput(cfg, cfg.Input) // one pass: a pipe needs no copy
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rd.Close()
+	if in.label < 0 {
+		return nil, 0, fmt.Errorf("%s: no label column found among %s: name it with --label-col", in.path, listColumns(rd.Columns()))
+	}
+	instr, system := optionalColumn(rd.Columns(), "instruction"), optionalColumn(rd.Columns(), "system")
+	text := *in
+	text.label = -1 // the label is required here: read below, with eval's words
+	var rows []LabelledRow
+	skipped := 0
+	bad := func(err error) error {
+		if cfg.OnBadRow == OnBadRowSkip {
+			skipped++
+			return nil
+		}
+		return fmt.Errorf("%w (pass --on-bad-row skip to leave such rows out)", err)
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		var re *prep.RowError
+		if errors.As(err, &re) {
+			if err := bad(err); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		it, err := text.parse(rec)
+		if err == nil {
+			if it.label, err = prep.NormalizeLabel(rec.Get(in.label), in.labels); err != nil {
+				err = fmt.Errorf("%s: label column %q: %w (want 1/0, pos/neg, …; or map it with --label-map)", prep.Where(in.path, rec), in.labelName, err)
+			}
+		}
+		if err != nil {
+			if err := bad(err); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
+		rows = append(rows, LabelledRow{Row: it.row, ID: cmp.Or(it.id, strconv.Itoa(it.row)), Text: it.raw, Label: it.label,
+			Instruction: rec.Get(instr), System: rec.Get(system)})
+	}
+	if len(rows) == 0 {
+		return nil, skipped, fmt.Errorf("%s: no labelled rows (%d bad rows skipped)", in.path, skipped)
+	}
+	return rows, skipped, nil
+}
+
+// optionalColumn is the index of column name, or -1 (Record.Get then gives "").
+func optionalColumn(cols []string, name string) int {
+	i, err := prep.FindColumn(cols, name)
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+func listColumns(cols []string) string {
+	s := ""
+	for i, c := range cols {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%q", c)
+	}
+	return s
+}
