@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/torch"
 )
@@ -106,6 +107,9 @@ func prepareOut(cfg Config, fp fingerprint) (ckpt string, err error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return "", fmt.Errorf("run folder: %w", err)
 	}
+	if err := removeStaleTemps(cfg.Out); err != nil {
+		return "", err
+	}
 	ours := []string{FileLog, FileRun, FilePlotPNG, FilePlotSVG, DirAdapter, DirCheckpoint}
 	if cfg.Resume || cfg.ResumeFrom != "" {
 		ckpt, err = resumeCheckpoint(cfg)
@@ -195,10 +199,12 @@ func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta llm.Ada
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	final := filepath.Join(dir, fmt.Sprintf("step-%d", st.Step))
-	tmp, err := os.MkdirTemp(dir, fmt.Sprintf(".tmp-step-%d-", st.Step))
+	tmp, err := os.MkdirTemp(dir, fmt.Sprintf(".tmp-step-%d-", st.Step)+atomicfile.PIDTag())
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	atomicfile.Track(tmp)
+	defer atomicfile.Untrack(tmp)
 	st.RNG = rngNote
 	err = model.SaveAdapter(filepath.Join(tmp, ckptAdapterDir), meta)
 	if err == nil {

@@ -142,3 +142,15 @@ func available(steps []int) string {
 	}
 	return "checkpoints: " + strings.Join(names, ", ")
 }
+
+// removeStaleTemps removes what interrupted writes of an earlier run left in the run folder:
+// .tmp-step-N-… checkpoint folders (up to a whole checkpoint each) and hidden .NAME.tmp-… files
+// and folders, when their writer is gone (atomicfile.RemoveStale).
+func removeStaleTemps(out string) error {
+	for _, d := range []struct{ dir, prefix string }{{filepath.Join(out, DirCheckpoint), ".tmp-step-"}, {out, "."}} {
+		if _, err := atomicfile.RemoveStale(d.dir, d.prefix); err != nil {
+			return fmt.Errorf("remove stale temporary files: %w", err)
+		}
+	}
+	return nil
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -118,4 +120,38 @@ func TestResumeChecksAndRefusals(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+// A run removes what interrupted writes of an earlier one left (a whole .tmp-step-N folder,
+// hidden .NAME.tmp files) when their writer is gone, and nothing a live writer owns.
+func TestStaleTempsRemoved(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead, live := strconv.Itoa(cmd.Process.Pid), strconv.Itoa(os.Getppid())
+	ck := filepath.Join(out, DirCheckpoint)
+	stale := []string{filepath.Join(ck, ".tmp-step-4-pid"+dead+"-11"), filepath.Join(out, ".run.json.tmp-pid"+dead+"-12")}
+	kept := []string{filepath.Join(ck, ".tmp-step-6-pid"+live+"-13"), filepath.Join(out, "notes.txt")}
+	os.MkdirAll(filepath.Join(stale[0], ckptAdapterDir), 0o755)
+	os.WriteFile(filepath.Join(stale[0], ckptAdapterDir, "adapter_model.safetensors"), make([]byte, 1<<16), 0o644)
+	os.WriteFile(stale[1], []byte("{"), 0o644)
+	os.MkdirAll(kept[0], 0o755)
+	os.WriteFile(kept[1], []byte("mine"), 0o644)
+	cfg := testConfig(t, out)
+	cfg.Resume = true
+	if ckpt, err := prepareOut(cfg, fingerprint{}); err != nil || ckpt != "" {
+		t.Fatalf("prepareOut: %q, %v", ckpt, err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s: still there (%v)", p, err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
 }

@@ -715,10 +715,15 @@ func createAtomic(path string) (*atomicFile, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("output %s is a directory", path)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	// An interrupted earlier run of the same output left its temporary file: ours to remove.
+	if _, err := atomicfile.RemoveStale(dir, "."+filepath.Base(path)+".tmp-"); err != nil {
+		return nil, fmt.Errorf("create output: %w", err)
+	}
+	f, err := os.CreateTemp(dir, atomicfile.TempPattern(filepath.Base(path)))
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)
 	}
+	atomicfile.Track(f.Name())
 	return &atomicFile{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path}, nil
 }
 
@@ -747,6 +752,7 @@ func (a *atomicFile) Commit() error {
 		return fmt.Errorf("write %s: %w", a.path, err)
 	}
 	a.done = true
+	atomicfile.Untrack(a.f.Name())
 	return nil
 }
 
@@ -758,4 +764,5 @@ func (a *atomicFile) Abort() {
 	a.done = true
 	a.f.Close()
 	os.Remove(a.f.Name())
+	atomicfile.Untrack(a.f.Name())
 }

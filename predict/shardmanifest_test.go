@@ -3,7 +3,9 @@ package predict
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -141,4 +143,25 @@ func TestMergeShardsProvesTiling(t *testing.T) {
 func mergeErr(out string) error {
 	_, err := MergeShards(out, "")
 	return err
+}
+
+// A run removes its output's temporary file left by an earlier, killed run (writer pid gone).
+func TestRunRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	in := amazonFile(t, dir, 20)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".out.csv.tmp-pid"+strconv.Itoa(cmd.Process.Pid)+"-42")
+	writeFile(t, stale, []byte("id,pred\n1,"))
+	if _, err := run(Config{Input: in, Out: filepath.Join(dir, "out.csv")}, fakeLoader(&fakeScorer{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temporary file: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".out.csv.tmp-*")); len(m) > 0 {
+		t.Fatalf("temporary files left: %v", m)
+	}
 }

@@ -111,6 +111,7 @@ func finetuneCommand() *cli.Command {
 			if cfg.NProc > 1 && os.Getenv(finetune.EnvWorldSize) == "" {
 				return launchFinetune(c, cfg.NProc) // finetune_launch.go
 			}
+			removeTempsOnSignal()
 			res, err := finetune.Train(cfg, c.App.ErrWriter) // a bar on a terminal, else lines every --log-every
 			var lost *finetune.PeerLostError
 			if errors.As(err, &lost) { // another rank's failure: a launcher names that one

@@ -104,6 +104,7 @@ func runPredict(c *cli.Context) error {
 		if out == "" {
 			return usageError("predict --merge-shards: --out FILE is required")
 		}
+		removeTempsOnSignal()
 		var st *predict.MergeStats
 		var err error
 		if c.NArg() > 0 {
@@ -181,6 +182,7 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 	} else {
 		cfg.Log, cfg.LogInterval = c.App.ErrWriter, c.Duration("log-every")
 	}
+	removeTempsOnSignal()
 	st, err := predict.Run(cfg)
 	if err != nil {
 		return err

@@ -17,11 +17,15 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
+	// An earlier, interrupted write of the same file left its temporary file: ours to remove.
+	RemoveStale(filepath.Dir(target), "."+filepath.Base(target)+".tmp-")
+	tmp, err := os.CreateTemp(filepath.Dir(target), TempPattern(filepath.Base(target)))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	Track(tmp.Name())
 	defer func() {
+		Untrack(tmp.Name())
 		if err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
