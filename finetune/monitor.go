@@ -47,6 +47,12 @@ func newMonitor(cfg Config, w io.Writer, dev torch.Device, start, total int, lea
 			return nil, err
 		}
 		m.tb = tb
+		if start > 0 { // steps logged past the checkpoint by the interrupted run are superseded
+			if err := tb.SessionStart(int64(start+1), time.Now()); err != nil {
+				tb.Close()
+				return nil, err
+			}
+		}
 	}
 	return m, nil
 }

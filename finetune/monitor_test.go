@@ -80,6 +80,57 @@ func TestLogLinesAndTensorBoard(t *testing.T) {
 	}
 }
 
+// TestTensorBoardAfterResume: a run interrupted after its step-4 checkpoint, having logged
+// steps 5–8, resumes; TensorBoard reading RUN/runs sees each step once, with the values of
+// train_log.jsonl (the resumed run's for steps 5–8).
+func TestTensorBoardAfterResume(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := testConfig(t, out)
+	cfg.MaxSteps, cfg.SaveEvery, cfg.ReportTo, cfg.LoRADropout = 8, 4, List{"tensorboard"}, 0.1
+	if _, err := Train(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := map[int]float64{}
+	for _, l := range readLog(t, out) {
+		if l.Split == "train" {
+			first[l.Step] = l.Loss
+		}
+	}
+	if err := os.Remove(filepath.Join(out, FileRun)); err != nil { // as if killed before the end
+		t.Fatal(err)
+	}
+	cfg.Resume = true
+	if _, err := Train(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tbtest.ReadDir(filepath.Join(out, DirTensorBoard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, v := range got["train/loss"] {
+		steps = append(steps, fmt.Sprint(v.Step))
+	}
+	if strings.Join(steps, ",") != "1,2,3,4,5,6,7,8" {
+		t.Fatalf("train/loss steps as TensorBoard reads RUN/runs: %v, want 1..8 once each", steps)
+	}
+	for i, l := range trainLines(t, out) {
+		if v := got["train/loss"][i]; v.Value != float32(l.Loss) {
+			t.Errorf("step %d: TensorBoard %v, train_log.jsonl %v (first run's %v)", l.Step, v.Value, l.Loss, first[l.Step])
+		}
+	}
+}
+
+func trainLines(t *testing.T, out string) []LogLine {
+	var lines []LogLine
+	for _, l := range readLog(t, out) {
+		if l.Split == "train" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
 // TestNoTensorBoardUnlessAsked: the default run writes no event files.
 func TestNoTensorBoardUnlessAsked(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")

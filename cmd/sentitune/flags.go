@@ -110,8 +110,9 @@ const largestBody = 1 << 30
 // checkPredictFlags validates predict's numeric flags.
 func checkPredictFlags(c *cli.Context) error {
 	f := &flagCheck{c: c, cmd: "predict"}
-	f.ints(1, "window")
+	f.ints(1, "window", "shard-block")
 	f.ints(0, "generate")
+	f.durations("log-every")
 	if f.err != nil {
 		return f.err
 	}
@@ -122,7 +123,7 @@ func checkPredictFlags(c *cli.Context) error {
 // server replaces zero values by its defaults, so zero is refused rather than silently replaced.
 func checkServeFlags(c *cli.Context) error {
 	f := &flagCheck{c: c, cmd: "serve"}
-	f.ints(1, "max-batch", "max-texts")
+	f.ints(1, "max-batch", "max-texts", "max-batch-tokens", "max-request-tokens", "max-queue-tokens")
 	f.durations("max-wait", "timeout", "drain")
 	if f.err != nil {
 		return f.err

@@ -23,6 +23,10 @@ const (
 	eventStep        = 2 // int64
 	eventFileVersion = 3 // string
 	eventSummary     = 5 // Summary
+	eventSessionLog  = 7 // SessionLog
+
+	sessionLogStatus = 1 // SessionLog.SessionStatus
+	sessionStart     = 1 // SessionStatus START
 
 	summaryValue = 1 // repeated Summary.Value
 
@@ -103,6 +107,20 @@ func (w *Writer) Scalars(step int64, wall time.Time, values []Scalar) error {
 	ev = protowire.AppendVarint(ev, uint64(step))
 	ev = protowire.AppendTag(ev, eventSummary, protowire.BytesType)
 	ev = protowire.AppendBytes(ev, sum)
+	return w.record(ev)
+}
+
+// SessionStart marks a restart (a resumed run) at step: TensorBoard drops the events of
+// earlier files from step on, which the interrupted run logged past its checkpoint.
+func (w *Writer) SessionStart(step int64, wall time.Time) error {
+	sl := protowire.AppendTag(nil, sessionLogStatus, protowire.VarintType)
+	sl = protowire.AppendVarint(sl, sessionStart)
+	ev := protowire.AppendTag(nil, eventWallTime, protowire.Fixed64Type)
+	ev = protowire.AppendFixed64(ev, math.Float64bits(seconds(wall)))
+	ev = protowire.AppendTag(ev, eventStep, protowire.VarintType)
+	ev = protowire.AppendVarint(ev, uint64(step))
+	ev = protowire.AppendTag(ev, eventSessionLog, protowire.BytesType)
+	ev = protowire.AppendBytes(ev, sl)
 	return w.record(ev)
 }
 

@@ -57,6 +57,43 @@ func TestWriteThenReadIndependently(t *testing.T) {
 	}
 }
 
+// TestSessionStartSupersedesLaterSteps: a resumed run's file starts with a START session log,
+// so the steps an interrupted run logged past its checkpoint are dropped, not shown twice.
+func TestSessionStartSupersedesLaterSteps(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := int64(1); step <= 3; step++ {
+		first.Scalars(step, time.Now(), []Scalar{{Tag: "train/loss", Value: float64(step)}})
+	}
+	first.Close()
+	resumed, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.SessionStart(2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for step := int64(2); step <= 4; step++ {
+		resumed.Scalars(step, time.Now(), []Scalar{{Tag: "train/loss", Value: float64(10 * step)}})
+	}
+	resumed.Close()
+	events, err := tbtest.ReadEventFile(resumed.Path())
+	if err != nil || len(events) < 2 || !events[1].Start || events[1].Step != 2 {
+		t.Fatalf("the resumed file's events %+v (%v): want a START at step 2 after the file version", events, err)
+	}
+	got, err := tbtest.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tbtest.StepValue{{Step: 1, Value: 1}, {Step: 2, Value: 20}, {Step: 3, Value: 30}, {Step: 4, Value: 40}}
+	if fmt.Sprint(got["train/loss"]) != fmt.Sprint(want) {
+		t.Errorf("train/loss as TensorBoard reads the folder: %v, want %v", got["train/loss"], want)
+	}
+}
+
 func TestReaderChecksTheCRCs(t *testing.T) {
 	dir := t.TempDir()
 	w, err := Create(dir)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"sort"
 )
 
 // Scalar is one summary value.
@@ -23,6 +25,7 @@ type Event struct {
 	WallTime    float64
 	Step        int64
 	FileVersion string
+	Start       bool // a SessionLog with status START: a restart at Step
 	Values      []Scalar
 }
 
@@ -56,6 +59,47 @@ func ReadEventFile(path string) ([]Event, error) {
 		b = b[16+n:]
 	}
 	return out, nil
+}
+
+// ReadDir reads a run's event files in name order (their creation order) as TensorBoard's
+// event accumulator does: a START session log at step S drops the scalars of step S and
+// later read so far. It returns the surviving values by tag, in the order read.
+func ReadDir(dir string) (map[string][]StepValue, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*tfevents*"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	out := map[string][]StepValue{}
+	for _, p := range paths {
+		events, err := ReadEventFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		for _, e := range events {
+			if e.Start {
+				for tag, vs := range out {
+					kept := vs[:0]
+					for _, v := range vs {
+						if v.Step < e.Step {
+							kept = append(kept, v)
+						}
+					}
+					out[tag] = kept
+				}
+			}
+			for _, v := range e.Values {
+				out[v.Tag] = append(out[v.Tag], StepValue{Step: e.Step, Value: v.Value})
+			}
+		}
+	}
+	return out, nil
+}
+
+// StepValue is one scalar of a tag.
+type StepValue struct {
+	Step  int64
+	Value float32
 }
 
 // CRC32C is CRC-32C (Castagnoli) computed a bit at a time.
@@ -137,6 +181,16 @@ func decodeEvent(b []byte) (Event, error) {
 			ev.Step = int64(f.num)
 		case 3:
 			ev.FileVersion = string(f.raw)
+		case 7: // SessionLog { SessionStatus status = 1; ... }, START = 1
+			sl, err := decodeFields(f.raw)
+			if err != nil {
+				return ev, err
+			}
+			for _, x := range sl {
+				if x.id == 1 && x.num == 1 {
+					ev.Start = true
+				}
+			}
 		case 5: // Summary { repeated Value value = 1; }
 			vs, err := decodeFields(f.raw)
 			if err != nil {
