@@ -9,7 +9,7 @@ export SENTITUNE_TORCH_LIB := $(CURDIR)/$(SHIM)
 APT_PACKAGES := build-essential pkg-config libtorch-dev libopenblas0-openmp libgloo-dev \
 	python3-torch python3-numpy python3-sklearn chromium fonts-noto-cjk curl
 
-.PHONY: setup shim build test vet bench demo clean
+.PHONY: setup shim build test vet bench loadtest demo clean
 
 # Idempotent: installs only what is missing.
 setup:
@@ -45,6 +45,11 @@ test: build vet
 bench: build
 	$(GO) build -o $(BUILD)/sentitune-bench ./bench
 	$(BUILD)/sentitune-bench -out bench/results
+
+# serve under load on the tiny model, loopback, ~2 minutes: bench/results/serve-load-<date>.json/.md
+loadtest: build
+	$(GO) build -o $(BUILD)/sentitune-bench ./bench
+	$(BUILD)/sentitune-bench -loadtest -out bench/results
 
 # The built-in demo: Amazon review sentences → random-weight Qwen2-architecture model → LoRA → report.
 demo: build

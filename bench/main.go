@@ -50,6 +50,7 @@ func main() {
 	}
 	var o options
 	var only, render string
+	var loadtest bool
 	flag.StringVar(&o.out, "out", "bench/results", "results `DIR`")
 	flag.IntVar(&o.threads, "threads", 0, "libtorch threads for sentitune and PyTorch alike (0: libtorch's default here)")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch (Debian python3-torch)")
@@ -58,7 +59,15 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "tiny sizes: check the harness in a minute (results are marked quick)")
 	flag.StringVar(&only, "only", "", "comma-separated sections: gemm,train,predict,tokenizer,prep,scaleout")
 	flag.StringVar(&render, "render", "", "rewrite the markdown table of an existing results `JSON` file and exit")
+	flag.BoolVar(&loadtest, "loadtest", false, "instead: the bounded serve load test (make loadtest), written to serve-load-<date>.json/.md")
 	flag.Parse()
+	if loadtest {
+		if err := runLoadTest(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if render != "" {
 		if err := rerender(render); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
