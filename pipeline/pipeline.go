@@ -353,6 +353,7 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 		BaselineDir: baseline,
 		RunDir:      res.RunDir,
 		Note:        cfg.Note,
+		Progress:    w,
 		Provenance: map[string]string{
 			"model":   model,
 			"adapter": res.Train.Adapter,
@@ -362,7 +363,6 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 		},
 	})
 	if err != nil {
-		Progress:    w,
 		return err
 	}
 	res.Metrics = in.Model.Metrics
