@@ -17,7 +17,7 @@ import (
 
 // baselineCodeVersion names what a cached fit depends on besides the data: change it whenever
 // the features, the objective or the solver change, so that no older fit is read as current.
-const baselineCodeVersion = "tfidf-word-1-2-l2/logreg-l2-free-intercept/tron/2"
+const baselineCodeVersion = "tfidf-word-1-2-l2/logreg-l2-free-intercept/tron-pcg/3"
 
 // BaselineFit is a fitted baseline and where it came from.
 type BaselineFit struct {

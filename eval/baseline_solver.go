@@ -204,7 +204,10 @@ func (b *Baseline) fit(x *csr, hap *hapaxRows, labels []int, progress BaselinePr
 }
 
 // tron minimises p.fun from w = 0 until ‖∇f‖ ≤ baselineTolerance·‖∇f(0)‖, calling step after each
-// accepted iteration (and once at w = 0, iteration 0).
+// accepted iteration (and once at w = 0, iteration 0). As in LIBLINEAR ≥ 2.20 (Hsia, Chiang &
+// Lin, ACML 2018), the CG steps are preconditioned by a blend of the identity and the Hessian's
+// diagonal, with the trust region measured in that metric, and each CG solve is only as exact
+// as min(0.5, √‖g‖)·‖g‖ asks: loose far from the optimum, tight near it.
 func (p *logisticProblem) tron(size int, step func(iter int, f, gnorm, gnorm0 float64)) ([]float64, error) {
 	const (
 		eta0, eta1, eta2       = 1e-4, 0.25, 0.75
@@ -213,23 +216,24 @@ func (p *logisticProblem) tron(size int, step func(iter int, f, gnorm, gnorm0 fl
 	)
 	w, wNew := make([]float64, size), make([]float64, size)
 	g, s, r := make([]float64, size), make([]float64, size), make([]float64, size)
-	dir, hd := make([]float64, size), make([]float64, size)
+	dir, hd, m, z := make([]float64, size), make([]float64, size), make([]float64, size), make([]float64, size)
 
 	f := p.fun(w)
 	p.grad(w, g)
+	p.preconditioner(m)
 	gnorm0 := norm2(g)
 	gnorm := gnorm0
-	delta := gnorm
+	delta := math.Sqrt(mNorm2(g, g, m))
 	step(0, f, gnorm, gnorm0)
 	for iter := 1; iter <= maxIter && gnorm > baselineTolerance*gnorm0; {
-		p.trustRegionCG(delta, g, s, r, dir, hd)
+		p.trustRegionCG(delta, g, m, s, r, dir, hd, z)
 		copy(wNew, w)
 		axpy(1, s, wNew)
 		gs := dot(g, s)
 		predicted := -0.5 * (gs - dot(s, r))
 		fNew := p.fun(wNew)
 		actual := f - fNew
-		snorm := norm2(s)
+		snorm := math.Sqrt(mNorm2(s, s, m))
 		if iter == 1 {
 			delta = min(delta, snorm)
 		}
@@ -251,6 +255,7 @@ func (p *logisticProblem) tron(size int, step func(iter int, f, gnorm, gnorm0 fl
 			w, wNew = wNew, w
 			f = fNew
 			p.grad(w, g)
+			p.preconditioner(m)
 			gnorm = norm2(g)
 			step(iter, f, gnorm, gnorm0)
 			iter++
@@ -267,24 +272,64 @@ func (p *logisticProblem) tron(size int, step func(iter int, f, gnorm, gnorm0 fl
 	return w, nil
 }
 
-// trustRegionCG approximately solves ∇²f·s = −g within ‖s‖ ≤ delta by conjugate gradients;
-// r is left as −g − ∇²f·s.
-func (p *logisticProblem) trustRegionCG(delta float64, g, s, r, dir, hd []float64) {
+// preconditioner sets m = 0.99 + 0.01·diag(∇²f) at the w of the last grad call (LIBLINEAR's
+// blend: the bare diagonal can slow CG down on some data).
+func (p *logisticProblem) preconditioner(m []float64) {
+	for i := range p.u {
+		p.u[i] = p.c * p.d[i]
+	}
+	m[p.dim] = 0
+	for i := range p.u {
+		m[p.dim] += p.u[i]
+	}
+	diag := m[:p.dim]
+	clear(diag)
+	for _, blk := range p.x.blocks {
+		for r := range len(blk.ptr) - 1 {
+			ui := p.u[blk.first+r]
+			for k := blk.ptr[r]; k < blk.ptr[r+1]; k++ {
+				v := float64(blk.val[k])
+				diag[blk.idx[k]] += ui * v * v
+			}
+		}
+	}
+	for j := range diag {
+		diag[j] += 1
+	}
+	for j := range m {
+		m[j] = 0.99 + 0.01*m[j]
+	}
+}
+
+// mNorm2 is aᵀ·diag(m)·b.
+func mNorm2(a, b, m []float64) float64 {
+	s := 0.0
+	for i, v := range a {
+		s += v * m[i] * b[i]
+	}
+	return s
+}
+
+// trustRegionCG approximately solves ∇²f·s = −g within ‖s‖_M ≤ delta by conjugate gradients
+// preconditioned with diag(m); r is left as −g − ∇²f·s.
+func (p *logisticProblem) trustRegionCG(delta float64, g, m, s, r, dir, hd, z []float64) {
 	clear(s)
 	for i, v := range g {
 		r[i] = -v
+		z[i] = r[i] / m[i]
 	}
-	copy(dir, r)
-	cgTol := 0.1 * norm2(g)
-	rTr := dot(r, r)
-	for math.Sqrt(rTr) > cgTol {
+	copy(dir, z)
+	zTr := dot(z, r)
+	gNorm := math.Sqrt(zTr)
+	cgTol := min(0.5, math.Sqrt(gNorm)) * gNorm
+	for math.Sqrt(zTr) > cgTol {
 		p.hessVec(dir, hd)
-		alpha := rTr / dot(dir, hd)
+		alpha := zTr / dot(dir, hd)
 		axpy(alpha, dir, s)
-		if norm2(s) > delta {
+		if mNorm2(s, s, m) > delta*delta {
 			// Step back and go to the trust region's boundary along dir.
 			axpy(-alpha, dir, s)
-			std, sts, dtd := dot(s, dir), dot(s, s), dot(dir, dir)
+			std, sts, dtd := mNorm2(s, dir, m), mNorm2(s, s, m), mNorm2(dir, dir, m)
 			dsq := delta * delta
 			rad := math.Sqrt(std*std + dtd*(dsq-sts))
 			if std >= 0 {
@@ -297,11 +342,14 @@ func (p *logisticProblem) trustRegionCG(delta float64, g, s, r, dir, hd []float6
 			return
 		}
 		axpy(-alpha, hd, r)
-		rNew := dot(r, r)
-		beta := rNew / rTr
-		for i := range dir {
-			dir[i] = r[i] + beta*dir[i]
+		for i := range z {
+			z[i] = r[i] / m[i]
 		}
-		rTr = rNew
+		zNew := dot(z, r)
+		beta := zNew / zTr
+		for i := range dir {
+			dir[i] = z[i] + beta*dir[i]
+		}
+		zTr = zNew
 	}
 }
