@@ -25,6 +25,7 @@ func runCommand() *cli.Command {
 			&cli.Int64Flag{Name: "seed", Value: 42, Usage: "seed for split, model init and training"},
 			&cli.StringFlag{Name: "text-col", Usage: "text column of --input (default: detected)"},
 			&cli.StringFlag{Name: "label-col", Usage: "label column of --input (default: detected)"},
+			&cli.StringFlag{Name: "id-col", Usage: "id column of --input carried to the report (default: detected, else the row number)"},
 			&cli.StringFlag{Name: "device", Usage: "auto | cpu | cuda | cuda:N (training and scoring)"},
 			&cli.StringFlag{Name: "dtype", Usage: "auto | bf16 | f32"},
 			&cli.Float64Flag{Name: "epochs", Usage: "training epochs"},
@@ -89,6 +90,9 @@ func runConfig(c *cli.Context) (pipeline.Config, error) {
 	}
 	if c.IsSet("label-col") {
 		cfg.Prep.LabelCol = c.String("label-col")
+	}
+	if c.IsSet("id-col") {
+		cfg.Prep.IDCol = c.String("id-col")
 	}
 	if c.IsSet("device") {
 		cfg.Finetune.Device, cfg.Eval.Device = c.String("device"), c.String("device")
