@@ -10,10 +10,11 @@ import (
 
 // initModelConfig is what init-model needs.
 type initModelConfig struct {
-	Preset string
-	Seed   uint64
-	Out    string
-	DType  string
+	Preset     string
+	Seed       uint64
+	Out        string
+	DType      string
+	LogitScale float64
 }
 
 func initModelCommand() *cli.Command {
@@ -28,20 +29,24 @@ func initModelCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "random seed for the weights"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder (must not exist or be empty)"},
 			&cli.StringFlag{Name: "dtype", Value: "f32", Usage: "weight dtype: f32 or bf16"},
+			&cli.Float64Flag{Name: "logit-scale", Value: 0, Usage: "set the final norm so that a hidden state along a token's embedding gives it this `LOGIT` " +
+				"(0: norm weights 1, logits within about ±1.3 on tiny, too small for an answer to become likely)"},
 		},
 		Action: func(c *cli.Context) error {
 			return runInitModel(initModelConfig{
-				Preset: c.String("preset"),
-				Seed:   c.Uint64("seed"),
-				Out:    c.String("out"),
-				DType:  c.String("dtype"),
+				Preset:     c.String("preset"),
+				Seed:       c.Uint64("seed"),
+				Out:        c.String("out"),
+				DType:      c.String("dtype"),
+				LogitScale: c.Float64("logit-scale"),
 			}, c.App.Writer)
 		},
 	}
 }
 
 func runInitModel(cfg initModelConfig, out interface{ Write([]byte) (int, error) }) error {
-	if err := llm.InitRandomModel(cfg.Out, cfg.Preset, cfg.Seed, cfg.DType); err != nil {
+	opt := llm.InitOptions{Preset: cfg.Preset, Seed: cfg.Seed, DType: cfg.DType, LogitScale: cfg.LogitScale}
+	if err := llm.InitRandomModelWith(cfg.Out, opt); err != nil {
 		return err
 	}
 	mc, err := llm.PresetConfig(cfg.Preset)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sentitune/sentitune/internal/llm"
 )
 
 func TestInitModelCommand(t *testing.T) {
@@ -31,11 +33,38 @@ func TestInitModelCommand(t *testing.T) {
 		{[]string{"--preset", "medium", "--out", filepath.Join(t.TempDir(), "m")}, `unknown model preset "medium"`},
 		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `unsupported dtype "f8"`},
 		{[]string{"--out", dir}, "not empty"},
+		{[]string{"--logit-scale", "-1", "--out", filepath.Join(t.TempDir(), "m")}, "logit scale -1"},
 	}
 	for _, tc := range cases {
 		err := newApp().Run(append([]string{"sentitune", "init-model"}, tc.args...))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestInitModelLogitScale: --logit-scale reaches the file as the final norm's weight, L/(hidden · 0.02).
+func TestInitModelLogitScale(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fit")
+	if err := newApp().Run([]string{"sentitune", "init-model", "--logit-scale", "20", "--seed", "5", "--out", dir}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := llm.OpenWeights(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ti, ok := w.Get(llm.FinalNormWeight)
+	if !ok {
+		t.Fatalf("no %s", llm.FinalNormWeight)
+	}
+	vals, err := ti.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != 15.625 {
+			t.Fatalf("%s[%d] = %g, want 20/(64 · 0.02) = 15.625", llm.FinalNormWeight, i, v)
 		}
 	}
 }

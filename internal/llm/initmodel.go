@@ -64,9 +64,14 @@ type RandomInit struct {
 	// NormJitter > 0 draws RMSNorm weights as 1 + N(0, NormJitter) instead of exactly 1, so that
 	// conformance tests notice a decoder that ignores them.
 	NormJitter float64
+	// LogitScale > 0 sets the final norm's weight so that a hidden state pointing along a token's
+	// row of lm_head gives that token this logit: weight = LogitScale / (hidden size · Std). With
+	// norms of 1 a tiny model's logits stay within about ±1.3, so no answer can ever become likely.
+	LogitScale float64
 }
 
-// RandomWeights draws every tensor of cfg: matrices and biases ~ N(0, Std²), norms 1. Each tensor
+// RandomWeights draws every tensor of cfg: matrices and biases ~ N(0, Std²), norms 1 (the final
+// norm per LogitScale). Each tensor
 // has its own PCG stream keyed by (seed, name), so the result is byte-identical for the same seed
 // and does not depend on the order tensors are drawn in.
 func RandomWeights(cfg *Config, init RandomInit) ([]TensorData, error) {
@@ -89,10 +94,14 @@ func RandomWeights(cfg *Config, init RandomInit) ([]TensorData, error) {
 		vals := make([]float32, numElements(shape))
 		rng := rand.New(rand.NewPCG(init.Seed, nameHash(name)))
 		if strings.HasSuffix(name, "norm.weight") {
+			scale := 1.0
+			if name == FinalNormWeight && init.LogitScale > 0 {
+				scale = init.LogitScale / (float64(cfg.HiddenSize) * std)
+			}
 			for i := range vals {
-				vals[i] = 1
+				vals[i] = float32(scale)
 				if init.NormJitter > 0 {
-					vals[i] = float32(1 + init.NormJitter*rng.NormFloat64())
+					vals[i] = float32(scale * (1 + init.NormJitter*rng.NormFloat64()))
 				}
 			}
 		} else {
@@ -150,6 +159,23 @@ func WriteRandomModel(dir string, cfg *Config, init RandomInit) error {
 // preset is "tiny" or "small"; dtype is "f32" (default) or "bf16". The same arguments give
 // byte-identical files. The folder appears atomically; an existing non-empty dir is an error.
 func InitRandomModel(dir string, preset string, seed uint64, dtype string) error {
+	return InitRandomModelWith(dir, InitOptions{Preset: preset, Seed: seed, DType: dtype})
+}
+
+// InitOptions are InitRandomModelWith's choices; the zero LogitScale gives InitRandomModel's weights.
+type InitOptions struct {
+	Preset     string  // "tiny" or "small"
+	Seed       uint64  // seed of every tensor's stream
+	DType      string  // "f32" (default), "bf16" or "f16"
+	LogitScale float64 // RandomInit.LogitScale: 0 keeps the final norm at 1
+}
+
+// InitRandomModelWith is InitRandomModel with every choice, LogitScale included.
+func InitRandomModelWith(dir string, opt InitOptions) error {
+	preset, seed, dtype := opt.Preset, opt.Seed, opt.DType
+	if opt.LogitScale < 0 || math.IsNaN(opt.LogitScale) || math.IsInf(opt.LogitScale, 0) {
+		return fmt.Errorf("init-model: logit scale %v must be a finite number ≥ 0", opt.LogitScale)
+	}
 	cfg, err := PresetConfig(preset)
 	if err != nil {
 		return err
@@ -191,7 +217,7 @@ func InitRandomModel(dir string, preset string, seed uint64, dtype string) error
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("init-model: %w", err)
 	}
-	if err := WriteRandomModel(tmp, cfg, RandomInit{Seed: seed, DType: stDType}); err != nil {
+	if err := WriteRandomModel(tmp, cfg, RandomInit{Seed: seed, DType: stDType, LogitScale: opt.LogitScale}); err != nil {
 		return fmt.Errorf("init-model: %w", err)
 	}
 	gen, err := marshalSortedJSON(map[string]any{

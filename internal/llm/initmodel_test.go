@@ -243,3 +243,58 @@ func TestRandomWeightsIndependentOfOrder(t *testing.T) {
 		t.Error("accepted dtype I8")
 	}
 }
+
+// TestLogitScale: LogitScale changes the final norm alone, and sets it so that a hidden state along
+// a token's (tied) embedding row gives that token a logit near LogitScale instead of ≈ 1.3.
+func TestLogitScale(t *testing.T) {
+	cfg, err := PresetConfig("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := RandomWeights(cfg, RandomInit{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := RandomWeights(cfg, RandomInit{Seed: 3, LogitScale: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var embed []float32
+	var norm float32
+	for i, td := range scaled {
+		if td.Name != FinalNormWeight {
+			if !bytes.Equal(td.Data, plain[i].Data) {
+				t.Errorf("%s changed with LogitScale", td.Name)
+			}
+			if td.Name == EmbedTokensWeight {
+				embed, _ = ToFloat32(td.DType, td.Data)
+			}
+			continue
+		}
+		vals, _ := ToFloat32(td.DType, td.Data)
+		norm = vals[0]
+		for j, v := range vals {
+			if v != float32(20.0/(64*0.02)) {
+				t.Fatalf("%s[%d] = %g, want 20/(hidden 64 · std 0.02) = 15.625", td.Name, j, v)
+			}
+		}
+	}
+	// The logit of token "1" (id 16) for the final-normed hidden state g·w/rms(w), w its own row.
+	h := cfg.HiddenSize
+	row := embed[16*h : 17*h]
+	var sq float64
+	for _, v := range row {
+		sq += float64(v) * float64(v)
+	}
+	rms := math.Sqrt(sq/float64(h) + cfg.RMSNormEps)
+	aligned := float64(norm) * sq / rms
+	if aligned < 14 || aligned > 26 || aligned/float64(norm) > 2 {
+		t.Errorf("aligned logit %.2f with LogitScale 20 (%.2f with norms 1), want ≈ 20 (≈ 1.3)", aligned, aligned/float64(norm))
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		err := InitRandomModelWith(filepath.Join(t.TempDir(), "m"), InitOptions{Preset: "tiny", LogitScale: bad})
+		if err == nil || !strings.Contains(err.Error(), "logit scale") {
+			t.Errorf("LogitScale %v: err = %v, want it refused", bad, err)
+		}
+	}
+}
