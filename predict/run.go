@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/sentitune/sentitune/internal/torch"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -159,13 +160,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Shard.Count > 0 {
 		c.Out = ShardPath(c.Out, c.Shard)
 	}
-	if abs(c.Out) == abs(c.Input) {
+	if abs(c.Out) == abs(c.Input) || sameFile(c.Out, c.Input) {
 		return c, fmt.Errorf("predict: --out %s would overwrite the input", c.Out)
 	}
 	if c.LogInterval <= 0 {
 		c.LogInterval = 30 * time.Second
 	}
 	return c, nil
+}
+
+// sameFile reports whether two existing paths are one file (a symbolic or hard link to the input).
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 func abs(p string) string {

@@ -31,3 +31,21 @@ func TestRunWritesThroughSymlinkedOut(t *testing.T) {
 		t.Fatalf("target %s holds %q (%v), want a header and 20 rows", target, b, err)
 	}
 }
+
+// TestRunRefusesOutLinkedToInput: --out a symbolic link to the input would overwrite it through the link.
+func TestRunRefusesOutLinkedToInput(t *testing.T) {
+	dir := t.TempDir()
+	in := amazonFile(t, dir, 5)
+	link := filepath.Join(dir, "out.jsonl")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(in)
+	_, err := run(Config{Input: in, Out: link, Format: FormatJSONL}, fakeLoader(&fakeScorer{}))
+	if err == nil || !strings.Contains(err.Error(), "overwrite the input") {
+		t.Fatalf("err = %v, want a refusal to overwrite the input", err)
+	}
+	if after, _ := os.ReadFile(in); string(after) != string(before) {
+		t.Fatal("the input changed")
+	}
+}

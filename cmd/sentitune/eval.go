@@ -77,8 +77,10 @@ func runEval(c *cli.Context) error {
 			return err
 		}
 		cfg.Provenance["predictions"] = predsPath
-		if h, err := filehash.SHA256(predsPath); err == nil {
-			cfg.Provenance["predictions_sha256"] = h
+		if !prep.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
+			if h, err := filehash.SHA256(predsPath); err == nil {
+				cfg.Provenance["predictions_sha256"] = h
+			}
 		}
 	case model != "":
 		if dataPath == "" {
@@ -93,8 +95,10 @@ func runEval(c *cli.Context) error {
 			cfg.Provenance[k] = v
 		}
 		cfg.Provenance["data"] = dataPath
-		if h, err := filehash.SHA256(dataPath); err == nil {
-			cfg.Provenance["data_sha256"] = h
+		if !prep.IsStream(dataPath) { // a pipe was read once already: nothing is left to hash
+			if h, err := filehash.SHA256(dataPath); err == nil {
+				cfg.Provenance["data_sha256"] = h
+			}
 		}
 		// A test split written by prep has its train split beside it: that is the baseline's.
 		if dir := filepath.Dir(dataPath); cfg.BaselineDir == "" && evalFileExists(filepath.Join(dir, "train.json")) {

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -87,5 +89,40 @@ func TestEvalDataFormats(t *testing.T) {
 	if _, err := runApp(t, "", "eval", "--model", model, "--data", unlabelled, "--out", filepath.Join(dir, "r-none"), "--no-baseline"); err == nil ||
 		!strings.Contains(err.Error(), "--label-col") || !strings.Contains(err.Error(), unlabelled) {
 		t.Fatalf("no label column: %v; want an error naming the file and --label-col", err)
+	}
+}
+
+// TestEvalDataPipe: eval --data from a pipe reads it once; it used to hash the file again afterwards,
+// which blocks forever on a named pipe with no writer left.
+func TestEvalDataPipe(t *testing.T) {
+	model := tinyPredictModel(t)
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "reviews.csv")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	go func() {
+		if w, err := os.OpenFile(pipe, os.O_WRONLY, 0); err == nil {
+			w.WriteString("text,label\nworks well,1\nbroke at once,0\nlove it,1\n")
+			w.Close()
+		}
+	}()
+	report := filepath.Join(dir, "report")
+	done := make(chan error, 1)
+	go func() {
+		_, err := runApp(t, "", "eval", "--model", model, "--data", pipe, "--out", report, "--no-baseline")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("eval --data from a pipe did not finish")
+	}
+	preds, err := eval.ReadPredictions(filepath.Join(report, reports.PredictionsFile))
+	if err != nil || len(preds) != 3 {
+		t.Fatalf("%d predictions, %v; want 3", len(preds), err)
 	}
 }
