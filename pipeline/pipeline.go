@@ -127,6 +127,7 @@ func DemoDefaults() Config {
 	f.WarmupRatio = 0.03
 	f.Device = "cpu"
 	f.DType = "f32"
+	f.ValRatio = 0 // all 800 sentences train; the demo selects nothing, and test.json is eval's alone
 	c.Eval.Device = "cpu"
 	c.Eval.DType = "f32"
 	return c
