@@ -26,7 +26,7 @@ func notImplemented(name string) cli.ActionFunc {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "sentitune",
 		Usage: "task-specific sentiment classification with LoRA-tuned chat models",
 		Commands: []*cli.Command{
@@ -43,6 +43,17 @@ func newApp() *cli.App {
 			selftestCommand(),
 		},
 		HideHelpCommand: true,
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = flagUsageError(cmd.Name)
+	}
+	return app
+}
+
+// flagUsageError makes a flag value that does not parse (--threshold abc) a usage error: exit 2.
+func flagUsageError(name string) cli.OnUsageErrorFunc {
+	return func(_ *cli.Context, err error, _ bool) error {
+		return exitError{2, fmt.Errorf("%s: %w (see sentitune %s --help)", name, err, name)}
 	}
 }
 
