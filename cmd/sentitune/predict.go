@@ -174,9 +174,6 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 			return usageError("predict: %v", err)
 		}
 	}
-	if c.Duration("log-every") <= 0 {
-		return usageError("predict: --log-every must be positive (like 30s or 5m), got %v", c.Duration("log-every"))
-	}
 	if progress.IsTerminal(c.App.ErrWriter) {
 		cfg.Progress = c.App.ErrWriter
 	} else {
