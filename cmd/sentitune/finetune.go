@@ -101,7 +101,9 @@ func finetuneCommand() *cli.Command {
 		UsageText: "sentitune finetune --model DIR --data PREPDIR | --train FILE [--eval FILE] --out RUNDIR [options]",
 		Description: "Trains a LoRA adapter (PEFT format) with the loss on the answer tokens only, computing the\n" +
 			"lm_head at those positions alone. Writes RUNDIR/adapter, train_log.jsonl, loss.png/.svg, run.json\n" +
-			"and checkpoints/step-N (with --save-every); --resume continues from the newest checkpoint.",
+			"and checkpoints/step-N (with --save-every); --resume continues from the newest checkpoint.\n" +
+			"Progress: a bar on a terminal, else a line every --log-every and one per evaluation;\n" +
+			"--report-to tensorboard also writes RUNDIR/runs (tensorboard --logdir RUNDIR/runs).",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			cfg, err := finetuneConfig(c, binds)
