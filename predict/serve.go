@@ -473,7 +473,9 @@ func (s *Server) health() (status, reason string, q QueueState) {
 			return "stalled", fmt.Sprintf("a forward pass has run for %v (timeout %v)", d.Round(time.Millisecond), s.cfg.Timeout), q
 		}
 	} else if q.Texts > 0 {
-		if d := now.Sub(time.Unix(0, s.lastActive.Load())); d > s.cfg.Timeout {
+		// Since the later of the batcher's last move and the oldest arrival: an idle batcher is not stalled.
+		since := max(s.lastActive.Load(), now.Add(-time.Duration(q.OldestWait*float64(time.Second))).UnixNano())
+		if d := now.Sub(time.Unix(0, since)); d > s.cfg.Timeout {
 			return "stalled", fmt.Sprintf("%d texts wait and the scorer has not taken work for %v", q.Texts, d.Round(time.Millisecond)), q
 		}
 	}

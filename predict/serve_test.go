@@ -801,3 +801,21 @@ func TestCutBytes(t *testing.T) {
 		}
 	}
 }
+
+// A request arriving at a batcher idle for longer than the timeout is not a stall.
+func TestServeIdleIsNotStalled(t *testing.T) {
+	f := &fakeServe{block: make(chan struct{})}
+	srv := newServer(f, ServerConfig{Timeout: 300 * time.Millisecond, MaxWait: time.Second})
+	defer srv.Close()
+	defer close(f.block)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	time.Sleep(400 * time.Millisecond) // idle past the timeout
+	go http.Post(ts.URL+"/v1/predict", "application/json", strings.NewReader(`{"texts": ["x"]}`))
+	for srv.Queue().Texts == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if code, h := getHealth(t, ts.URL+"/healthz"); code != 200 || h.Status != "ok" {
+		t.Fatalf("a fresh request at an idle batcher: %d %+v", code, h)
+	}
+}
