@@ -301,8 +301,9 @@ func (in *input) parse(rec prep.Record) (item, error) {
 		return it, fmt.Errorf("%s: %w in column %q", where, ErrEmptyText, in.textName)
 	}
 	if in.id >= 0 {
-		it.id = rec.Get(in.id)
-	} else {
+		it.id = strings.TrimSpace(rec.Get(in.id))
+	}
+	if it.id == "" { // no id column, or a row without an id: its row number
 		it.id = strconv.Itoa(rec.Row)
 	}
 	if in.label >= 0 {

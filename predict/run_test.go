@@ -188,6 +188,8 @@ func TestRunInputFormats(t *testing.T) {
 		{"csv review_id detected", "b2.csv", "user_id,review_id,text\nu1,R-9,fine\nu2,R-3,bad\n", Config{}, []string{"R-9", "R-3"}, []int{NoLabel, NoLabel}},
 		{"alpaca with prep's ids", "e2.json", `[{"instruction": "Is it positive?", "input": "love it", "output": "1", "id": "R-17"}, {"instruction": "Is it positive?", "input": "hate it", "output": "0", "id": "R-4"}]`,
 			Config{}, []string{"R-17", "R-4"}, []int{1, 0}},
+		{"a row without an id", "e3.jsonl", "{\"id\": \"R-17\", \"text\": \"love it\"}\n{\"text\": \"hate it\"}\n{\"id\": \" \", \"text\": \"meh\"}\n",
+			Config{}, []string{"R-17", "2", "3"}, []int{NoLabel, NoLabel, NoLabel}},
 		{"tsv", "c.tsv", "text\tlabel\nok\tpos\nmeh\tneg\n", Config{}, []string{"1", "2"}, []int{1, 0}},
 		{"json array", "d.json", `[{"comment": "nice", "sentiment": "positive"}, {"comment": "awful", "sentiment": "negative"}]`,
 			Config{}, []string{"1", "2"}, []int{1, 0}},
