@@ -29,9 +29,10 @@ type Comparison struct {
 // (with continuity correction) replaces the exact binomial test.
 const McNemarExactBelow = 25
 
-// Compare pairs a and b (by id when both carry the same unique ids, otherwise by position),
-// checks that they label every row alike, and runs McNemar's test. A and B in the result are
-// left empty for the caller to name.
+// Compare pairs a and b (by id when both carry the same unique ids; by position only when a
+// side carries no ids at all), checks that they label every row alike, and runs McNemar's test.
+// Two sides with ids that are not the same set are different rows: an error, not a test. A and
+// B in the result are left empty for the caller to name.
 func Compare(a, b []Prediction) (*Comparison, error) {
 	if len(a) != len(b) {
 		return nil, fmt.Errorf("compare: %d vs %d predictions; McNemar's test needs the same rows", len(a), len(b))
@@ -46,6 +47,8 @@ func Compare(a, b []Prediction) (*Comparison, error) {
 	}
 	if byID, ok := pairByID(a, b); ok {
 		order, c.PairedBy = byID, "id"
+	} else if allIDs(a) && allIDs(b) {
+		return nil, fmt.Errorf("compare: not the same rows: %s; McNemar's test needs the same rows, matched by id", idMismatch(a, b))
 	}
 	correctA, correctB := 0, 0
 	for i, j := range order {
@@ -100,6 +103,41 @@ func pairByID(a, b []Prediction) ([]int, bool) {
 		order[i] = j
 	}
 	return order, true
+}
+
+func allIDs(ps []Prediction) bool {
+	for _, p := range ps {
+		if p.ID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// idMismatch says why a and b, both with ids, cannot be paired by id.
+func idMismatch(a, b []Prediction) string {
+	for _, side := range []struct {
+		name string
+		ps   []Prediction
+	}{{"A", a}, {"B", b}} {
+		seen := make(map[string]bool, len(side.ps))
+		for _, p := range side.ps {
+			if seen[p.ID] {
+				return fmt.Sprintf("id %q appears twice in %s", p.ID, side.name)
+			}
+			seen[p.ID] = true
+		}
+	}
+	inB := make(map[string]bool, len(b))
+	for _, p := range b {
+		inB[p.ID] = true
+	}
+	for _, p := range a {
+		if !inB[p.ID] {
+			return fmt.Sprintf("id %q of A is not in B", p.ID)
+		}
+	}
+	return "the ids differ"
 }
 
 // McNemar tests the discordant counts b (only A right) and c (only B right): the exact

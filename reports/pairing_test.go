@@ -143,3 +143,20 @@ func checkSameRows(t *testing.T, in *Input, preds []eval.Prediction, how string)
 		}
 	}
 }
+
+// TestCompareOtherRowsIsAWarning: an earlier report on as many rows, but other ones, gets no
+// McNemar test (it would pair rows by position) and the report says why.
+func TestCompareOtherRowsIsAWarning(t *testing.T) {
+	ex := makeExample(t, 300)
+	other := filepath.Join(t.TempDir(), "other")
+	if _, err := RunEval(ex.preds[:50], EvalConfig{Out: other}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := RunEval(ex.preds[50:100], EvalConfig{Out: t.TempDir(), CompareDirs: []string{other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Comparisons) != 0 || len(in.Warnings) != 1 || !strings.Contains(in.Warnings[0], `not the same rows: id "51" of A is not in B`) {
+		t.Errorf("comparisons %+v, warnings %q", in.Comparisons, in.Warnings)
+	}
+}
