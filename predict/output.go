@@ -715,10 +715,9 @@ func createAtomic(path string) (*atomicFile, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("output %s is a directory", path)
 	}
-	// An interrupted earlier run of the same output left its temporary file: ours to remove.
-	if _, err := atomicfile.RemoveStale(dir, "."+filepath.Base(path)+".tmp-"); err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
-	}
+	// An interrupted earlier run of the same output left its temporary file: ours to remove
+	// (best effort: what cannot be removed is no reason to fail this run).
+	atomicfile.RemoveStale(dir, "."+filepath.Base(path)+".tmp-")
 	f, err := os.CreateTemp(dir, atomicfile.TempPattern(filepath.Base(path)))
 	if err != nil {
 		return nil, fmt.Errorf("create output: %w", err)

@@ -27,7 +27,7 @@ func TempPattern(base string) string { return "." + base + ".tmp-" + PIDTag() }
 
 var writerPID = regexp.MustCompile(`tmp-(?:.*-)?pid(\d+)-\d+$`)
 
-// RemoveStale removes the entries of dir whose names start with prefix, hold "tmp-" (ours: a
+// RemoveStale removes the entries of dir whose names start with prefix, hold ".tmp-" (ours: a
 // TempPattern name, or an interrupted checkpoint's .tmp-step-N-…) and were left by a writer that
 // is gone: the pid in the name is no live process, or, for names without one, the entry is older
 // than this process. It returns the paths removed; a missing dir is not an error.
@@ -42,7 +42,7 @@ func RemoveStale(dir, prefix string) ([]string, error) {
 	var removed []string
 	for _, e := range ents {
 		name := e.Name()
-		if !strings.HasPrefix(name, prefix) || !strings.Contains(name, "tmp-") {
+		if !strings.HasPrefix(name, prefix) || !strings.Contains(name, ".tmp-") {
 			continue
 		}
 		if m := writerPID.FindStringSubmatch(name); m != nil {

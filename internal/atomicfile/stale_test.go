@@ -100,3 +100,15 @@ func TestWriteNamesAndCleansTemps(t *testing.T) {
 		t.Fatalf("%d paths still tracked after the write", n)
 	}
 }
+
+// Only names of our pattern count: a hidden file that merely holds "tmp-" stays.
+func TestRemoveStaleKeepsOtherHiddenFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".mytmp-notes")
+	os.WriteFile(p, []byte("x"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(p, old, old)
+	if removed, err := RemoveStale(dir, "."); err != nil || len(removed) != 0 {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+}
