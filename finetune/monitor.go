@@ -72,16 +72,19 @@ func (m *monitor) train(l LogLine) error {
 	m.ema = lossSmoothing*m.ema + (1-lossSmoothing)*l.Loss
 	m.tokens += l.Tokens
 	tokS := float64(m.tokens) / max(time.Since(m.begin).Seconds(), 1e-9)
-	detail := fmt.Sprintf("epoch %.2f, loss %.4f", l.Epoch, m.ema/m.emaW)
+	loss := fmt.Sprintf("loss %.4f", m.ema/m.emaW)
 	if l.LabelLoss != nil {
-		detail += fmt.Sprintf(" (label %.4f)", *l.LabelLoss)
+		loss += fmt.Sprintf(" (label %.4f)", *l.LabelLoss)
 	}
-	detail += fmt.Sprintf(", lr %.2e", l.LR)
-	if l.GradNorm != nil {
-		detail += fmt.Sprintf(", grad norm %.3f", *l.GradNorm)
+	if m.rep.Mode() == progress.Bar { // the bar shows counts and times itself, on one terminal line
+		m.rep.Set(int64(l.Step), fmt.Sprintf("%s, lr %.2e, %.0f tok/s", loss, l.LR, tokS))
+	} else {
+		detail := fmt.Sprintf("epoch %.2f, %s, lr %.2e", l.Epoch, loss, l.LR)
+		if l.GradNorm != nil {
+			detail += fmt.Sprintf(", grad norm %.3f", *l.GradNorm)
+		}
+		m.rep.Set(int64(l.Step), detail+fmt.Sprintf(", %.0f tok/s, %s", tokS, m.memory()))
 	}
-	detail += fmt.Sprintf(", %.0f tok/s, %s", tokS, m.memory())
-	m.rep.Set(int64(l.Step), detail)
 	if m.tb == nil {
 		return nil
 	}

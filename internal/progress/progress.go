@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -216,11 +217,34 @@ func (r *Reporter) endBar() {
 	}
 }
 
+// barSpace is about what progressbar draws after the description (percentage, bar, counts,
+// times), and barRateSpace the same with a rate.
+const barSpace, barRateSpace = 55, 72
+
+// barText is the bar's description, cut to the terminal's width: a wrapped bar line cannot
+// be redrawn in place and would scroll a new line per update.
 func (r *Reporter) barText() string {
-	if r.detail == "" {
-		return r.o.Name
+	text := r.o.Name
+	if r.detail != "" {
+		text += ": " + r.detail
 	}
-	return r.o.Name + ": " + r.detail
+	f, ok := r.w.(*os.File)
+	if !ok {
+		return text
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return text
+	}
+	room := width - barSpace
+	if r.o.Unit != "" || r.o.Bytes {
+		room = width - barRateSpace
+	}
+	if utf8.RuneCountInString(text) > room {
+		runes := []rune(text)
+		text = string(runes[:max(room-1, min(len(r.o.Name), len(runes)))]) + "…"
+	}
+	return text
 }
 
 // Line is what a plain line would say now (for tests and summaries).
