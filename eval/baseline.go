@@ -127,7 +127,7 @@ func buildFeatures(texts []string, progress BaselineProgress) (*Baseline, *csr, 
 	var blk *csrBlock
 	var toks []int32
 	for doc, text := range texts {
-		if doc%1024 == 0 {
+		if doc%256 == 0 {
 			progress("features", doc, len(texts), "")
 		}
 		toks = toks[:0]

@@ -270,13 +270,14 @@ func (sc *Scorer) Score(texts []string) ([]Score, error) {
 	return scores, err
 }
 
-// ScoreStats is Score, also returning token and padding counts.
-func (sc *Scorer) ScoreStats(texts []string) ([]Score, TokenStats, error) {
+// ScoreStats is Score, also returning token and padding counts; progress (if not nil) hears the
+// rows done after each batch.
+func (sc *Scorer) ScoreStats(texts []string, progress func(rows int)) ([]Score, TokenStats, error) {
 	clean, err := cleanAll(texts)
 	if err != nil {
 		return nil, TokenStats{}, err
 	}
-	return sc.scoreTexts(clean, nil)
+	return sc.scoreTexts(clean, progress)
 }
 
 // Generate decodes up to maxNew tokens greedily for each text and parses the

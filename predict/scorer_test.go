@@ -60,7 +60,7 @@ func TestScoreBatchEqualsOneByOne(t *testing.T) {
 	sc := newTinyScorer(t, ScorerConfig{BatchSize: 8})
 	texts, _ := amazonRows(t, 40)
 	texts = append(texts, strings.Repeat("A very long review that goes on and on. ", 30))
-	batched, st, err := sc.ScoreStats(texts)
+	batched, st, err := sc.ScoreStats(texts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // fitBaseline reads the baseline fitted on trainPath from cacheDir, or fits it (and caches it),
-// showing its phases on w: the rows featurised, then a line per Newton iteration.
-func fitBaseline(trainPath, cacheDir string, w io.Writer) (*eval.BaselineFit, error) {
+// showing its phases on w: the rows featurised (a line at least every logEvery without a
+// terminal), then a line per Newton iteration.
+func fitBaseline(trainPath, cacheDir string, w io.Writer, logEvery time.Duration) (*eval.BaselineFit, error) {
 	events := progress.New(w, progress.Options{Name: "eval: baseline", Mode: progress.Lines})
 	start := time.Now()
 	var rows *progress.Reporter
@@ -20,7 +21,7 @@ func fitBaseline(trainPath, cacheDir string, w io.Writer) (*eval.BaselineFit, er
 		case "features":
 			if rows == nil {
 				events.Event("fitting on %s (%d rows): TF-IDF features", trainPath, total)
-				rows = progress.New(w, progress.Options{Name: "eval: baseline features", Unit: "rows", Total: int64(total)})
+				rows = progress.New(w, progress.Options{Name: "eval: baseline features", Unit: "rows", Total: int64(total), Interval: logEvery})
 			}
 			rows.Set(int64(done), "")
 			if done == total {

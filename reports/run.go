@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/progress"
 )
 
 // EvalConfig says what RunEval adds around a model's predictions.
@@ -27,6 +28,7 @@ type EvalConfig struct {
 	Provenance  map[string]string // model, adapter, data hash, options, …; "date" is added when absent
 	Note        string            // plain note shown at the top of the report
 	Progress    io.Writer         // where each phase shows progress (a bar on a terminal, else lines); nil = silent
+	LogEvery    time.Duration     // without a terminal: the most time between two progress lines (0: progress.DefaultInterval)
 }
 
 // RunEval is the whole eval stage for predictions already in memory (sentitune eval and
@@ -61,7 +63,7 @@ func RunEval(preds []eval.Prediction, cfg EvalConfig) (*Input, error) {
 	}
 
 	if cfg.BaselineDir != "" {
-		side, how, err := baselineSide(cfg.BaselineDir, preds, cfg.Progress)
+		side, how, err := baselineSide(cfg.BaselineDir, preds, cfg.Progress, cfg.LogEvery)
 		if err != nil {
 			return nil, err
 		}
@@ -87,9 +89,13 @@ func RunEval(preds []eval.Prediction, cfg EvalConfig) (*Input, error) {
 		in.Provenance["run"] = cfg.RunDir
 		addRunProvenance(in.Provenance, filepath.Join(cfg.RunDir, "run.json"))
 	}
+	events := progress.New(cfg.Progress, progress.Options{Name: "eval", Mode: progress.Lines})
+	events.Event("writing the report to %s", cfg.Out)
+	start := time.Now()
 	if err := Write(cfg.Out, *in); err != nil {
 		return nil, err
 	}
+	events.Event("report written in %s", progress.FormatDuration(time.Since(start)))
 	return in, nil
 }
 
@@ -107,13 +113,13 @@ func (in *Input) compare(preds []eval.Prediction, other Side) {
 
 // baselineSide trains the TF-IDF baseline on prepDir/train.json and scores the model's own rows
 // (baselineRows).
-func baselineSide(prepDir string, preds []eval.Prediction, progressTo io.Writer) (*Side, string, error) {
+func baselineSide(prepDir string, preds []eval.Prediction, progressTo io.Writer, logEvery time.Duration) (*Side, string, error) {
 	ids, tt, ll, rows, err := baselineRows(prepDir, preds) // before training: a mismatch fails fast
 	if err != nil {
 		return nil, "", err
 	}
 	trainPath := filepath.Join(prepDir, "train.json")
-	b, err := fitBaseline(trainPath, filepath.Join(prepDir, ".cache"), progressTo)
+	b, err := fitBaseline(trainPath, filepath.Join(prepDir, ".cache"), progressTo, logEvery)
 	if err != nil {
 		return nil, "", err
 	}

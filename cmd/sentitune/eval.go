@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/internal/filehash"
+	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 	"github.com/sentitune/sentitune/reports"
@@ -44,6 +45,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "name", Value: "model", Usage: "this model's `NAME` in tables"},
 			&cli.StringFlag{Name: "title", Usage: "report title"},
 			&cli.StringFlag{Name: "note", Usage: "a note shown at the top of the report"},
+			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (scoring: rows/s, ETA; the baseline's features) at least every `DURATION`"},
 		}, scorerFlags(32)...), // --model, --adapter, --device, --dtype, --batch-size, ... as predict
 		Action: runEval,
 	}
@@ -59,12 +61,19 @@ func runEval(c *cli.Context) error {
 		RunDir:      c.String("run"),
 		Note:        c.String("note"),
 		Provenance:  map[string]string{},
+		Progress:    c.App.ErrWriter, // each phase: a bar on a terminal, else plain lines
+		LogEvery:    c.Duration("log-every"),
 	}
 	if cfg.Out == "" {
 		return errors.New("eval: --out REPORTDIR is required")
 	}
 	if err := checkScorerFlags(c, "eval", 1); err != nil {
 		return err
+	}
+	check := &flagCheck{c: c, cmd: "eval"}
+	check.durations("log-every")
+	if check.err != nil {
+		return check.err
 	}
 	predsPath, model, dataPath := c.String("predictions"), c.String("model"), c.String("data")
 	var preds []eval.Prediction
@@ -73,9 +82,11 @@ func runEval(c *cli.Context) error {
 		return errors.New("eval: give either --predictions or --model, not both")
 	case predsPath != "":
 		var err error
+		fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", predsPath)
 		if preds, err = eval.ReadPredictions(predsPath); err != nil {
 			return err
 		}
+		fmt.Fprintf(c.App.ErrWriter, "eval: %d predictions\n", len(preds))
 		cfg.Provenance["predictions"] = predsPath
 		if !prep.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
 			if h, err := filehash.SHA256(predsPath); err == nil {

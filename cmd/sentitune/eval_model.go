@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
 )
 
@@ -23,6 +24,7 @@ import (
 // them; otherwise their defaults apply. A bare model is prompted with the split's own instruction
 // and system prompt (as prep wrote them); an adapter brings the prompt it was trained with.
 func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[string]string, error) {
+	fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", dataPath)
 	recs, skipped, err := predict.ReadLabelled(predict.Config{
 		Input: dataPath, InputFormat: c.String("input-format"), Encoding: c.String("encoding"),
 		TextCol: c.String("text-col"), IDCol: c.String("id-col"), LabelCol: c.String("label-col"),
@@ -47,6 +49,7 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 		cfg.Device = "auto"
 	}
 	t0 := time.Now()
+	fmt.Fprintf(c.App.ErrWriter, "eval: loading %s\n", cfg.ModelDir)
 	sc, err := predict.NewScorer(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -66,7 +69,9 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 			mismatch, len(recs), dataPath, info.Instruction)
 	}
 	t1 := time.Now()
-	scores, st, err := sc.ScoreStats(texts)
+	rows := progress.New(c.App.ErrWriter, progress.Options{Name: "eval: scoring", Unit: "rows", Total: int64(len(texts)), Interval: c.Duration("log-every")})
+	scores, st, err := sc.ScoreStats(texts, func(n int) { rows.Add(int64(n)) })
+	rows.Finish()
 	if err != nil {
 		var te *predict.TextError
 		if errors.As(err, &te) {
