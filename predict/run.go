@@ -232,11 +232,11 @@ func openInput(cfg Config, file string) (*input, prep.Reader, error) {
 	}
 	rd, err := prep.Open(in.file, in.format, in.opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("predict: %w", err)
+		return nil, nil, err
 	}
 	fail := func(err error) (*input, prep.Reader, error) {
 		rd.Close()
-		return nil, nil, fmt.Errorf("predict: %s: %w", in.path, err)
+		return nil, nil, fmt.Errorf("%s: %w", in.path, err)
 	}
 	cols := rd.Columns()
 	find := func(name string) (int, error) { return prep.FindColumn(cols, name) }
@@ -364,7 +364,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	defer removeSpool()
 	in, rd, err := openInput(cfg, file)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("predict: %w", err)
 	}
 	st.TextCol, st.IDCol, st.LabelCol = in.textName, in.idName, in.labelName
 	total, _, err := in.scan(rd)

@@ -102,7 +102,7 @@ func TestEvalCommandErrors(t *testing.T) {
 		{"nothing to evaluate", []string{"--out", out}, "need --predictions FILE", 0},
 		{"both forms", []string{"-p", noLabel, "--model", dir, "--out", out}, "either --predictions or --model", 0},
 		{"model without data", []string{"--model", dir, "--out", out}, "--model needs --data", 0},
-		{"model data not alpaca", []string{"--model", dir, "--data", noLabel, "--out", out}, "nolabel.csv record 1", 0},
+		{"model data without a text column", []string{"--model", dir, "--data", noLabel, "--out", out}, "nolabel.csv: no text column found among id, pred, prob: name it with --text-col", 0},
 		{"missing label", []string{"-p", noLabel, "--out", out}, `missing column "label"`, 0},
 		{"prob out of range", []string{"-p", badProb, "--out", out}, "badprob.jsonl line 2: prob 1.2 is outside [0, 1]", 0},
 	} {
