@@ -46,7 +46,7 @@ bench: build
 	$(GO) build -o $(BUILD)/sentitune-bench ./bench
 	$(BUILD)/sentitune-bench -out bench/results
 
-# serve under load on the tiny model, loopback, ~2 minutes: bench/results/serve-load-<date>.json/.md
+# serve under load on the tiny model, loopback, ~3–4 minutes: bench/results/serve-load-<date>.json/.md
 loadtest: build
 	$(GO) build -o $(BUILD)/sentitune-bench ./bench
 	$(BUILD)/sentitune-bench -loadtest -out bench/results
