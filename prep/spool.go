@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // spooledFile is a temporary copy of a stream; Close also removes it.
@@ -16,6 +18,7 @@ func (s spooledFile) Close() error {
 	if rerr := os.Remove(s.Name()); err == nil {
 		err = rerr
 	}
+	atomicfile.Untrack(s.Name())
 	return err
 }
 
@@ -27,6 +30,7 @@ func spool(r io.Reader, name string) (spooledFile, error) {
 		return spooledFile{}, fmt.Errorf("read %s: copy the stream to a temporary file: %w", name, err)
 	}
 	s := spooledFile{f}
+	atomicfile.Track(f.Name()) // removed by a SIGINT/SIGTERM handler too (atomicfile.RemoveInFlight)
 	if _, err := io.Copy(f, r); err != nil {
 		s.Close()
 		return spooledFile{}, fmt.Errorf("read %s: copy the stream to %s: %w", name, f.Name(), err)
@@ -64,7 +68,8 @@ func Spool(path string) (file string, remove func(), err error) {
 	}
 	if err := s.File.Close(); err != nil {
 		os.Remove(s.Name())
+		atomicfile.Untrack(s.Name())
 		return "", nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return s.Name(), func() { os.Remove(s.Name()) }, nil
+	return s.Name(), func() { os.Remove(s.Name()); atomicfile.Untrack(s.Name()) }, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // fifo returns a named pipe that a goroutine fills with the content of src: like a shell's <(cat src).
@@ -99,5 +101,19 @@ func TestSpool(t *testing.T) {
 	}
 	if f, _, err := Spool("testdata/in/reviews.csv"); err != nil || f != "testdata/in/reviews.csv" {
 		t.Fatalf("regular file spooled to %q, %v", f, err)
+	}
+}
+
+// TestSpoolRemovedOnSignal: the spooled copy is tracked, so a SIGINT/SIGTERM handler's
+// atomicfile.RemoveInFlight removes it when the process is stopped mid-run.
+func TestSpoolRemovedOnSignal(t *testing.T) {
+	file, remove, err := Spool(fifo(t, "testdata/in/reviews.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	atomicfile.RemoveInFlight()
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("spooled copy %s survived RemoveInFlight: %v", file, err)
 	}
 }
