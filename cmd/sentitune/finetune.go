@@ -110,6 +110,9 @@ func finetuneCommand() *cli.Command {
 			if err != nil {
 				return exitError{2, fmt.Errorf("finetune: %w", err)}
 			}
+			if err := checkFinetuneFiles(cfg); err != nil {
+				return err
+			}
 			if cfg.NProc > 1 && os.Getenv(finetune.EnvWorldSize) == "" {
 				return launchFinetune(c, cfg.NProc) // finetune_launch.go
 			}

@@ -5,6 +5,9 @@ import (
 	"math"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/prep"
 )
 
 // textList is a repeatable flag whose every value is one whole text. cli.StringSliceFlag splits
@@ -146,6 +149,17 @@ func checkPrepOptions(cmd string, testRatio, valRatio float64, maxChars int) err
 	}
 	if maxChars < 0 {
 		return usageError("%s: --max-chars %d: must not be negative (0: no limit)", cmd, maxChars)
+	}
+	return nil
+}
+
+// checkFinetuneFiles refuses a pipe as --train or --eval: training reads its data file again
+// after loading it (the SHA-256 in run.json, every rank, --resume), and a pipe is empty by then.
+func checkFinetuneFiles(cfg finetune.Config) error {
+	for _, f := range []struct{ flag, path string }{{"train", cfg.TrainFile}, {"eval", cfg.EvalFile}} {
+		if f.path != "" && prep.IsStream(f.path) {
+			return usageError("finetune: --%s %s is a pipe, which can be read only once; training reads its data file again (run.json's hash, every rank, --resume): write it to a file first", f.flag, f.path)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -103,5 +105,19 @@ func TestParseBytes(t *testing.T) {
 		if got, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
 		}
+	}
+}
+
+// TestFinetuneRefusesPipe: a pipe as --train would be hashed (and read by each rank) after it was
+// read: refused up front with a usage error naming the flag.
+func TestFinetuneRefusesPipe(t *testing.T) {
+	pipe := filepath.Join(t.TempDir(), "train.json")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	_, err := runApp(t, "", "finetune", "--model", "/nonexistent/model", "--train", pipe, "--out", filepath.Join(t.TempDir(), "run"))
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--train") || !strings.Contains(err.Error(), "pipe") {
+		t.Fatalf("err = %v; want a usage error naming --train as a pipe", err)
 	}
 }
