@@ -49,7 +49,7 @@ const (
 	DefaultServeTimeout        = 30 * time.Second
 	DefaultServeDrain          = 30 * time.Second
 	passesPerRound             = 2  // a round is sorted by length and cut into passes: less padding, bounded wait
-	maxBytesPerToken           = 16 // texts are cut to max-len × this many bytes before tokenizing
+	maxBytesPerToken           = 16 // texts are cut to max-len × this many bytes before tokenizing: text averages 1–5 bytes a token, so only a text of longer tokens loses more than BuildPrompt would cut
 	retryAfterSaturatedSeconds = "1"
 )
 
