@@ -27,6 +27,7 @@ func childMain(args []string) int {
 		"predict-file":  childPredictFile,
 		"tokenize":      childTokenize,
 		"prep":          childPrep,
+		"baseline":      childBaseline,
 		"serve-predict": childServePredict,
 	}
 	f, ok := children[args[0]]

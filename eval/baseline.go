@@ -56,6 +56,12 @@ func TrainBaseline(texts []string, labels []int) (*Baseline, error) {
 
 // FitBaseline fits the baseline on texts labelled 0/1, telling progress (if not nil) how it goes.
 func FitBaseline(texts []string, labels []int, progress BaselineProgress) (*Baseline, error) {
+	return fitBaseline(texts, labels, progress, false)
+}
+
+// fitBaseline is FitBaseline; with release it sets each text to "" once featurised, so that a
+// caller that owns texts lets the reviews go before the solver's vectors are allocated.
+func fitBaseline(texts []string, labels []int, progress BaselineProgress, release bool) (*Baseline, error) {
 	if len(texts) != len(labels) {
 		return nil, fmt.Errorf("train baseline: %d texts, %d labels", len(texts), len(labels))
 	}
@@ -75,7 +81,7 @@ func FitBaseline(texts []string, labels []int, progress BaselineProgress) (*Base
 	if progress == nil {
 		progress = func(string, int, int, string) {}
 	}
-	b, x, hap, err := buildFeatures(texts, progress)
+	b, x, hap, err := buildFeatures(texts, progress, release)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +126,7 @@ const bigramTag = math.MinInt32 // the sign bit marks a bigram's index while the
 // row). Then, since the optimal w lies in the span of the rows, a feature that occurs in one row
 // only (a hapax) moves with that row's other hapaxes: in the solver they become one column of
 // value √Σv² per row, which has the same optimum and cuts the solver's vectors by ~2/3 on reviews.
-func buildFeatures(texts []string, progress BaselineProgress) (*Baseline, *csr, *hapaxRows, error) {
+func buildFeatures(texts []string, progress BaselineProgress, release bool) (*Baseline, *csr, *hapaxRows, error) {
 	b := &Baseline{unigrams: map[string]int32{}, bigrams: map[uint64]int32{}, Rows: len(texts)}
 	var uniDF, uniLast, uniSlot, biDF, biLast, biSlot []int32
 	x := &csr{rows: len(texts)}
@@ -142,6 +148,9 @@ func buildFeatures(texts []string, progress BaselineProgress) (*Baseline, *csr, 
 			}
 			toks = append(toks, id)
 		})
+		if release {
+			texts[doc] = ""
+		}
 		need := 2 * len(toks) // at most: every unigram and bigram distinct
 		if blk == nil || cap(blk.idx)-len(blk.idx) < need {
 			size := max(csrBlockEntries, need)

@@ -78,7 +78,7 @@ func LoadOrFitBaseline(trainPath, cacheDir string, progress BaselineProgress) (*
 	if err != nil {
 		return nil, err
 	}
-	if fit.Baseline, err = FitBaseline(texts, labels, progress); err != nil {
+	if fit.Baseline, err = fitBaseline(texts, labels, progress, true); err != nil { // texts are ours: let them go
 		return nil, fmt.Errorf("%s: %w", trainPath, err)
 	}
 	if cacheDir == "" {

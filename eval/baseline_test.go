@@ -98,6 +98,9 @@ func TestBaselineMatchesSklearn(t *testing.T) {
 	t.Logf("vocabulary %d, max |Δprob| vs scikit-learn %.2g, objective %.10g vs %.10g, accuracy %.3f, %d Newton iterations",
 		b.Features(), maxDiff, objective, golden.Objective, m.Accuracy, len(b.Objective)-1)
 
+	if trX[0] == "" || trX[len(trX)-1] == "" {
+		t.Error("FitBaseline emptied the caller's texts (only LoadOrFitBaseline, which owns them, may)")
+	}
 	// Deterministic: a second fit gives bit-identical weights.
 	b2, err := TrainBaseline(trX, trY)
 	if err != nil {
