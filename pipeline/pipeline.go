@@ -279,7 +279,7 @@ func runPrep(cfg Config, res *Result, w io.Writer) error {
 		Input: input, Format: p.Format, TextCol: p.TextCol, LabelCol: p.LabelCol, IDCol: p.IDCol, LabelMap: p.LabelMap,
 		Instruction: p.Instruction, System: p.System, Lang: p.Lang,
 		TestRatio: p.TestRatio, ValRatio: p.ValRatio, Seed: cfg.Seed, Dedup: p.Dedup, MaxChars: p.MaxChars,
-		OnBadRow: p.OnBadRow, Out: res.PrepDir,
+		OnBadRow: p.OnBadRow, Out: res.PrepDir, Progress: w, LogEvery: cfg.Finetune.LogEvery,
 	})
 	if err != nil {
 		return err
