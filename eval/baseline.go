@@ -344,17 +344,6 @@ func logOnePlusExp(z float64) float64 {
 	return math.Log1p(math.Exp(z))
 }
 
-// terms returns the unigrams and bigrams of text.
-func terms(text string) []string {
-	toks := tokens(text)
-	out := make([]string, 0, 2*len(toks))
-	out = append(out, toks...)
-	for i := 1; i < len(toks); i++ {
-		out = append(out, toks[i-1]+" "+toks[i])
-	}
-	return out
-}
-
 // tokens returns the tokens of text, lower-cased (see eachToken).
 func tokens(text string) []string {
 	var out []string

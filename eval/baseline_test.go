@@ -42,8 +42,23 @@ func TestTokens(t *testing.T) {
 			}
 		})
 	}
-	if got, want := terms("a great phone, great"), []string{"great", "phone", "great", "great phone", "phone great"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("terms = %q, want %q", got, want)
+	// The vocabulary: unigrams, then the bigrams of consecutive tokens, each once.
+	b, x, _, err := buildFeatures([]string{"a great phone, great", "Phone great!"}, func(string, int, int, string) {}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bigrams []string
+	for _, p := range b.pairs {
+		bigrams = append(bigrams, b.terms[p>>32]+" "+b.terms[p&0xffffffff])
+	}
+	if want := []string{"great", "phone"}; !reflect.DeepEqual(b.terms, want) {
+		t.Errorf("unigrams %q, want %q", b.terms, want)
+	}
+	if want := []string{"great phone", "phone great"}; !reflect.DeepEqual(bigrams, want) {
+		t.Errorf("bigrams %q, want %q", bigrams, want)
+	}
+	if x.rows != 2 || b.Features() != 4 {
+		t.Errorf("%d rows, %d features; want 2 and 4", x.rows, b.Features())
 	}
 }
 
