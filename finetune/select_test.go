@@ -194,6 +194,28 @@ func TestLoadBestAndEarlyStopping(t *testing.T) {
 		t.Errorf("run.json results %+v, want best %+v", rec.Results, res.Best)
 	}
 
+	// Killed after early stopping's checkpoint, before its outputs: resuming trains no further
+	// and writes the same adapter.
+	before, err := os.ReadFile(filepath.Join(out, DirAdapter, llm.AdapterWeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{FileRun, DirAdapter} {
+		if err := os.RemoveAll(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resumed := cfg
+	resumed.Resume = true
+	res2, err := Train(resumed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(filepath.Join(out, DirAdapter, llm.AdapterWeightsFile))
+	if err != nil || res2.Steps != res.Steps || res2.Best == nil || *res2.Best != *res.Best || !bytes.Equal(before, after) {
+		t.Errorf("resumed: %d steps (want %d), best %+v, same adapter %v (%v)", res2.Steps, res.Steps, res2.Best, bytes.Equal(before, after), err)
+	}
+
 	// The label loss is the two-way cross-entropy predict's probabilities give.
 	sc, err := predict.NewScorer(predict.ScorerConfig{ModelDir: fix.model, AdapterDir: filepath.Join(out, DirAdapter), Device: "cpu"})
 	if err != nil {

@@ -257,7 +257,10 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		defer torch.RecordOps(false) // also when a step fails while recording
 	}
 	last := total // the step training ends at: total, or where early stopping stopped it
-	for step := start; step < total; step++ {
+	if sel.stop(cfg.EarlyStoppingPatience) {
+		last = start // resumed from the checkpoint where early stopping ended the run
+	}
+	for step := start; step < last; step++ {
 		if err := prof.begin(); err != nil {
 			return nil, err
 		}
