@@ -112,7 +112,7 @@ func prepareOut(cfg Config, fp fingerprint) (ckpt string, err error) {
 	}
 	ours := []string{FileLog, FileRun, FilePlotPNG, FilePlotSVG, DirAdapter, DirCheckpoint}
 	if cfg.Resume || cfg.ResumeFrom != "" {
-		ckpt, err = resumeCheckpoint(cfg)
+		ckpt, finished, err := resumeCheckpoint(cfg)
 		if err != nil || ckpt == "" {
 			return "", err
 		}
@@ -123,6 +123,9 @@ func prepareOut(cfg Config, fp fingerprint) (ckpt string, err error) {
 		if d := st.Fingerprint.diff(fp); len(d) > 0 {
 			return "", fmt.Errorf("cannot resume %s: the run's settings changed (%s); use the original settings, or a new --out",
 				ckpt, strings.Join(d, "; "))
+		}
+		if finished {
+			return "", errFinished(cfg)
 		}
 		return ckpt, nil
 	}

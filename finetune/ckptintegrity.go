@@ -91,14 +91,28 @@ func verifyCheckpoint(ckpt string) error {
 // resumeCheckpoint picks the checkpoint a --resume run continues from: --resume-from's, or the
 // newest. It must verify; when the newest does not, the error names the newest previous one that
 // does. "" means there is none and the run starts from step 0, which is refused over a finished run.
-func resumeCheckpoint(cfg Config) (string, error) {
+// finished says that OUT holds a finished run: the caller refuses it (errFinished) once it has
+// checked the checkpoint's settings, so a changed setting is named first.
+func resumeCheckpoint(cfg Config) (ckpt string, finished bool, err error) {
 	paths, steps, err := checkpoints(cfg.Out)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Out, FileRun)); err == nil {
-		return "", fmt.Errorf("--resume: the run in %s finished (%s): nothing to resume; use --overwrite to train again, or another --out", cfg.Out, FileRun)
+	_, err = os.Stat(filepath.Join(cfg.Out, FileRun))
+	finished = err == nil
+	if finished && len(paths) == 0 {
+		return "", true, errFinished(cfg)
 	}
+	ckpt, err = pickCheckpoint(cfg, paths, steps)
+	return ckpt, finished, err
+}
+
+// errFinished refuses to resume a run that finished: training again would overwrite it.
+func errFinished(cfg Config) error {
+	return fmt.Errorf("--resume: the run in %s finished (%s): nothing to resume; use --overwrite to train again, or another --out", cfg.Out, FileRun)
+}
+
+func pickCheckpoint(cfg Config, paths []string, steps []int) (string, error) {
 	if cfg.ResumeFrom != "" {
 		ckpt := cfg.ResumeFrom
 		if !strings.ContainsRune(ckpt, filepath.Separator) { // a name under RUNDIR/checkpoints: step-N or N
