@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
@@ -17,7 +18,7 @@ import (
 
 // baselineCodeVersion names what a cached fit depends on besides the data: change it whenever
 // the features, the objective or the solver change, so that no older fit is read as current.
-const baselineCodeVersion = "tfidf-word-1-2-l2/logreg-l2-free-intercept/tron-pcg/3"
+const baselineCodeVersion = "tfidf-word-1-2-l2/logreg-l2-free-intercept/tron-pcg/4"
 
 // BaselineFit is a fitted baseline and where it came from.
 type BaselineFit struct {
@@ -30,18 +31,20 @@ type BaselineFit struct {
 	CacheErr error
 }
 
-// baselineFile is the cache file's content (encoding/gob).
-type baselineFile struct {
+// baselineHeader opens the cache file (encoding/gob); the terms follow, then the bigram pairs,
+// idf and weights in chunks of baselineChunk values, so that neither writing nor reading holds a
+// second copy of the model (one gob message of 60 MB is buffered whole).
+type baselineHeader struct {
 	Version   string
 	Key       string
 	Rows      int
-	Terms     []string
-	Pairs     []uint64
-	IDF       []float64
-	Weights   []float64
+	Terms     int
+	Pairs     int
 	Intercept float64
 	Objective []float64
 }
+
+const baselineChunk = 1 << 16
 
 // BaselineCacheKey is the cache key of a baseline fitted on trainPath: a hash of the file's bytes,
 // the settings and the code version.
@@ -102,9 +105,49 @@ func writeBaselineFile(path, key string, b *Baseline) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f := baselineFile{Version: baselineCodeVersion, Key: key, Rows: b.Rows, Terms: b.terms, Pairs: b.pairs,
-		IDF: b.idf, Weights: b.weights, Intercept: b.intercept, Objective: b.Objective}
-	return atomicfile.Write(path, func(w io.Writer) error { return gob.NewEncoder(w).Encode(&f) })
+	h := baselineHeader{Version: baselineCodeVersion, Key: key, Rows: b.Rows, Terms: len(b.terms), Pairs: len(b.pairs),
+		Intercept: b.intercept, Objective: b.Objective}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := gob.NewEncoder(w)
+		if err := enc.Encode(&h); err != nil {
+			return err
+		}
+		if err := enc.Encode(b.terms); err != nil {
+			return err
+		}
+		if err := encodeChunks(enc, b.pairs); err != nil {
+			return err
+		}
+		if err := encodeChunks(enc, b.idf); err != nil {
+			return err
+		}
+		return encodeChunks(enc, b.weights)
+	})
+}
+
+func encodeChunks[T any](enc *gob.Encoder, xs []T) error {
+	for lo := 0; lo < len(xs); lo += baselineChunk {
+		if err := enc.Encode(xs[lo:min(lo+baselineChunk, len(xs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeChunks reads n values written by encodeChunks.
+func decodeChunks[T any](dec *gob.Decoder, n int) ([]T, error) {
+	out := make([]T, 0, n)
+	for len(out) < n {
+		var chunk []T
+		if err := dec.Decode(&chunk); err != nil {
+			return nil, err
+		}
+		if len(chunk) == 0 || len(out)+len(chunk) > n {
+			return nil, fmt.Errorf("a chunk of %d values after %d of %d", len(chunk), len(out), n)
+		}
+		out = append(out, chunk...)
+	}
+	return out, nil
 }
 
 func readBaselineFile(path, key string) (*Baseline, error) {
@@ -113,27 +156,42 @@ func readBaselineFile(path, key string) (*Baseline, error) {
 		return nil, err
 	}
 	defer r.Close()
-	var f baselineFile
-	if err := gob.NewDecoder(r).Decode(&f); err != nil {
+	dec := gob.NewDecoder(bufio.NewReaderSize(r, 1<<20))
+	var h baselineHeader
+	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	dim := len(f.Terms) + len(f.Pairs)
-	switch {
-	case f.Version != baselineCodeVersion || f.Key != key:
-		return nil, fmt.Errorf("read %s: written for %s/%s, want %s/%s", path, f.Version, f.Key, baselineCodeVersion, key)
-	case len(f.IDF) != dim || len(f.Weights) != dim || len(f.Terms) == 0:
-		return nil, fmt.Errorf("read %s: %d terms, %d pairs, %d idf, %d weights do not fit together", path, len(f.Terms), len(f.Pairs), len(f.IDF), len(f.Weights))
+	if h.Version != baselineCodeVersion || h.Key != key {
+		return nil, fmt.Errorf("read %s: written for %s/%s, want %s/%s", path, h.Version, h.Key, baselineCodeVersion, key)
 	}
-	b := &Baseline{unigrams: make(map[string]int32, len(f.Terms)), bigrams: make(map[uint64]int32, len(f.Pairs)),
-		terms: f.Terms, pairs: f.Pairs, idf: f.IDF, weights: f.Weights, intercept: f.Intercept, Objective: f.Objective, Rows: f.Rows}
-	for i, t := range f.Terms {
+	if h.Terms <= 0 || h.Pairs < 0 {
+		return nil, fmt.Errorf("read %s: %d terms, %d pairs", path, h.Terms, h.Pairs)
+	}
+	b := &Baseline{intercept: h.Intercept, Objective: h.Objective, Rows: h.Rows}
+	if err := dec.Decode(&b.terms); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(b.terms) != h.Terms {
+		return nil, fmt.Errorf("read %s: %d terms, the header says %d", path, len(b.terms), h.Terms)
+	}
+	dim := h.Terms + h.Pairs
+	if b.pairs, err = decodeChunks[uint64](dec, h.Pairs); err == nil {
+		if b.idf, err = decodeChunks[float64](dec, dim); err == nil {
+			b.weights, err = decodeChunks[float64](dec, dim)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	b.unigrams, b.bigrams = make(map[string]int32, len(b.terms)), make(map[uint64]int32, len(b.pairs))
+	for i, t := range b.terms {
 		b.unigrams[t] = int32(i)
 	}
-	for i, p := range f.Pairs {
-		if int(p>>32) >= len(f.Terms) || int(p&0xffffffff) >= len(f.Terms) {
-			return nil, fmt.Errorf("read %s: bigram %d names unigram %d/%d of %d", path, i, p>>32, p&0xffffffff, len(f.Terms))
+	for i, p := range b.pairs {
+		if int(p>>32) >= len(b.terms) || int(p&0xffffffff) >= len(b.terms) {
+			return nil, fmt.Errorf("read %s: bigram %d names unigram %d/%d of %d", path, i, p>>32, p&0xffffffff, len(b.terms))
 		}
-		b.bigrams[p] = int32(len(f.Terms) + i)
+		b.bigrams[p] = int32(len(b.terms) + i)
 	}
 	return b, nil
 }
