@@ -9,11 +9,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sentitune/sentitune/predict"
+	"github.com/sentitune/sentitune/prep"
 )
 
 // TestDemo runs the built-in demo exactly as `sentitune run` does with no arguments and holds it to
 // the front-door promise: held-out accuracy ≥ 0.75 (the word-list floor on these sentences is 0.726),
-// a report that says the model is random-weight, and example predictions.
+// greedy generation that gives label scoring's answer, a report that says the model is random-weight,
+// and example predictions.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the full demo trains for about a minute")
@@ -30,6 +34,15 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo held-out accuracy %v, want ≥ 0.75\n%s", acc, log.String())
 	}
 	t.Logf("demo accuracy %.3f in %.1f s (stages %+v)", acc, res.Seconds, res.Stages)
+	t.Run("generation agrees with label scoring", func(t *testing.T) {
+		// The label token is the greedy choice though the loss stays ≈ 10.7: the random model's logits
+		// lie within ±1.3, so no token becomes likely (bench/results/demo-fit-2026-12-02.md).
+		agree, noAnswer, n := demoGenerateAgreement(t, res)
+		t.Logf("--generate 2 agrees with label scoring on %d of %d test rows; %d without a 0/1", agree, n, noAnswer)
+		if float64(agree) < 0.99*float64(n) {
+			t.Errorf("--generate 2 agrees with label scoring on %d of %d test rows (%d without a 0/1), want ≥ 99 %%", agree, n, noAnswer)
+		}
+	})
 	if res.Baseline == nil || res.Baseline.N != res.Metrics.N {
 		t.Error("demo report has no TF-IDF baseline")
 	}
@@ -113,4 +126,40 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := LoadConfig(bad, Defaults()); err == nil || !strings.Contains(err.Error(), "lora-rank") {
 		t.Fatalf("misspelt key: err = %v, want it named", err)
 	}
+}
+
+// demoGenerateAgreement greedy-decodes two tokens for every test row (predict --generate 2) and counts
+// the rows whose parsed answer equals label scoring's prediction, and those with no 0/1 at all.
+func demoGenerateAgreement(t *testing.T, res *Result) (agree, noAnswer, n int) {
+	t.Helper()
+	recs, err := prep.ReadAlpaca(filepath.Join(res.PrepDir, prep.FileTest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, len(recs))
+	for i, r := range recs {
+		texts[i] = r.Input
+	}
+	sc, err := predict.NewScorer(predict.ScorerConfig{ModelDir: res.ModelDir, AdapterDir: res.Train.Adapter, Device: "cpu", DType: "f32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	scores, err := sc.Score(texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens, err := sc.Generate(texts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		switch {
+		case gens[i].Pred == scores[i].Pred:
+			agree++
+		case gens[i].Pred == predict.NoAnswer:
+			noAnswer++
+		}
+	}
+	return agree, noAnswer, len(texts)
 }
