@@ -16,8 +16,8 @@ import (
 
 // TestDemo runs the built-in demo exactly as `sentitune run` does with no arguments and holds it to
 // the front-door promise: held-out accuracy ≥ 0.78 (the word-list floor on these sentences is 0.726),
-// a final training loss below 1, greedy generation that gives label scoring's answer, a report that says the model is random-weight,
-// and example predictions.
+// a final training loss below 1, greedy generation that gives label scoring's answer, a report that says
+// the model is random-weight, and example predictions.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the full demo trains for about a minute")
