@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"unicode"
@@ -81,6 +83,7 @@ func fitBaseline(texts []string, labels []int, progress BaselineProgress, releas
 	if progress == nil {
 		progress = func(string, int, int, string) {}
 	}
+	defer tightGC()()
 	b, x, hap, err := buildFeatures(texts, progress, release)
 	if err != nil {
 		return nil, err
@@ -89,6 +92,17 @@ func fitBaseline(texts []string, labels []int, progress BaselineProgress, releas
 		return nil, err
 	}
 	return b, nil
+}
+
+// tightGC lowers the heap target while a baseline is fitted, unless the user set GOGC, and returns
+// the function that restores it. The fit's live set (vocabulary maps, rows) is most of its peak: Go's
+// default target of 2× live put 50k IMDB-like rows at 532 MiB, 1.25× at 471 MiB for ~10 % more CPU.
+func tightGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(25)
+	return func() { debug.SetGCPercent(old) }
 }
 
 // csr is a sparse matrix in compressed sparse row form, stored in blocks of whole rows so that

@@ -62,6 +62,7 @@ func BaselineCacheKey(trainPath string) (string, error) {
 // bytes with the same settings left it there, else fitting it and writing that file atomically
 // (and removing older baseline-*.gob files beside it). cacheDir "" disables the cache.
 func LoadOrFitBaseline(trainPath, cacheDir string, progress BaselineProgress) (*BaselineFit, error) {
+	defer tightGC()()
 	fit := &BaselineFit{TrainPath: trainPath}
 	var key string
 	if cacheDir != "" {
