@@ -21,6 +21,7 @@ import (
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -333,7 +334,9 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 			return fmt.Errorf("%s record %d: output %q is not 0 or 1", testPath, i+1, r.Output)
 		}
 	}
-	scores, err := sc.Score(texts)
+	rows := progress.New(w, progress.Options{Name: "eval: scoring", Unit: "rows", Total: int64(len(texts)), Interval: cfg.Finetune.LogEvery})
+	scores, _, err := sc.ScoreStats(texts, func(n int) { rows.Add(int64(n)) })
+	rows.Finish()
 	if err != nil {
 		return err
 	}

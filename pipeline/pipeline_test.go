@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -24,10 +26,14 @@ func TestDemo(t *testing.T) {
 	}
 	cfg := DemoDefaults()
 	cfg.Out = filepath.Join(t.TempDir(), "demo")
+	cfg.Finetune.LogEvery = time.Nanosecond // a log, not a terminal: every stage prints its progress lines
 	var log bytes.Buffer
 	res, err := Run(cfg, &log)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, log.String())
+	}
+	if !regexp.MustCompile(`(?m)^eval: scoring: 200/200 rows \(100\.0%\)`).MatchString(log.String()) {
+		t.Errorf("no progress line for scoring the test split:\n%s", log.String())
 	}
 	acc := res.Metrics.Accuracy
 	if acc < 0.78 {
