@@ -63,7 +63,7 @@ func TestResumeChecksAndRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(progress.String(), "no checkpoint in") || !strings.Contains(progress.String(), "starting from step 0") || res.FinalLoss != want.FinalLoss {
+		if !strings.Contains(progress.String(), "no checkpoint in") || !strings.Contains(progress.String(), "starting from step 0") || math.Abs(res.FinalLoss-want.FinalLoss) > 1e-5 { // same run; CPU backward kernels differ in the last bits between runs
 			t.Fatalf("final loss %v (want %v), progress:\n%s", res.FinalLoss, want.FinalLoss, progress.String())
 		}
 	})
