@@ -101,10 +101,7 @@ func (w *Writer) Scalars(step int64, wall time.Time, values []Scalar) error {
 		sum = protowire.AppendTag(sum, summaryValue, protowire.BytesType)
 		sum = protowire.AppendBytes(sum, val)
 	}
-	ev := protowire.AppendTag(nil, eventWallTime, protowire.Fixed64Type)
-	ev = protowire.AppendFixed64(ev, math.Float64bits(seconds(wall)))
-	ev = protowire.AppendTag(ev, eventStep, protowire.VarintType)
-	ev = protowire.AppendVarint(ev, uint64(step))
+	ev := eventAt(step, wall)
 	ev = protowire.AppendTag(ev, eventSummary, protowire.BytesType)
 	ev = protowire.AppendBytes(ev, sum)
 	return w.record(ev)
@@ -115,13 +112,18 @@ func (w *Writer) Scalars(step int64, wall time.Time, values []Scalar) error {
 func (w *Writer) SessionStart(step int64, wall time.Time) error {
 	sl := protowire.AppendTag(nil, sessionLogStatus, protowire.VarintType)
 	sl = protowire.AppendVarint(sl, sessionStart)
-	ev := protowire.AppendTag(nil, eventWallTime, protowire.Fixed64Type)
-	ev = protowire.AppendFixed64(ev, math.Float64bits(seconds(wall)))
-	ev = protowire.AppendTag(ev, eventStep, protowire.VarintType)
-	ev = protowire.AppendVarint(ev, uint64(step))
+	ev := eventAt(step, wall)
 	ev = protowire.AppendTag(ev, eventSessionLog, protowire.BytesType)
 	ev = protowire.AppendBytes(ev, sl)
 	return w.record(ev)
+}
+
+// eventAt starts an Event message with its wall time and step.
+func eventAt(step int64, wall time.Time) []byte {
+	ev := protowire.AppendTag(nil, eventWallTime, protowire.Fixed64Type)
+	ev = protowire.AppendFixed64(ev, math.Float64bits(seconds(wall)))
+	ev = protowire.AppendTag(ev, eventStep, protowire.VarintType)
+	return protowire.AppendVarint(ev, uint64(step))
 }
 
 // Close flushes and closes the file.
