@@ -2,7 +2,7 @@ package finetune
 
 // Data-parallel training over libtorch's c10d process groups (Gloo on CPU,
 // NCCL on CUDA), launched by torchrun, a cluster's job system or
-// `sentitune finetune --nproc N` (LaunchLocal).
+// `sentitune finetune --nproc N` (launch.Local).
 //
 // Every rank computes the same global batch plan (LengthGroupedBatches with the
 // run's seed) and runs its own rows of each batch: rank r takes rows r, r+N,
@@ -19,116 +19,37 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/launch"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Environment variables of a data-parallel run: torchrun's names, plus
-// SENTITUNE_WATCH_PORT for the liveness channel.
+// Forwarding names for the CLI until it imports internal/launch itself.
 const (
-	EnvRank       = "RANK"
-	EnvWorldSize  = "WORLD_SIZE"
-	EnvLocalRank  = "LOCAL_RANK"
-	EnvLocalWorld = "LOCAL_WORLD_SIZE"
-	EnvMasterAddr = "MASTER_ADDR"
-	EnvMasterPort = "MASTER_PORT"
-	EnvWatchPort  = "SENTITUNE_WATCH_PORT"
-	// torchrun's agent already serves a TCPStore on MASTER_PORT when it sets this.
-	envAgentStore = "TORCHELASTIC_USE_AGENT_STORE"
+	EnvWorldSize   = launch.EnvWorldSize
+	ExitPeerFailed = launch.ExitPeerFailed
 )
+
+// PeerLostError is launch.PeerLostError, for the CLI until it imports internal/launch itself.
+type PeerLostError = launch.PeerLostError
+
+// LaunchLocal is launch.Local, for the CLI until it imports internal/launch itself.
+var LaunchLocal = launch.Local
 
 // gradBucketBytes caps one all-reduce: gradients go in buckets of about this
 // size (PyTorch DDP's default bucket_cap_mb), so the flat copy the collective
 // makes stays small even with modules_to_save.
 const gradBucketBytes = 25 << 20
 
-// DistEnv is a process's place in a data-parallel run.
-type DistEnv struct {
-	Rank, World           int
-	LocalRank, LocalWorld int    // on this machine: LOCAL_RANK picks the GPU
-	Addr                  string // MASTER_ADDR: the machine of rank 0
-	StorePort             int    // c10d's TCPStore, hosted by rank 0
-	WatchPort             int    // sentitune's liveness channel, hosted by rank 0
-}
-
-// DistEnvFrom reads the torchrun environment through getenv (os.Getenv).
-// Without WORLD_SIZE (or with 1) the run has one rank; without LOCAL_RANK and
-// LOCAL_WORLD_SIZE each process is alone on its machine. rank 0 hosts c10d's
-// store on MASTER_PORT (MASTER_PORT+1 under torchrun, whose agent holds
-// MASTER_PORT) and the liveness channel on the store's port + 1, unless
-// SENTITUNE_WATCH_PORT names another.
-func DistEnvFrom(getenv func(string) string) (DistEnv, error) {
-	e := DistEnv{World: 1, LocalWorld: 1}
-	num := func(name string, def int) (int, error) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return def, nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("distributed: %s=%q is not a number >= 0", name, v)
-		}
-		return n, nil
-	}
-	var err error
-	if e.World, err = num(EnvWorldSize, 1); err != nil {
-		return e, err
-	}
-	if e.World <= 1 {
-		return DistEnv{World: 1, LocalWorld: 1}, nil
-	}
-	if strings.TrimSpace(getenv(EnvRank)) == "" {
-		return e, fmt.Errorf("distributed: %s=%d but %s is not set", EnvWorldSize, e.World, EnvRank)
-	}
-	if e.Rank, err = num(EnvRank, 0); err != nil {
-		return e, err
-	}
-	if e.Rank >= e.World {
-		return e, fmt.Errorf("distributed: %s=%d is not below %s=%d", EnvRank, e.Rank, EnvWorldSize, e.World)
-	}
-	// Without LOCAL_*, one process per machine (a pod, a Slurm task with its own GPU).
-	if e.LocalRank, err = num(EnvLocalRank, 0); err != nil {
-		return e, err
-	}
-	if e.LocalWorld, err = num(EnvLocalWorld, 1); err != nil {
-		return e, err
-	}
-	if e.LocalWorld == 0 || e.LocalRank >= e.LocalWorld {
-		return e, fmt.Errorf("distributed: %s=%d is not below %s=%d", EnvLocalRank, e.LocalRank, EnvLocalWorld, e.LocalWorld)
-	}
-	if e.Addr = strings.TrimSpace(getenv(EnvMasterAddr)); e.Addr == "" {
-		e.Addr = "127.0.0.1"
-	}
-	port, err := num(EnvMasterPort, 0)
-	if err != nil {
-		return e, err
-	}
-	if port == 0 || port > 65535 {
-		return e, fmt.Errorf("distributed: %s=%d but %s is not set to a port", EnvWorldSize, e.World, EnvMasterPort)
-	}
-	e.StorePort = port
-	if strings.EqualFold(getenv(envAgentStore), "true") {
-		e.StorePort = port + 1
-	}
-	if e.WatchPort, err = num(EnvWatchPort, e.StorePort+1); err != nil {
-		return e, err
-	}
-	if e.WatchPort == 0 || e.WatchPort > 65535 || e.WatchPort == e.StorePort {
-		return e, fmt.Errorf("distributed: liveness port %d is not a free port beside the store's %d (set %s)", e.WatchPort, e.StorePort, EnvWatchPort)
-	}
-	return e, nil
-}
-
 // dist is one rank's side of a data-parallel run; a nil or one-rank dist
 // makes every hook a no-op, so Train reads the same either way.
 type dist struct {
-	env      DistEnv
+	env      launch.Env
 	backend  string
 	timeout  time.Duration
-	watch    *watchdog
+	watch    *launch.Watchdog
 	group    *torch.Group
 	collDev  torch.Device // where the small reductions (loss, eval counts) live
 	progress func(format string, a ...any)
@@ -139,19 +60,19 @@ type dist struct {
 // CPU threads, and connects the liveness channel. The c10d group itself is
 // created later, by connect, once every rank has loaded the model.
 func startDist(cfg Config, dev torch.Device) (*dist, torch.Device, error) {
-	env, err := DistEnvFrom(os.Getenv)
+	env, err := launch.EnvFrom(os.Getenv)
 	if err != nil {
 		return nil, dev, err
 	}
 	if env.World == 1 {
 		if cfg.NProc > 1 {
 			return nil, dev, fmt.Errorf("nproc %d: %s is not set; start the workers with `sentitune finetune --nproc %d` or torchrun",
-				cfg.NProc, EnvWorldSize, cfg.NProc)
+				cfg.NProc, launch.EnvWorldSize, cfg.NProc)
 		}
 		return &dist{env: env}, dev, nil
 	}
 	if cfg.NProc > 1 && cfg.NProc != env.World {
-		return nil, dev, fmt.Errorf("--nproc %d but %s=%d: under torchrun or a cluster launcher leave --nproc out", cfg.NProc, EnvWorldSize, env.World)
+		return nil, dev, fmt.Errorf("--nproc %d but %s=%d: under torchrun or a cluster launcher leave --nproc out", cfg.NProc, launch.EnvWorldSize, env.World)
 	}
 	if !torch.DistAvailable() {
 		return nil, dev, errors.New("distributed training: this libsentitorch build has no c10d support (install libgloo-dev and rebuild the shim: make setup shim)")
@@ -186,7 +107,7 @@ func startDist(cfg Config, dev torch.Device) (*dist, torch.Device, error) {
 	if backend == "nccl" {
 		d.collDev = dev
 	}
-	if d.watch, err = joinWatchdog(env, distJoinTimeout); err != nil {
+	if d.watch, err = launch.Join(env, distJoinTimeout); err != nil {
 		return nil, dev, err
 	}
 	return d, dev, nil
@@ -253,7 +174,7 @@ func (d *dist) prepareOut(cfg Config, fp fingerprint) (string, error) {
 	mine := fp
 	mine.Model, mine.Compute = "", "" // paths and devices may differ across machines
 	b, _ := json.Marshal(mine)
-	if _, err := d.watch.exchange("settings", string(b), func(rank int, v string) error {
+	if _, err := d.watch.Exchange("settings", string(b), func(rank int, v string) error {
 		var theirs fingerprint
 		if err := json.Unmarshal([]byte(v), &theirs); err != nil {
 			return err
@@ -273,7 +194,7 @@ func (d *dist) prepareOut(cfg Config, fp fingerprint) (string, error) {
 			return "", err
 		}
 	}
-	return d.watch.exchange("checkpoint", ckpt, nil)
+	return d.watch.Exchange("checkpoint", ckpt, nil)
 }
 
 // openLog opens the training log on rank 0; the others log nowhere.
@@ -296,7 +217,7 @@ func (d *dist) connect(params []*torch.Tensor) error {
 	if !d.on() {
 		return nil
 	}
-	if _, err := d.watch.exchange("ready", "", nil); err != nil {
+	if _, err := d.watch.Exchange("ready", "", nil); err != nil {
 		return err
 	}
 	g, err := torch.InitGroup(d.backend, d.env.Addr, d.env.StorePort, d.env.Rank, d.env.World, d.timeout)
@@ -329,7 +250,7 @@ func (d *dist) reduceGrads(params []*torch.Tensor, loss float64) (float64, error
 	if !d.on() {
 		return loss, nil
 	}
-	if err := d.watch.alive(); err != nil {
+	if err := d.watch.Alive(); err != nil {
 		return 0, err
 	}
 	s := torch.NewScope()
@@ -378,7 +299,7 @@ func (d *dist) sum(vals []float64) error {
 	if !d.on() {
 		return nil
 	}
-	if err := d.watch.alive(); err != nil {
+	if err := d.watch.Alive(); err != nil {
 		return err
 	}
 	s := torch.NewScope()
@@ -405,7 +326,7 @@ func (d *dist) attribute(err error) error {
 	if err == nil || d.watch == nil {
 		return err
 	}
-	if lost := d.watch.wait(3 * time.Second); lost != nil {
+	if lost := d.watch.Wait(3 * time.Second); lost != nil {
 		return fmt.Errorf("%w; %v", lost, err)
 	}
 	return fmt.Errorf("%w (every rank is alive: one did not reach the collective within --dist-timeout %v)", err, d.timeout)
@@ -419,13 +340,13 @@ func (d *dist) finish(err error) error {
 		return err
 	}
 	if err == nil {
-		_, err = d.watch.exchange("end", "", nil)
+		_, err = d.watch.Exchange("end", "", nil)
 	}
 	if err != nil {
-		d.watch.fail(err)
+		d.watch.Fail(err)
 	}
-	d.watch.close(err == nil)
-	if err == nil || d.watch.wait(0) == nil {
+	d.watch.Close(err == nil)
+	if err == nil || d.watch.Wait(0) == nil {
 		// With a lost peer the group may still wait on it; the process is ending anyway.
 		d.group.Close()
 	}

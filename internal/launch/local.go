@@ -1,4 +1,4 @@
-package finetune
+package launch
 
 import (
 	"bytes"
@@ -39,21 +39,21 @@ func (e *RankError) Error() string {
 
 func (e *RankError) Unwrap() error { return e.Err }
 
-// launchGrace is how long the other workers get to stop by themselves (they
+// grace is how long the other workers get to stop by themselves (they
 // notice a dead peer within seconds) before they are killed.
-var launchGrace = 20 * time.Second
+var grace = 20 * time.Second
 
-// LaunchLocal runs nproc copies of exe with args on this machine, each with
+// Local runs nproc copies of exe with args on this machine, each with
 // the torchrun environment of its rank (RANK, LOCAL_RANK, WORLD_SIZE,
 // LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, SENTITUNE_WATCH_PORT; free
 // loopback ports unless MASTER_PORT is set), and waits for them. Rank 0
 // writes to stdout and stderr as they are; the others' lines get a
 // "[rank N] " prefix. Each worker runs in its own process group; SIGINT and
 // SIGTERM are passed on, and workers die with the launcher. When a worker
-// fails, the others get launchGrace to stop, then are killed, and the error
+// fails, the others get grace to stop, then are killed, and the error
 // (a *RankError) names the first rank that failed of itself (an exit status
 // other than ExitPeerFailed), else the first that failed.
-func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer) error {
+func Local(nproc int, exe string, args []string, stdout, stderr io.Writer) error {
 	if nproc < 1 {
 		return fmt.Errorf("nproc must be at least 1, got %d", nproc)
 	}
@@ -145,14 +145,14 @@ func LaunchLocal(nproc int, exe string, args []string, stdout, stderr io.Writer)
 				first = re
 			}
 			if kill == nil {
-				kill = time.After(launchGrace)
+				kill = time.After(grace)
 			}
 		case s := <-sigs:
 			interrupted = s
 			for _, c := range cmds {
 				c.Process.Signal(s)
 			}
-			kill = time.After(launchGrace)
+			kill = time.After(grace)
 		case <-kill:
 			for r, c := range cmds {
 				if states[r] == "" {

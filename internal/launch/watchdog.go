@@ -1,4 +1,4 @@
-package finetune
+package launch
 
 import (
 	"bufio"
@@ -71,7 +71,8 @@ func (c *wdConn) send(m wdMsg) error {
 	return c.enc.Encode(m)
 }
 
-type watchdog struct {
+// Watchdog is one rank's end of the liveness channel.
+type Watchdog struct {
 	rank, world int
 	ln          net.Listener     // rank 0
 	peers       map[int]*wdConn  // rank 0: the workers; a worker: {0: rank 0}
@@ -91,8 +92,8 @@ type watchdog struct {
 	joined      bool // every rank said hello: later hellos are turned away
 }
 
-func newWatchdog(rank, world int) *watchdog {
-	return &watchdog{rank: rank, world: world, peers: map[int]*wdConn{}, syncs: make(chan wdMsg, world),
+func newWatchdog(rank, world int) *Watchdog {
+	return &Watchdog{rank: rank, world: world, peers: map[int]*wdConn{}, syncs: make(chan wdMsg, world),
 		stop: make(chan struct{}), down: make(chan struct{}), exit: watchdogExit}
 }
 
@@ -107,9 +108,9 @@ func forcedExit(msg string) {
 	os.Exit(1)
 }
 
-// joinWatchdog connects this rank to the channel: rank 0 listens on
+// Join connects this rank to the channel: rank 0 listens on
 // WatchPort and waits for every other rank to say hello; the others dial it.
-func joinWatchdog(env DistEnv, timeout time.Duration) (*watchdog, error) {
+func Join(env Env, timeout time.Duration) (*Watchdog, error) {
 	w := newWatchdog(env.Rank, env.World)
 	w.joinTimeout = timeout
 	deadline := time.Now().Add(timeout)
@@ -131,7 +132,7 @@ func joinWatchdog(env DistEnv, timeout time.Duration) (*watchdog, error) {
 	}
 	go w.heartbeat()
 	if _, err := w.exchangeUntil("join", "", nil, deadline); err != nil {
-		w.close(false)
+		w.Close(false)
 		return nil, err
 	}
 	w.mu.Lock()
@@ -143,7 +144,7 @@ func joinWatchdog(env DistEnv, timeout time.Duration) (*watchdog, error) {
 // dialRank0 says hello to rank 0 until it is welcomed. A rank 0 that is
 // still winding down an earlier, failed attempt answers "busy": a restarted
 // worker then waits for the restarted rank 0 instead of failing.
-func dialRank0(env DistEnv, deadline time.Time, joinTimeout time.Duration) (*wdConn, *bufio.Reader, error) {
+func dialRank0(env Env, deadline time.Time, joinTimeout time.Duration) (*wdConn, *bufio.Reader, error) {
 	addr := net.JoinHostPort(env.Addr, strconv.Itoa(env.WatchPort))
 	var last error
 	for {
@@ -184,7 +185,7 @@ func dialRank0(env DistEnv, deadline time.Time, joinTimeout time.Duration) (*wdC
 }
 
 // accept registers the workers' connections (rank 0).
-func (w *watchdog) accept() {
+func (w *Watchdog) accept() {
 	for {
 		c, err := w.ln.Accept()
 		if err != nil {
@@ -241,7 +242,7 @@ func (w *watchdog) accept() {
 }
 
 // read handles one connection's messages until it closes.
-func (w *watchdog) read(rank int, wc *wdConn, r *bufio.Reader) {
+func (w *Watchdog) read(rank int, wc *wdConn, r *bufio.Reader) {
 	defer w.readers.Done()
 	for {
 		wc.c.SetReadDeadline(time.Now().Add(heartbeatLimit))
@@ -280,7 +281,7 @@ func (w *watchdog) read(rank int, wc *wdConn, r *bufio.Reader) {
 	}
 }
 
-func (w *watchdog) heartbeat() {
+func (w *Watchdog) heartbeat() {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
@@ -303,7 +304,7 @@ func (w *watchdog) heartbeat() {
 
 // lose records the first lost peer, tells the other workers (rank 0), and
 // arms the forced exit.
-func (w *watchdog) lose(e *PeerLostError) {
+func (w *Watchdog) lose(e *PeerLostError) {
 	w.mu.Lock()
 	if w.lost != nil || w.closing || w.failing {
 		w.mu.Unlock()
@@ -339,8 +340,8 @@ func (w *watchdog) lose(e *PeerLostError) {
 	}
 }
 
-// alive is the lost peer's error, nil while every rank is running.
-func (w *watchdog) alive() error {
+// Alive is the lost peer's error, nil while every rank is running.
+func (w *Watchdog) Alive() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.lost != nil {
@@ -349,8 +350,8 @@ func (w *watchdog) alive() error {
 	return nil
 }
 
-// wait is the lost peer's error once one is known, waiting up to d for it.
-func (w *watchdog) wait(d time.Duration) *PeerLostError {
+// Wait is the lost peer's error once one is known, waiting up to d for it.
+func (w *Watchdog) Wait(d time.Duration) *PeerLostError {
 	select {
 	case <-w.down:
 	case <-time.After(d):
@@ -360,14 +361,14 @@ func (w *watchdog) wait(d time.Duration) *PeerLostError {
 	return w.lost
 }
 
-// exchange is a barrier that carries values: every rank offers val; rank 0
+// Exchange is a barrier that carries values: every rank offers val; rank 0
 // checks each worker's with check (when not nil) and every rank gets rank 0's.
 // It waits as long as every rank is alive.
-func (w *watchdog) exchange(tag, val string, check func(rank int, v string) error) (string, error) {
+func (w *Watchdog) Exchange(tag, val string, check func(rank int, v string) error) (string, error) {
 	return w.exchangeUntil(tag, val, check, time.Time{})
 }
 
-func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string) error, deadline time.Time) (string, error) {
+func (w *Watchdog) exchangeUntil(tag, val string, check func(rank int, v string) error, deadline time.Time) (string, error) {
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
 		timer := time.NewTimer(time.Until(deadline))
@@ -381,7 +382,7 @@ func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string)
 	w.mu.Unlock()
 	if w.rank != 0 {
 		if err := w.peers[0].send(wdMsg{Op: "sync", Rank: w.rank, Tag: tag, Val: val}); err != nil {
-			if lost := w.wait(3 * time.Second); lost != nil {
+			if lost := w.Wait(3 * time.Second); lost != nil {
 				return "", lost
 			}
 			return "", fmt.Errorf("distributed: rank %d: send to rank 0: %w", w.rank, err)
@@ -398,7 +399,7 @@ func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string)
 			}
 			return m.Val, nil
 		case <-w.down:
-			return "", w.alive()
+			return "", w.Alive()
 		case <-timeout:
 			return "", fmt.Errorf("distributed: rank %d: rank 0 did not start the run within %v", w.rank, w.joinTimeout)
 		}
@@ -415,13 +416,13 @@ func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string)
 			if check != nil {
 				if err := check(m.Rank, m.Val); err != nil {
 					// Every rank stops with rank 0's account of it.
-					w.fail(err)
+					w.Fail(err)
 					return "", err
 				}
 			}
 			got[m.Rank] = true
 		case <-w.down:
-			return "", w.alive()
+			return "", w.Alive()
 		case <-timeout:
 			var missing []int
 			w.mu.Lock()
@@ -446,7 +447,7 @@ func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string)
 	w.mu.Unlock()
 	for _, c := range conns {
 		if err := c.send(wdMsg{Op: "go", Rank: 0, Tag: tag, Val: val}); err != nil {
-			if lost := w.wait(3 * time.Second); lost != nil {
+			if lost := w.Wait(3 * time.Second); lost != nil {
 				return "", lost
 			}
 		}
@@ -454,9 +455,9 @@ func (w *watchdog) exchangeUntil(tag, val string, check func(rank int, v string)
 	return val, nil
 }
 
-// fail tells the other ranks that this one stops because of err, unless err
+// Fail tells the other ranks that this one stops because of err, unless err
 // is itself another rank's loss (they learn that one from rank 0).
-func (w *watchdog) fail(err error) {
+func (w *Watchdog) Fail(err error) {
 	var lost *PeerLostError
 	if errors.As(err, &lost) {
 		return
@@ -475,9 +476,9 @@ func (w *watchdog) fail(err error) {
 	}
 }
 
-// close ends the channel; after a clean end (all ranks passed "end") rank 0
+// Close ends the channel; after a clean end (all ranks passed "end") rank 0
 // waits briefly for the workers to leave first.
-func (w *watchdog) close(clean bool) {
+func (w *Watchdog) Close(clean bool) {
 	w.mu.Lock()
 	w.done = true
 	if clean {
