@@ -26,18 +26,6 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Forwarding names for the CLI until it imports internal/launch itself.
-const (
-	EnvWorldSize   = launch.EnvWorldSize
-	ExitPeerFailed = launch.ExitPeerFailed
-)
-
-// PeerLostError is launch.PeerLostError, for the CLI until it imports internal/launch itself.
-type PeerLostError = launch.PeerLostError
-
-// LaunchLocal is launch.Local, for the CLI until it imports internal/launch itself.
-var LaunchLocal = launch.Local
-
 // gradBucketBytes caps one all-reduce: gradients go in buckets of about this
 // size (PyTorch DDP's default bucket_cap_mb), so the flat copy the collective
 // makes stays small even with modules_to_save.

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/launch"
 )
 
 // finetuneFlag binds one flag to its Config field. Flags override --config:
@@ -113,14 +114,14 @@ func finetuneCommand() *cli.Command {
 			if err := checkFinetuneFiles(cfg); err != nil {
 				return err
 			}
-			if cfg.NProc > 1 && os.Getenv(finetune.EnvWorldSize) == "" {
+			if cfg.NProc > 1 && os.Getenv(launch.EnvWorldSize) == "" {
 				return launchFinetune(c, cfg.NProc) // finetune_launch.go
 			}
 			removeTempsOnSignal()
 			res, err := finetune.Train(cfg, c.App.ErrWriter) // a bar on a terminal, else lines every --log-every
-			var lost *finetune.PeerLostError
+			var lost *launch.PeerLostError
 			if errors.As(err, &lost) { // another rank's failure: a launcher names that one
-				return exitError{finetune.ExitPeerFailed, fmt.Errorf("finetune: %w", err)}
+				return exitError{launch.ExitPeerFailed, fmt.Errorf("finetune: %w", err)}
 			}
 			if err != nil {
 				return fmt.Errorf("finetune: %w", err)
