@@ -1,15 +1,19 @@
-// Package reference is a plain-Go float64 forward pass of the Qwen2/Llama decoder, written from
-// the Hugging Face transformers definitions (modeling_qwen2.py, modeling_llama.py). It is slow
-// and simple on purpose: it exists as an independent check of the libtorch decoder and of LoRA
-// merges, not for production use.
+// Package reference is a plain-Go float64 forward pass of the decoders sentitune runs, written
+// from the Hugging Face transformers definitions (modeling_qwen2.py, modeling_llama.py,
+// modeling_qwen3.py, modeling_mistral.py, modeling_gemma2.py, modeling_gemma3.py,
+// modeling_glm4.py). It is slow and simple on purpose: it exists as an independent check of the
+// libtorch decoder and of LoRA merges, not for production use.
 //
 // Conventions, where transformers leaves a choice:
 //   - Positions: position_ids = cumsum(attention_mask) - 1 over the real tokens, so a left-padded
 //     row gives the same logits as the unpadded sequence (what transformers' generate() computes).
-//   - Masking: a query attends to keys that are real tokens (mask 1) at or before it. Padded query
-//     rows have no meaning and come back as nil.
+//   - Masking: a query attends to keys that are real tokens (mask 1) at or before it; on a sliding
+//     layer only to the last SlidingWindow of them, itself included (masking_utils'
+//     kv_idx > q_idx - sliding_window, counted in positions: the same for left or right padding).
+//     Padded query rows have no meaning and come back as nil.
 //   - Arithmetic is float64 throughout, including RoPE angles (transformers computes the angles in
-//     float32, a difference of about 1e-7·position radians).
+//     float32, a difference of about 1e-7·position radians). The one rounding kept is gemma's
+//     embedding scale √hidden, which transformers computes in the model dtype (EmbedScaleDType).
 package reference
 
 import (
@@ -22,9 +26,12 @@ import (
 
 // Model holds a decoder's weights as float64.
 type Model struct {
-	Config  *llm.Config
-	weights map[string]*tensor
-	invFreq []float64
+	Arch *Arch
+	// EmbedScaleDType is the safetensors dtype gemma's √hidden is rounded to ("BF16", "F16", "F32";
+	// "F64" or "" keeps it exact): transformers multiplies in the model dtype, so a bf16 run scales
+	// by 55.5 where float32 scales by 55.4256 (hidden 3072). Load sets the checkpoint's dtype.
+	EmbedScaleDType string
+	weights         map[string]*tensor
 }
 
 type tensor struct {
@@ -37,7 +44,7 @@ func (t *tensor) row(r int) []float64 { c := t.shape[1]; return t.data[r*c : (r+
 
 // Load reads config.json and the safetensors weights of a model folder into float64.
 func Load(dir string) (*Model, error) {
-	cfg, err := llm.LoadConfig(dir)
+	a, err := LoadArch(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -46,24 +53,32 @@ func Load(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer w.Close()
-	return FromWeights(cfg, w)
-}
-
-// FromWeights copies the decoder tensors of w into a new Model.
-func FromWeights(cfg *llm.Config, w *llm.Weights) (*Model, error) {
-	if err := llm.CheckWeights(cfg, w); err != nil {
-		return nil, err
-	}
-	m := &Model{Config: cfg, weights: map[string]*tensor{}, invFreq: cfg.RopeInvFreq()}
-	for _, name := range cfg.WeightNames() {
-		t, _ := w.Get(name)
+	m := &Model{Arch: a, weights: map[string]*tensor{}}
+	var problems []string
+	for _, name := range a.Names() {
+		want := a.Shapes()[name]
+		t, ok := w.Get(name)
+		if !ok {
+			problems = append(problems, "missing "+name)
+			continue
+		}
+		if fmt.Sprint(t.Shape) != fmt.Sprint(want) {
+			problems = append(problems, fmt.Sprintf("%s has shape %v, want %v", name, t.Shape, want))
+			continue
+		}
 		f32, err := t.Float32s()
 		if err != nil {
 			return nil, err
 		}
 		m.weights[name] = newTensor(t.Shape, f32)
+		if name == llm.EmbedTokensWeight {
+			m.EmbedScaleDType = t.DType
+		}
 	}
-	if cfg.TieWordEmbeddings {
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("reference: %s: %s", dir, strings.Join(problems, "; "))
+	}
+	if a.Tied {
 		// Untied checkpoints of a tied config sometimes still carry lm_head; transformers ties it
 		// to the embeddings anyway, so the file's copy is ignored.
 		m.weights[llm.LMHeadWeight] = m.weights[llm.EmbedTokensWeight]
@@ -166,7 +181,7 @@ func (m *Model) Forward(ids []int) ([][]float64, error) {
 // ForwardMasked runs one padded row: mask[t] is 1 for a real token and 0 for padding (left, right
 // or anywhere). Padding rows of the result are nil; real rows equal Forward of the real tokens.
 func (m *Model) ForwardMasked(ids []int, mask []int) ([][]float64, error) {
-	c := m.Config
+	a := m.Arch
 	if len(ids) != len(mask) {
 		return nil, fmt.Errorf("reference: %d ids but %d mask values", len(ids), len(mask))
 	}
@@ -182,21 +197,28 @@ func (m *Model) ForwardMasked(ids []int, mask []int) ([][]float64, error) {
 		default:
 			return nil, fmt.Errorf("reference: mask value %d at %d (want 0 or 1)", mask[t], t)
 		}
-		if ids[t] < 0 || ids[t] >= c.VocabSize {
-			return nil, fmt.Errorf("reference: token id %d at %d outside vocabulary [0, %d)", ids[t], t, c.VocabSize)
+		if ids[t] < 0 || ids[t] >= a.Vocab {
+			return nil, fmt.Errorf("reference: token id %d at %d outside vocabulary [0, %d)", ids[t], t, a.Vocab)
 		}
 		pos[t] = n
 		n++
 	}
 
 	embed := m.weights[llm.EmbedTokensWeight]
+	scale := 1.0
+	if a.ScaleEmbeddings {
+		scale = roundTo(math.Sqrt(float64(a.Hidden)), m.EmbedScaleDType)
+	}
 	x := make([][]float64, T)
 	for t := range x {
 		if pos[t] >= 0 {
 			x[t] = append([]float64(nil), embed.row(ids[t])...)
+			for i := range x[t] {
+				x[t][i] *= scale
+			}
 		}
 	}
-	for l := 0; l < c.NumHiddenLayers; l++ {
+	for l := 0; l < a.Layers; l++ {
 		m.layer(l, x, pos)
 	}
 	norm := m.weights[llm.FinalNormWeight].data
@@ -206,15 +228,50 @@ func (m *Model) ForwardMasked(ids []int, mask []int) ([][]float64, error) {
 		if x[t] == nil {
 			continue
 		}
-		logits[t] = linear(head, nil, rmsNorm(x[t], norm, c.RMSNormEps))
+		logits[t] = linear(head, nil, m.norm(x[t], norm))
+		if c := a.FinalSoftcap; c > 0 {
+			for i, v := range logits[t] {
+				logits[t][i] = softcap(v, c)
+			}
+		}
 	}
 	return logits, nil
 }
 
-// layer applies decoder layer l in place to the hidden states x (nil rows are padding).
+// layer applies decoder layer l in place to the hidden states x (nil rows are padding):
+// x += PostAttn(attention(input_layernorm(x))); x += PostMLP(mlp(PreMLP(x))), the post-norms
+// present only where the architecture has them.
 func (m *Model) layer(l int, x [][]float64, pos []int) {
-	c := m.Config
-	p := llm.LayerPrefix(l)
+	a := m.Arch
+	p := layerPrefix(l)
+	w := func(s string) *tensor { return m.weights[p+s] }
+	attn := m.attention(l, x, pos)
+	for t := range x {
+		if x[t] == nil {
+			continue
+		}
+		o := attn[t]
+		if a.Norms.PostAttn != "" {
+			o = m.norm(o, w(a.Norms.PostAttn+".weight").data)
+		}
+		add(x[t], o)
+	}
+	for t := range x {
+		if x[t] == nil {
+			continue
+		}
+		o := m.mlp(p, m.norm(x[t], w(a.Norms.PreMLP+".weight").data))
+		if a.Norms.PostMLP != "" {
+			o = m.norm(o, w(a.Norms.PostMLP+".weight").data)
+		}
+		add(x[t], o)
+	}
+}
+
+// attention returns o_proj(attention) of layer l for each real row of x.
+func (m *Model) attention(l int, x [][]float64, pos []int) [][]float64 {
+	a := m.Arch
+	p := layerPrefix(l)
 	w := func(s string) *tensor { return m.weights[p+s] }
 	bias := func(s string) []float64 {
 		if t, ok := m.weights[p+s]; ok {
@@ -222,7 +279,12 @@ func (m *Model) layer(l int, x [][]float64, pos []int) {
 		}
 		return nil
 	}
-	hd, nH, nKV := c.HeadDim, c.NumAttentionHeads, c.NumKeyValueHeads
+	rope := a.Rope
+	if a.LocalRope != nil && a.Sliding[l] {
+		rope = *a.LocalRope
+	}
+	invFreq := rope.InvFreq()
+	hd, nH, nKV := a.HeadDim, a.Heads, a.KVHeads
 	T := len(x)
 	q := make([][]float64, T)
 	k := make([][]float64, T)
@@ -231,80 +293,115 @@ func (m *Model) layer(l int, x [][]float64, pos []int) {
 		if x[t] == nil {
 			continue
 		}
-		h := rmsNorm(x[t], w("input_layernorm.weight").data, c.RMSNormEps)
+		h := m.norm(x[t], w("input_layernorm.weight").data)
 		q[t] = linear(w("self_attn.q_proj.weight"), bias("self_attn.q_proj.bias"), h)
 		k[t] = linear(w("self_attn.k_proj.weight"), bias("self_attn.k_proj.bias"), h)
 		v[t] = linear(w("self_attn.v_proj.weight"), bias("self_attn.v_proj.bias"), h)
 		for head := 0; head < nH; head++ {
-			rope(q[t][head*hd:(head+1)*hd], pos[t], m.invFreq)
+			qh := q[t][head*hd : (head+1)*hd]
+			if a.QKNorm {
+				copy(qh, m.norm(qh, w("self_attn.q_norm.weight").data))
+			}
+			rope.apply(qh, pos[t], invFreq)
 		}
 		for head := 0; head < nKV; head++ {
-			rope(k[t][head*hd:(head+1)*hd], pos[t], m.invFreq)
+			kh := k[t][head*hd : (head+1)*hd]
+			if a.QKNorm {
+				copy(kh, m.norm(kh, w("self_attn.k_norm.weight").data))
+			}
+			rope.apply(kh, pos[t], invFreq)
 		}
 	}
-	scale := 1 / math.Sqrt(float64(hd))
+	window := math.MaxInt
+	if a.Sliding[l] {
+		window = a.SlidingWindow
+	}
 	group := nH / nKV // query heads sharing one key/value head (GQA's repeat_kv)
+	out := make([][]float64, T)
 	for t := range x {
 		if x[t] == nil {
 			continue
 		}
-		attn := make([]float64, nH*hd)
+		heads := make([]float64, nH*hd)
 		for head := 0; head < nH; head++ {
 			kvh := head / group
 			qh := q[t][head*hd : (head+1)*hd]
 			scores := make([]float64, t+1)
+			seen := make([]bool, t+1)
 			maxScore := math.Inf(-1)
 			for u := 0; u <= t; u++ {
-				if x[u] == nil {
+				if x[u] == nil || pos[t]-pos[u] >= window {
 					continue
 				}
-				scores[u] = dot(qh, k[u][kvh*hd:(kvh+1)*hd]) * scale
+				seen[u] = true
+				scores[u] = dot(qh, k[u][kvh*hd:(kvh+1)*hd]) * a.AttnScale
+				if c := a.AttnSoftcap; c > 0 {
+					scores[u] = softcap(scores[u], c)
+				}
 				maxScore = math.Max(maxScore, scores[u])
 			}
 			var sum float64
-			for u := 0; u <= t; u++ {
-				if x[u] == nil {
-					scores[u] = 0
+			for u := range scores {
+				if !seen[u] {
 					continue
 				}
 				scores[u] = math.Exp(scores[u] - maxScore)
 				sum += scores[u]
 			}
-			out := attn[head*hd : (head+1)*hd]
-			for u := 0; u <= t; u++ {
-				if scores[u] == 0 {
+			o := heads[head*hd : (head+1)*hd]
+			for u := range scores {
+				if !seen[u] {
 					continue
 				}
 				pu := scores[u] / sum
 				for i, vv := range v[u][kvh*hd : (kvh+1)*hd] {
-					out[i] += pu * vv
+					o[i] += pu * vv
 				}
 			}
 		}
-		o := linear(w("self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"), attn)
-		for i := range x[t] {
-			x[t][i] += o[i]
-		}
+		out[t] = linear(w("self_attn.o_proj.weight"), bias("self_attn.o_proj.bias"), heads)
 	}
-	for t := range x {
-		if x[t] == nil {
-			continue
+	return out
+}
+
+// mlp is down(act(gate(h)) · up(h)); glm4 computes gate and up as one gate_up_proj [gate; up].
+func (m *Model) mlp(p string, h []float64) []float64 {
+	a := m.Arch
+	w := func(s string) *tensor { return m.weights[p+s] }
+	bias := func(s string) []float64 {
+		if t, ok := m.weights[p+s]; ok {
+			return t.data
 		}
-		h := rmsNorm(x[t], w("post_attention_layernorm.weight").data, c.RMSNormEps)
-		gate := linear(w("mlp.gate_proj.weight"), bias("mlp.gate_proj.bias"), h)
-		up := linear(w("mlp.up_proj.weight"), bias("mlp.up_proj.bias"), h)
-		for i := range gate {
-			gate[i] = silu(gate[i]) * up[i]
-		}
-		down := linear(w("mlp.down_proj.weight"), bias("mlp.down_proj.bias"), gate)
-		for i := range x[t] {
-			x[t][i] += down[i]
-		}
+		return nil
 	}
+	var gate, up []float64
+	if a.FusedGateUp {
+		gu := linear(w("mlp.gate_up_proj.weight"), bias("mlp.gate_up_proj.bias"), h)
+		gate, up = gu[:a.Intermediate], gu[a.Intermediate:]
+	} else {
+		gate = linear(w("mlp.gate_proj.weight"), bias("mlp.gate_proj.bias"), h)
+		up = linear(w("mlp.up_proj.weight"), bias("mlp.up_proj.bias"), h)
+	}
+	act := silu
+	if a.Act == "gelu_pytorch_tanh" {
+		act = geluTanh
+	}
+	for i := range gate {
+		gate[i] = act(gate[i]) * up[i]
+	}
+	return linear(w("mlp.down_proj.weight"), bias("mlp.down_proj.bias"), gate)
+}
+
+// norm is the architecture's RMSNorm: x · rsqrt(mean(x²) + eps) · (NormOffset + w).
+func (m *Model) norm(x, w []float64) []float64 {
+	return rmsNormOffset(x, w, m.Arch.RMSNormEps, m.Arch.NormOffset)
 }
 
 // rmsNorm is transformers' Qwen2RMSNorm/LlamaRMSNorm: x · rsqrt(mean(x²) + eps) · w.
-func rmsNorm(x, w []float64, eps float64) []float64 {
+func rmsNorm(x, w []float64, eps float64) []float64 { return rmsNormOffset(x, w, eps, 0) }
+
+// rmsNormOffset scales by (offset + w): Gemma's RMSNorm stores w - 1 (offset 1).
+func rmsNormOffset(x, w []float64, eps, offset float64) []float64 {
 	var ss float64
 	for _, v := range x {
 		ss += v * v
@@ -312,9 +409,54 @@ func rmsNorm(x, w []float64, eps float64) []float64 {
 	r := 1 / math.Sqrt(ss/float64(len(x))+eps)
 	out := make([]float64, len(x))
 	for i, v := range x {
-		out[i] = v * r * w[i]
+		out[i] = v * r * (offset + w[i])
 	}
 	return out
+}
+
+// InvFreq returns the Dim/2 inverse frequencies 1/θ^(2i/Dim), adjusted by the rope scaling;
+// angle(pos, i) = pos · invFreq[i].
+func (r Rope) InvFreq() []float64 {
+	inv := make([]float64, r.Dim/2)
+	for i := range inv {
+		inv[i] = 1 / math.Pow(r.Theta, float64(2*i)/float64(r.Dim))
+	}
+	s := r.Scaling
+	if s == nil {
+		return inv
+	}
+	switch s.Type {
+	case "linear":
+		for i := range inv {
+			inv[i] /= s.Factor
+		}
+	case "llama3":
+		// transformers' _compute_llama3_parameters: long wavelengths slowed by factor, short
+		// ones kept, the band between interpolated.
+		old := s.OriginalMaxPositionEmbeddings
+		lowWavelen, highWavelen := old/s.LowFreqFactor, old/s.HighFreqFactor
+		for i, f := range inv {
+			wavelen := 2 * math.Pi / f
+			switch {
+			case wavelen < highWavelen:
+			case wavelen > lowWavelen:
+				inv[i] = f / s.Factor
+			default:
+				smooth := (old/wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor)
+				inv[i] = (1-smooth)*f/s.Factor + smooth*f
+			}
+		}
+	}
+	return inv
+}
+
+// apply rotates the first Dim values of one head in place; the rest pass through.
+func (r Rope) apply(x []float64, pos int, invFreq []float64) {
+	if r.Interleaved {
+		ropeInterleaved(x[:r.Dim], pos, invFreq)
+		return
+	}
+	rope(x[:r.Dim], pos, invFreq)
 }
 
 // rope rotates one head in place with the half-split layout of transformers' rotate_half:
@@ -326,6 +468,17 @@ func rope(x []float64, pos int, invFreq []float64) {
 		x1, x2 := x[i], x[i+half]
 		x[i] = x1*cos - x2*sin
 		x[i+half] = x2*cos + x1*sin
+	}
+}
+
+// ropeInterleaved rotates the pairs (2i, 2i+1) by angle i, as modeling_glm4's rotate_half
+// (stack(-x[1::2], x[0::2])) with cos/sin repeat_interleave'd does.
+func ropeInterleaved(x []float64, pos int, invFreq []float64) {
+	for i := 0; i < len(x)/2; i++ {
+		sin, cos := math.Sincos(float64(pos) * invFreq[i])
+		x1, x2 := x[2*i], x[2*i+1]
+		x[2*i] = x1*cos - x2*sin
+		x[2*i+1] = x2*cos + x1*sin
 	}
 }
 
@@ -349,4 +502,31 @@ func dot(a, b []float64) float64 {
 	return s
 }
 
+func add(x, y []float64) {
+	for i := range x {
+		x[i] += y[i]
+	}
+}
+
 func silu(x float64) float64 { return x / (1 + math.Exp(-x)) }
+
+// geluTanh is gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func geluTanh(x float64) float64 {
+	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+}
+
+// softcap is gemma2's c·tanh(x/c).
+func softcap(x, c float64) float64 { return c * math.Tanh(x/c) }
+
+// roundTo rounds v to a safetensors float dtype (round to nearest even, as torch casts).
+func roundTo(v float64, dtype string) float64 {
+	switch dtype {
+	case "F32":
+		return float64(float32(v))
+	case "BF16":
+		return float64(llm.BF16ToF32(llm.F32ToBF16(float32(v))))
+	case "F16":
+		return float64(llm.F16ToF32(llm.F32ToF16(float32(v))))
+	}
+	return v
+}

@@ -14,11 +14,16 @@ import (
 
 var update = flag.Bool("update", false, "regenerate the mini models and golden_cases.json under testdata (then run testdata/golden.py)")
 
-// miniModels are the small checkpoints under testdata whose logits golden.py computed with PyTorch.
-func miniModels() map[string]struct {
-	cfg  *llm.Config
-	init llm.RandomInit
-} {
+// miniModel is one small checkpoint under testdata whose logits golden.py computed with PyTorch.
+// The qwen2/llama ones are written by the engine's llm.WriteRandomModel; the others from their
+// config.json as transformers writes it, with weights drawn by writeRandomModel.
+type miniModel struct {
+	engine *llm.Config
+	config map[string]any
+	init   llm.RandomInit
+}
+
+func miniModels() map[string]miniModel {
 	bos := 1
 	qwen := &llm.Config{
 		ModelType: "qwen2", HiddenSize: 32, IntermediateSize: 48, NumAttentionHeads: 4, NumKeyValueHeads: 2,
@@ -31,13 +36,49 @@ func miniModels() map[string]struct {
 		MaxPositionEmbeddings: 128, AttentionBias: true, OProjBias: true, MLPBias: true, HiddenAct: "silu",
 		RopeScaling: &llm.RopeScaling{Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64},
 	}
-	return map[string]struct {
-		cfg  *llm.Config
-		init llm.RandomInit
-	}{
-		"mini-qwen2":      {qwen, llm.RandomInit{Seed: 7, DType: "F32", Std: 0.3, NormJitter: 0.2}},
-		"mini-qwen2-bf16": {qwen, llm.RandomInit{Seed: 8, DType: "BF16", Std: 0.3, NormJitter: 0.2}},
-		"mini-llama":      {llama, llm.RandomInit{Seed: 9, DType: "F32", Std: 0.3, NormJitter: 0.2}},
+	sizes := func(kv map[string]any) map[string]any {
+		c := map[string]any{"hidden_size": 32, "intermediate_size": 48, "num_attention_heads": 4, "num_key_value_heads": 2,
+			"num_hidden_layers": 2, "vocab_size": 96, "max_position_embeddings": 128, "rms_norm_eps": 1e-6}
+		for k, v := range kv {
+			c[k] = v
+		}
+		return c
+	}
+	// Qwen3: head_dim 16 ≠ hidden/heads, q_norm/k_norm, q/k/v/o biases off (attention_bias false).
+	qwen3 := sizes(map[string]any{"architectures": []string{"Qwen3ForCausalLM"}, "model_type": "qwen3", "head_dim": 16,
+		"rope_theta": 1e6, "tie_word_embeddings": true, "attention_bias": false, "hidden_act": "silu", "use_sliding_window": false})
+	// Mistral: a window of 3 keys on every layer, so rows of 4 and more lose their first tokens.
+	mistral := sizes(map[string]any{"architectures": []string{"MistralForCausalLM"}, "model_type": "mistral", "head_dim": 16,
+		"num_key_value_heads": 1, "rope_theta": 1e6, "sliding_window": 3, "tie_word_embeddings": false, "hidden_act": "silu", "rms_norm_eps": 1e-5})
+	// Gemma-2: local (window 3) then global layers, softcaps small enough that tanh bends, and
+	// query_pre_attn_scalar ≠ head_dim.
+	gemma2 := sizes(map[string]any{"architectures": []string{"Gemma2ForCausalLM"}, "model_type": "gemma2", "head_dim": 16,
+		"query_pre_attn_scalar": 24, "sliding_window": 3, "attn_logit_softcapping": 1.5, "final_logit_softcapping": 3.0,
+		"hidden_activation": "gelu_pytorch_tanh", "hidden_act": "gelu_pytorch_tanh", "rope_theta": 10000.0, "tie_word_embeddings": true})
+	// Gemma-3 text: hidden 48 (√48 differs in bf16), layers local, local, global (pattern 3),
+	// global rope linearly scaled, local rope at its own base.
+	gemma3 := sizes(map[string]any{"architectures": []string{"Gemma3ForCausalLM"}, "model_type": "gemma3_text", "hidden_size": 48,
+		"head_dim": 8, "num_key_value_heads": 1, "num_hidden_layers": 3, "query_pre_attn_scalar": 8, "sliding_window": 3,
+		"sliding_window_pattern": 3, "rope_theta": 1e6, "rope_local_base_freq": 10000.0,
+		"rope_scaling": map[string]any{"rope_type": "linear", "factor": 8.0}, "final_logit_softcapping": nil,
+		"attn_logit_softcapping": nil, "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": true})
+	// GLM-4: half the head rotated, interleaved; fused gate_up_proj; q/k/v biases; four norms a layer.
+	glm4 := sizes(map[string]any{"architectures": []string{"Glm4ForCausalLM"}, "model_type": "glm4", "head_dim": 16,
+		"partial_rotary_factor": 0.5, "attention_bias": true, "rms_norm_eps": 1.5625e-07, "rope_theta": 10000.0,
+		"tie_word_embeddings": false, "hidden_act": "silu"})
+	random := func(seed uint64, dtype string) llm.RandomInit {
+		return llm.RandomInit{Seed: seed, DType: dtype, Std: 0.3, NormJitter: 0.2}
+	}
+	return map[string]miniModel{
+		"mini-qwen2":       {engine: qwen, init: random(7, "F32")},
+		"mini-qwen2-bf16":  {engine: qwen, init: random(8, "BF16")},
+		"mini-llama":       {engine: llama, init: random(9, "F32")},
+		"mini-qwen3":       {config: qwen3, init: random(10, "F32")},
+		"mini-mistral":     {config: mistral, init: random(11, "F32")},
+		"mini-gemma2":      {config: gemma2, init: random(12, "F32")},
+		"mini-gemma3":      {config: gemma3, init: random(13, "F32")},
+		"mini-gemma3-bf16": {config: gemma3, init: random(14, "BF16")},
+		"mini-glm4":        {config: glm4, init: random(15, "F32")},
 	}
 }
 
@@ -68,13 +109,19 @@ func updateTestdata() error {
 	cases := map[string][]goldenCase{}
 	for name, mm := range miniModels() {
 		dir := filepath.Join("testdata", name)
-		if err := os.RemoveAll(dir); err != nil {
+		err := os.RemoveAll(dir)
+		if err != nil {
 			return err
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		if err := llm.WriteRandomModel(dir, mm.cfg, mm.init); err != nil {
+		if mm.engine != nil {
+			err = llm.WriteRandomModel(dir, mm.engine, mm.init)
+		} else {
+			err = writeRandomModel(dir, mm.config, mm.init)
+		}
+		if err != nil {
 			return err
 		}
 		cases[name] = goldenCases
@@ -159,19 +206,13 @@ func maxAbsDiff(a, b [][]float64) float64 {
 }
 
 // handModel builds a model from explicit weights (names relative to the full tensor names).
-func handModel(t *testing.T, cfg *llm.Config, w map[string][]float64) *Model {
+func handModel(t *testing.T, a *Arch, w map[string][]float64) *Model {
 	t.Helper()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	m := &Model{Config: cfg, weights: map[string]*tensor{}, invFreq: cfg.RopeInvFreq()}
-	for _, name := range cfg.WeightNames() {
-		shape := cfg.ExpectedShape(name)
+	m := &Model{Arch: a, weights: map[string]*tensor{}}
+	for name, shape := range a.Shapes() {
 		n := 1
-		s := make([]int, len(shape))
-		for i, d := range shape {
-			s[i] = int(d)
-			n *= int(d)
+		for _, d := range shape {
+			n *= d
 		}
 		data, ok := w[name]
 		if !ok {
@@ -180,9 +221,9 @@ func handModel(t *testing.T, cfg *llm.Config, w map[string][]float64) *Model {
 		if len(data) != n {
 			t.Fatalf("%s: %d values, want %d", name, len(data), n)
 		}
-		m.weights[name] = &tensor{shape: s, data: data}
+		m.weights[name] = &tensor{shape: shape, data: data}
 	}
-	if cfg.TieWordEmbeddings {
+	if a.Tied {
 		m.weights[llm.LMHeadWeight] = m.weights[llm.EmbedTokensWeight]
 	}
 	return m
@@ -196,13 +237,15 @@ func ones(n int) []float64 {
 	return v
 }
 
-// tinyHandConfig: hidden 2, one head of dim 2, vocab 3, one layer, tied embeddings.
-func tinyHandConfig() *llm.Config {
-	return &llm.Config{
-		ModelType: "qwen2", HiddenSize: 2, IntermediateSize: 2, NumAttentionHeads: 1, NumKeyValueHeads: 1,
-		NumHiddenLayers: 1, HeadDim: 2, RopeTheta: 10000, RMSNormEps: 1e-12, TieWordEmbeddings: true,
-		VocabSize: 3, MaxPositionEmbeddings: 16, AttentionBias: true, HiddenAct: "silu",
+// tinyHandArch: hidden 2, one head of dim 2, vocab 3, one layer, tied embeddings.
+func tinyHandArch(t *testing.T) *Arch {
+	t.Helper()
+	a, err := ParseArch([]byte(`{"model_type": "qwen2", "hidden_size": 2, "intermediate_size": 2, "num_attention_heads": 1,
+		"num_hidden_layers": 1, "rms_norm_eps": 1e-12, "tie_word_embeddings": true, "vocab_size": 3}`))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return a
 }
 
 func TestHandComputed(t *testing.T) {
@@ -215,7 +258,7 @@ func TestHandComputed(t *testing.T) {
 	}
 	sq2 := math.Sqrt2
 	t.Run("zero blocks: logits are the normed embedding against the embeddings", func(t *testing.T) {
-		m := handModel(t, tinyHandConfig(), base)
+		m := handModel(t, tinyHandArch(t), base)
 		got, err := m.Forward([]int{2})
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +276,7 @@ func TestHandComputed(t *testing.T) {
 		}
 		w["model.layers.0.self_attn.v_proj.weight"] = []float64{1, 0, 0, 1}
 		w["model.layers.0.self_attn.o_proj.weight"] = []float64{1, 0, 0, 1}
-		m := handModel(t, tinyHandConfig(), w)
+		m := handModel(t, tinyHandArch(t), w)
 		got, err := m.Forward([]int{0, 1})
 		if err != nil {
 			t.Fatal(err)
@@ -254,7 +297,7 @@ func TestHandComputed(t *testing.T) {
 		w["model.layers.0.mlp.gate_proj.weight"] = []float64{1, 0, 0, 0}
 		w["model.layers.0.mlp.up_proj.weight"] = []float64{2, 0, 0, 0}
 		w["model.layers.0.mlp.down_proj.weight"] = []float64{0, 0, 1, 0}
-		m := handModel(t, tinyHandConfig(), w)
+		m := handModel(t, tinyHandArch(t), w)
 		got, err := m.Forward([]int{0})
 		if err != nil {
 			t.Fatal(err)
@@ -280,8 +323,7 @@ func logitsOf(x, embed []float64) []float64 {
 }
 
 func TestRoPE(t *testing.T) {
-	cfg := &llm.Config{HeadDim: 8, RopeTheta: 10000}
-	inv := cfg.RopeInvFreq()
+	inv := Rope{Theta: 10000, Dim: 8}.InvFreq()
 	q := []float64{0.3, -1.2, 0.5, 2, -0.7, 0.1, 1.1, -0.4}
 	k := []float64{1, 0.2, -0.3, 0.8, 0.5, -1.5, 0.25, 0.6}
 	t.Run("position 0 is the identity", func(t *testing.T) {
@@ -398,15 +440,15 @@ func TestPadding(t *testing.T) {
 // TestGQA: grouped kv heads equal full multi-head attention with each kv head repeated.
 func TestGQA(t *testing.T) {
 	g := loadMini(t, "mini-qwen2") // 4 query heads, 2 kv heads
-	cfg := *g.Config
-	cfg.NumKeyValueHeads = 4
+	mha := *g.Arch
+	mha.KVHeads = 4
 	w := map[string][]float64{}
 	for name := range g.weights {
 		data, _, _ := g.Weight(name)
 		w[name] = data
 	}
-	hd, in := cfg.HeadDim, cfg.HiddenSize
-	for l := 0; l < cfg.NumHiddenLayers; l++ {
+	hd, in := mha.HeadDim, mha.Hidden
+	for l := 0; l < mha.Layers; l++ {
 		for _, proj := range []string{"k_proj", "v_proj"} {
 			p := llm.LayerPrefix(l) + "self_attn." + proj
 			wt, bs := w[p+".weight"], w[p+".bias"]
@@ -419,7 +461,7 @@ func TestGQA(t *testing.T) {
 			w[p+".weight"], w[p+".bias"] = nw, nb
 		}
 	}
-	full := handModel(t, &cfg, w)
+	full := handModel(t, &mha, w)
 	ids := []int{5, 50, 20, 7, 93}
 	a, err := g.Forward(ids)
 	if err != nil {
