@@ -23,7 +23,6 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-
 func TestShardAndBuckets(t *testing.T) {
 	t.Run("shards cover each batch once", func(t *testing.T) {
 		for _, world := range []int{1, 2, 3, 8} {
@@ -63,7 +62,6 @@ func TestShardAndBuckets(t *testing.T) {
 		}
 	})
 }
-
 
 // The data-parallel must-shows: 2 processes (batch rows split across ranks)
 // against 1 with the same global batch, and a killed worker then --resume.
@@ -230,7 +228,6 @@ func TestDataParallel(t *testing.T) {
 		}
 	})
 }
-
 
 // sameRun compares two run folders: every logged loss and the final adapter's tensors to 1e-5.
 func sameRun(t *testing.T, want, got string) {

@@ -12,6 +12,7 @@ import (
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
+	"github.com/sentitune/sentitune/prep"
 )
 
 // Result sums up a finished run.
@@ -53,50 +54,178 @@ type EvalResult struct {
 // Train fine-tunes cfg.Model with LoRA on cfg's data and writes the run folder:
 // adapter/, train_log.jsonl, loss.png/.svg, run.json and checkpoints/step-N/.
 // progress (nil: none) receives a progress bar and a few notes.
+//
+// It runs in four phases: setup (data, run shape, run folder, model, LoRA,
+// optimizer, the untuned evaluation), step (one optimizer step), evaluate and
+// save (after a step), finish (final evaluation, best adapter, outputs). They
+// keep these invariants, on which resume and data parallelism rest:
+//   - A step depends only on the seed, its number and the data: epoch e's batch
+//     plan is epochBatches(lengths, batch size, seed, e), and LoRA dropout is
+//     seeded with seed+step (+rank<<32), so a run resumed from checkpoint k
+//     continues exactly as the uninterrupted run from step k.
+//   - --batch-size is the global batch: rank r of N runs rows r, r+N, ... of
+//     each length-sorted batch, and each rank's loss is divided by the answer
+//     tokens of the whole global step, so the summed gradients are the
+//     one-process gradients; a run may resume with another world size.
+//   - Rank 0 alone writes the run folder, after every rank agreed on the
+//     settings, the data and the checkpoint to resume from.
+//   - Checkpoints are written every --save-every steps, at the best evaluated
+//     step (--load-best) and where early stopping ends the run, never at the
+//     last step, whose outputs are the run's.
 func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
-	begin := time.Now()
 	if progress == nil {
 		progress = io.Discard
 	}
-	if err := cfg.Validate(); err != nil {
+	t := &trainer{cfg: cfg, progress: progress, begin: time.Now()}
+	defer func() { err = t.close(err) }()
+	if err := t.setup(); err != nil {
 		return nil, err
+	}
+	trainBegin := time.Now()
+	last := t.total // the step training ends at: total, or where early stopping stopped it
+	if t.sel.stop(cfg.EarlyStoppingPatience) {
+		last = t.start // resumed from the checkpoint where early stopping ended the run
+	}
+	for step := t.start; step < last; step++ {
+		pos, err := t.step(step)
+		if err != nil {
+			return nil, err
+		}
+		stop, err := t.evaluateAndSave(step+1, pos)
+		if err != nil {
+			return nil, err
+		}
+		if stop {
+			last = step + 1
+			break
+		}
+	}
+	return t.finish(last, time.Since(trainBegin).Seconds())
+}
+
+// trainer is one run of Train: what setup builds and the steps share.
+type trainer struct {
+	cfg      Config
+	progress io.Writer
+	begin    time.Time
+	dev      torch.Device
+	d        *dist
+
+	// Data (setup).
+	tok                 *tokenizer.Tokenizer
+	train, evalSet      []example
+	trainPath, evalPath string
+	validation          string
+	zeroID, oneID       int
+	hashes              map[string]string
+	meta                llm.AdapterMeta
+
+	// The run's shape (setup).
+	lengths       []int
+	stepsPerEpoch int
+	total         int
+	sched         Schedule
+	fp            fingerprint
+
+	// Model and training state.
+	model     *llm.Model
+	tensors   []*torch.Tensor // the trainable parameters
+	opt       *torch.AdamW
+	log       *trainLog
+	mon       *monitor
+	ev        evaluator
+	sel       *selection
+	prof      *stepProfile
+	res       *Result
+	start     int     // the step this process starts at (a checkpoint's, or 0)
+	elapsed0  float64 // seconds the run had trained before this process
+	plan      [][]int // the current epoch's batches
+	planEpoch int
+	tokens    int     // prompt + answer tokens this process trained on
+	lastLoss  float64 // the last step's loss (NaN before one)
+}
+
+// planPos is where a step ended in its epoch's batch plan (for a checkpoint).
+type planPos struct{ epoch, batch int }
+
+// setup reads and checks everything before the first step: data, the run's
+// shape, the run folder (or the checkpoint to resume), model, LoRA and optimizer,
+// and evaluates the untuned model.
+func (t *trainer) setup() error {
+	cfg := t.cfg
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	if err := loraConfig(cfg).Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := torch.Load(); err != nil { // before any output exists
-		return nil, err
+		return err
 	}
 	dev, err := torch.ParseDevice(cfg.Device)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dtype, explicit, err := llm.ParseComputeDType(cfg.DType)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d, dev, err := startDist(cfg, dev) // data parallelism (dist.go); a no-op alone
+	if t.d, t.dev, err = startDist(cfg, dev); err != nil { // data parallelism (dist.go); a no-op alone
+		return err
+	}
+	if !t.d.lead() {
+		t.progress = io.Discard
+	}
+	recs, err := t.readData()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer func() { err = d.finish(err) }()
-	if !d.lead() {
-		progress = io.Discard
+	t.shape()
+	ckpt, err := t.d.prepareOut(cfg, t.fp)
+	if err != nil {
+		return err
+	}
+	if err := t.loadModel(ckpt, dtype, explicit); err != nil {
+		return err
 	}
 
-	// Data: every record through the same prompt builder predict uses.
-	trainPath, evalPath, err := dataFiles(cfg)
-	if err != nil {
+	t.meta = adapterMeta(recs[0], t.tok, t.zeroID, t.oneID, cfg.MaxLen)
+	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world()}
+	t.res.TrainTruncated, t.res.EvalTruncated = countCut(t.train), countCut(t.evalSet)
+	if t.d.on() {
+		t.res.Backend = t.d.backend
+		fmt.Fprintf(t.progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",
+			t.d.world(), t.d.backend, (cfg.BatchSize+t.d.world()-1)/t.d.world(), cfg.BatchSize)
+	}
+	if t.mon, err = newMonitor(cfg, t.progress, t.dev, t.start, t.total, t.d.lead()); err != nil { // bar or log lines; TensorBoard
+		return err
+	}
+	t.ev = evaluator{model: t.model, set: t.evalSet, batch: cfg.BatchSize, zero: t.zeroID, one: t.oneID, fullLogits: cfg.FullLogits, d: t.d}
+	if t.start == 0 && cfg.EvalEvery > 0 {
+		if err := t.evaluate(0); err != nil { // the untuned model, for comparison
+			return err
+		}
+	}
+	t.planEpoch, t.lastLoss = -1, math.NaN()
+	t.prof = newStepProfile(cfg.Profile, t.dev)
+	return nil
+}
+
+// readData reads the training and evaluation examples (every record through
+// the same prompt builder predict uses) and returns the training records.
+func (t *trainer) readData() ([]prep.Alpaca, error) {
+	cfg := t.cfg
+	var err error
+	if t.trainPath, t.evalPath, err = dataFiles(cfg); err != nil {
 		return nil, err
 	}
-	tok, err := tokenizer.Load(cfg.Model)
-	if err != nil {
+	if t.tok, err = tokenizer.Load(cfg.Model); err != nil {
 		return nil, err
 	}
-	if tok.Chat() == nil {
+	if t.tok.Chat() == nil {
 		return nil, fmt.Errorf("model %s: its tokenizer has no ChatML or Llama-3 chat template", cfg.Model)
 	}
-	train, recs, err := readExamples(tok, trainPath, cfg.MaxLen)
+	train, recs, err := readExamples(t.tok, t.trainPath, cfg.MaxLen)
 	if err != nil {
 		if strings.Contains(err.Error(), "no Alpaca records") {
 			return nil, fmt.Errorf("empty training set: %w", err)
@@ -104,329 +233,329 @@ func Train(cfg Config, progress io.Writer) (_ *Result, err error) {
 		return nil, err
 	}
 	var evalSet []example
-	if evalPath != "" {
-		if evalSet, _, err = readExamples(tok, evalPath, cfg.MaxLen); err != nil {
+	if t.evalPath != "" {
+		if evalSet, _, err = readExamples(t.tok, t.evalPath, cfg.MaxLen); err != nil {
 			return nil, err
 		}
 	}
-	validation := evalPath
-	if evalPath == "" { // model selection on a slice of train, never on test.json
+	t.validation = t.evalPath
+	if t.evalPath == "" { // model selection on a slice of train, never on test.json
 		n := len(train)
 		train, evalSet = carveValidation(train, cfg.ValRatio, cfg.Seed)
-		validation = fmt.Sprintf("%d of %d rows of %s held out (val-ratio %g, stratified, seed %d): no val split",
-			len(evalSet), n, filepath.Base(trainPath), cfg.ValRatio, cfg.Seed)
+		t.validation = fmt.Sprintf("%d of %d rows of %s held out (val-ratio %g, stratified, seed %d): no val split",
+			len(evalSet), n, filepath.Base(t.trainPath), cfg.ValRatio, cfg.Seed)
 		if len(evalSet) == 0 {
-			validation = "none (no val split, and val-ratio 0 or too few training rows): no evaluation during training"
+			t.validation = "none (no val split, and val-ratio 0 or too few training rows): no evaluation during training"
 		}
-		fmt.Fprintf(progress, "validation: %s\n", validation)
+		fmt.Fprintf(t.progress, "validation: %s\n", t.validation)
 	}
-	zeroID, oneID, err := llm.LabelTokenIDs(tok)
-	if err != nil {
+	t.train, t.evalSet = train, evalSet
+	if t.zeroID, t.oneID, err = llm.LabelTokenIDs(t.tok); err != nil {
 		return nil, err
 	}
-	hashes, err := dataHashes(trainPath, evalPath)
-	if err != nil {
+	if t.hashes, err = dataHashes(t.trainPath, t.evalPath); err != nil {
 		return nil, err
 	}
+	return recs, nil
+}
 
-	// The run's shape: batches per epoch, optimizer steps, schedule.
-	lengths := lengthsOf(train)
-	batchesPerEpoch := (len(train) + cfg.BatchSize - 1) / cfg.BatchSize
-	stepsPerEpoch := (batchesPerEpoch + cfg.GradAccum - 1) / cfg.GradAccum
-	total := cfg.MaxSteps
-	if total == 0 {
-		total = int(math.Ceil(cfg.Epochs * float64(stepsPerEpoch)))
+// shape fixes the run's shape: batches per epoch, optimizer steps, schedule.
+func (t *trainer) shape() {
+	cfg := t.cfg
+	t.lengths = lengthsOf(t.train)
+	batchesPerEpoch := (len(t.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	t.stepsPerEpoch = (batchesPerEpoch + cfg.GradAccum - 1) / cfg.GradAccum
+	t.total = cfg.MaxSteps
+	if t.total == 0 {
+		t.total = int(math.Ceil(cfg.Epochs * float64(t.stepsPerEpoch)))
 	}
-	sched := NewSchedule(cfg.Scheduler, cfg.LR, total, cfg.WarmupRatio)
-	fp := fingerprintOf(cfg, hashes, len(train), total)
+	t.sched = NewSchedule(cfg.Scheduler, cfg.LR, t.total, cfg.WarmupRatio)
+	t.fp = fingerprintOf(cfg, t.hashes, len(t.train), t.total)
+}
 
-	ckpt, err := d.prepareOut(cfg, fp)
-	if err != nil {
-		return nil, err
-	}
-
-	// Model, LoRA, optimizer.
+// loadModel loads the model and attaches a new adapter (a fresh run) or the
+// checkpoint's, with its optimizer state and best evaluation so far; then it
+// joins the ranks' trainable parameters and opens the training log.
+func (t *trainer) loadModel(ckpt string, dtype torch.DType, explicit bool) error {
+	cfg := t.cfg
 	if cfg.Threads > 0 {
 		if err := torch.SetNumThreads(cfg.Threads); err != nil {
-			return nil, err
-		}
-	}
-	model, err := llm.LoadModel(cfg.Model, llm.LoadOptions{Device: dev, DType: dtype, ExplicitDType: explicit})
-	if err != nil {
-		return nil, err
-	}
-	defer model.Close()
-	fmt.Fprintf(progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
-		len(train), total, cfg.BatchSize, cfg.GradAccum, len(evalSet), model.Device(), model.DType())
-	fmt.Fprint(progress, truncationLine(cfg.MaxLen, train, evalSet))
-
-	// A fresh run attaches a new adapter; a resumed one the checkpoint's (and its best evaluation so far).
-	start, elapsed0 := 0, 0.0
-	sel := &selection{Metric: metricForBest(cfg)}
-	if ckpt != "" {
-		st, err := loadCheckpoint(ckpt, model)
-		if err != nil {
-			return nil, err
-		}
-		start, elapsed0 = st.Step, st.ElapsedS
-		if st.Selection != nil {
-			sel = st.Selection
-		}
-	} else if err := model.AddLoRA(loraConfig(cfg), cfg.Seed); err != nil {
-		return nil, err
-	}
-	params := model.TrainableParams()
-	opt, err := newOptimizer(cfg, params)
-	if err != nil {
-		return nil, err
-	}
-	defer opt.Close()
-	if ckpt != "" {
-		if err := loadOptimizer(ckpt, opt, params); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(progress, "resuming from %s (step %d of %d)\n", ckpt, start, total)
-	} else if cfg.Resume {
-		fmt.Fprintf(progress, "resume: no checkpoint in %s yet: starting from step 0\n", cfg.Out)
-	}
-	tensors := make([]*torch.Tensor, len(params))
-	for i, p := range params {
-		tensors[i] = p.T
-	}
-	if err := d.connect(tensors); err != nil {
-		return nil, err
-	}
-	log, err := d.openLog(cfg.Out, start)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	if dev.CUDA {
-		torch.CUDAResetPeak(dev.Index)
-	}
-
-	meta := adapterMeta(recs[0], tok, zeroID, oneID, cfg.MaxLen)
-	res := &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: start, Rank: d.rank(), World: d.world()}
-	res.TrainTruncated, res.EvalTruncated = countCut(train), countCut(evalSet)
-	if d.on() {
-		res.Backend = d.backend
-		fmt.Fprintf(progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",
-			d.world(), d.backend, (cfg.BatchSize+d.world()-1)/d.world(), cfg.BatchSize)
-	}
-	mon, err := newMonitor(cfg, progress, dev, start, total, d.lead()) // bar or log lines; TensorBoard
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if cerr := mon.close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	ev := evaluator{model: model, set: evalSet, batch: cfg.BatchSize, zero: zeroID, one: oneID, fullLogits: cfg.FullLogits, d: d}
-	evaluate := func(step int) error {
-		if len(evalSet) == 0 {
-			return nil
-		}
-		r, err := ev.run()
-		if err != nil {
-			return hintOOM(fmt.Errorf("evaluate at step %d: %w", step, err), cfg)
-		}
-		r.Step = step
-		res.Eval = r
-		sel.observe(r)
-		acc, labelLoss := r.Accuracy, r.LabelLoss
-		line := LogLine{Step: step, Epoch: float64(step) / float64(stepsPerEpoch), Split: "eval", Loss: r.Loss, LabelLoss: &labelLoss,
-			LR: sched.LR(max(step-1, 0)), Accuracy: &acc, Examples: r.Examples, ElapsedS: elapsed0 + time.Since(begin).Seconds()}
-		if err := log.add(line); err != nil {
 			return err
 		}
-		return mon.eval(line)
 	}
-	if start == 0 && cfg.EvalEvery > 0 {
-		if err := evaluate(0); err != nil { // the untuned model, for comparison
-			return nil, err
-		}
+	var err error
+	if t.model, err = llm.LoadModel(cfg.Model, llm.LoadOptions{Device: t.dev, DType: dtype, ExplicitDType: explicit}); err != nil {
+		return err
 	}
+	fmt.Fprintf(t.progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
+		len(t.train), t.total, cfg.BatchSize, cfg.GradAccum, len(t.evalSet), t.model.Device(), t.model.DType())
+	fmt.Fprint(t.progress, truncationLine(cfg.MaxLen, t.train, t.evalSet))
 
-	var plan [][]int
-	planEpoch := -1
-	trainBegin := time.Now()
-	tokens, lastLoss := 0, math.NaN()
-	prof := newStepProfile(cfg.Profile, dev)
-	if prof != nil {
-		defer torch.RecordOps(false) // also when a step fails while recording
-	}
-	last := total // the step training ends at: total, or where early stopping stopped it
-	if sel.stop(cfg.EarlyStoppingPatience) {
-		last = start // resumed from the checkpoint where early stopping ended the run
-	}
-	for step := start; step < last; step++ {
-		if err := prof.begin(); err != nil {
-			return nil, err
-		}
-		stepBegin := time.Now()
-		epoch, first := step/stepsPerEpoch, (step%stepsPerEpoch)*cfg.GradAccum
-		if epoch != planEpoch {
-			plan, planEpoch = epochBatches(lengths, cfg.BatchSize, cfg.Seed, epoch), epoch
-		}
-		micro := plan[first:min(first+cfg.GradAccum, len(plan))]
-
-		// Seeding each step makes LoRA dropout depend only on the step, so a resumed run
-		// draws the same masks as an uninterrupted one.
-		if err := torch.ManualSeed(cfg.Seed + uint64(step) + d.seedOffset()); err != nil {
-			return nil, err
-		}
-		lr := sched.LR(step)
-		if err := setLR(opt, cfg, lr); err != nil {
-			return nil, err
-		}
-		if err := opt.ZeroGrad(); err != nil {
-			return nil, err
-		}
-		if err := prof.mark("zero grad, lr"); err != nil {
-			return nil, err
-		}
-		answerTokens, stepTokens := 0, 0
-		for _, idx := range micro {
-			for _, i := range idx {
-				answerTokens += train[i].answerLen()
-				stepTokens += len(train[i].ids)
-			}
-		}
-		loss := 0.0
-		labels := &labelTally{zero: zeroID, one: oneID}
-		for _, idx := range micro {
-			if idx = d.shard(idx); len(idx) == 0 {
-				continue // more ranks than rows in this batch
-			}
-			l, err := trainMicroBatch(model, pick(train, idx), answerTokens, cfg.FullLogits, prof, labels)
-			if err != nil {
-				return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
-			}
-			loss += l
-		}
-		if loss, err = d.reduceGrads(tensors, loss); err != nil { // sum over ranks
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
-		}
-		labelLoss, err := labels.mean(d)
+	t.sel = &selection{Metric: metricForBest(cfg)}
+	if ckpt != "" {
+		st, err := loadCheckpoint(ckpt, t.model)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
+			return err
 		}
-		if d.on() {
-			if err := prof.mark("grad all-reduce"); err != nil {
-				return nil, err
-			}
+		t.start, t.elapsed0 = st.Step, st.ElapsedS
+		if st.Selection != nil {
+			t.sel = st.Selection
 		}
-		maxNorm := cfg.MaxGradNorm
-		if maxNorm == 0 {
-			maxNorm = math.Inf(1) // report the norm, clip nothing
+	} else if err := t.model.AddLoRA(loraConfig(cfg), cfg.Seed); err != nil {
+		return err
+	}
+	params := t.model.TrainableParams()
+	if t.opt, err = newOptimizer(cfg, params); err != nil {
+		return err
+	}
+	if ckpt != "" {
+		if err := loadOptimizer(ckpt, t.opt, params); err != nil {
+			return err
 		}
-		gradNorm, err := torch.ClipGradNorm(tensors, maxNorm)
+		fmt.Fprintf(t.progress, "resuming from %s (step %d of %d)\n", ckpt, t.start, t.total)
+	} else if cfg.Resume {
+		fmt.Fprintf(t.progress, "resume: no checkpoint in %s yet: starting from step 0\n", cfg.Out)
+	}
+	t.tensors = make([]*torch.Tensor, len(params))
+	for i, p := range params {
+		t.tensors[i] = p.T
+	}
+	if err := t.d.connect(t.tensors); err != nil {
+		return err
+	}
+	if t.log, err = t.d.openLog(cfg.Out, t.start); err != nil {
+		return err
+	}
+	if t.dev.CUDA {
+		torch.CUDAResetPeak(t.dev.Index)
+	}
+	return nil
+}
+
+// close releases what setup acquired, in reverse order, and ends this rank's
+// part of the run; err is the run's error so far.
+func (t *trainer) close(err error) error {
+	if t.prof != nil {
+		torch.RecordOps(false) // also when a step failed while recording
+	}
+	if t.mon != nil {
+		if cerr := t.mon.close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+	if t.log != nil {
+		t.log.Close()
+	}
+	if t.opt != nil {
+		t.opt.Close()
+	}
+	if t.model != nil {
+		t.model.Close()
+	}
+	return t.d.finish(err)
+}
+
+// evaluate scores the evaluation split at step, logs it and tells the model selection.
+func (t *trainer) evaluate(step int) error {
+	if len(t.evalSet) == 0 {
+		return nil
+	}
+	r, err := t.ev.run()
+	if err != nil {
+		return hintOOM(fmt.Errorf("evaluate at step %d: %w", step, err), t.cfg)
+	}
+	r.Step = step
+	t.res.Eval = r
+	t.sel.observe(r)
+	acc, labelLoss := r.Accuracy, r.LabelLoss
+	line := LogLine{Step: step, Epoch: float64(step) / float64(t.stepsPerEpoch), Split: "eval", Loss: r.Loss, LabelLoss: &labelLoss,
+		LR: t.sched.LR(max(step-1, 0)), Accuracy: &acc, Examples: r.Examples, ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds()}
+	if err := t.log.add(line); err != nil {
+		return err
+	}
+	return t.mon.eval(line)
+}
+
+// step runs optimizer step number step (0-based): its micro-batches forward
+// and backward, the gradient all-reduce, clipping, AdamW, the log line.
+func (t *trainer) step(step int) (planPos, error) {
+	cfg, d, prof := t.cfg, t.d, t.prof
+	if err := prof.begin(); err != nil {
+		return planPos{}, err
+	}
+	stepBegin := time.Now()
+	epoch, first := step/t.stepsPerEpoch, (step%t.stepsPerEpoch)*cfg.GradAccum
+	if epoch != t.planEpoch {
+		t.plan, t.planEpoch = epochBatches(t.lengths, cfg.BatchSize, cfg.Seed, epoch), epoch
+	}
+	micro := t.plan[first:min(first+cfg.GradAccum, len(t.plan))]
+	pos := planPos{epoch: epoch, batch: first + len(micro)}
+
+	// Seeding each step makes LoRA dropout depend only on the step, so a resumed run
+	// draws the same masks as an uninterrupted one.
+	if err := torch.ManualSeed(cfg.Seed + uint64(step) + d.seedOffset()); err != nil {
+		return pos, err
+	}
+	lr := t.sched.LR(step)
+	if err := setLR(t.opt, cfg, lr); err != nil {
+		return pos, err
+	}
+	if err := t.opt.ZeroGrad(); err != nil {
+		return pos, err
+	}
+	if err := prof.mark("zero grad, lr"); err != nil {
+		return pos, err
+	}
+	answerTokens, stepTokens := 0, 0
+	for _, idx := range micro {
+		for _, i := range idx {
+			answerTokens += t.train[i].answerLen()
+			stepTokens += len(t.train[i].ids)
+		}
+	}
+	loss := 0.0
+	labels := &labelTally{zero: t.zeroID, one: t.oneID}
+	for _, idx := range micro {
+		if idx = d.shard(idx); len(idx) == 0 {
+			continue // more ranks than rows in this batch
+		}
+		l, err := trainMicroBatch(t.model, pick(t.train, idx), answerTokens, cfg.FullLogits, prof, labels)
 		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step+1, err)
+			return pos, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 		}
-		if err := prof.mark("clip grad norm"); err != nil {
-			return nil, err
-		}
-		if err := opt.Step(); err != nil {
-			return nil, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
-		}
-		if err := prof.mark("optimizer step"); err != nil {
-			return nil, err
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, fmt.Errorf("step %d: loss is %v (try a lower --lr, now %g)", step+1, loss, cfg.LR)
-		}
-
-		done := step + 1
-		dt := time.Since(stepBegin).Seconds()
-		tokens += stepTokens
-		lastLoss = loss
-		gn := gradNorm
-		line := LogLine{Step: done, Epoch: float64(first+len(micro))/float64(len(plan)) + float64(epoch), Split: "train",
-			Loss: loss, LR: lr, GradNorm: &gn, Examples: countRows(micro), Tokens: stepTokens, TokensPerS: float64(stepTokens) / dt,
-			ElapsedS: elapsed0 + time.Since(begin).Seconds()}
-		line.LabelLoss = &labelLoss
-		if err := log.add(line); err != nil {
-			return nil, err
-		}
-		if err := mon.train(line); err != nil {
-			return nil, err
-		}
-		if err := prof.mark("log, progress"); err != nil {
-			return nil, err
-		}
-		prof.end()
-
-		if cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0 && done != total {
-			if err := evaluate(done); err != nil {
-				return nil, err
-			}
-		}
-		stop := sel.stop(cfg.EarlyStoppingPatience)
-		keepBest := cfg.LoadBest && sel.isBest(done) // the best evaluated step always gets a checkpoint
-		if (cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 || keepBest || stop) && done != total && d.lead() {
-			st := trainerState{Step: done, Epoch: epoch, Batch: first + len(micro), StepsPerEpoch: stepsPerEpoch,
-				TotalSteps: total, Schedule: sched, Seed: cfg.Seed, ElapsedS: elapsed0 + time.Since(begin).Seconds(), Fingerprint: fp,
-				Selection: sel}
-			if err := saveCheckpoint(cfg, model, opt, meta, st); err != nil {
-				return nil, err
-			}
-		}
-		if stop {
-			fmt.Fprintf(progress, "early stopping at step %d of %d: %s has not improved for %d evaluations (best %s)\n",
-				done, total, sel.Metric, sel.Since, sel)
-			last = done
-			break
+		loss += l
+	}
+	var err error
+	if loss, err = d.reduceGrads(t.tensors, loss); err != nil { // sum over ranks
+		return pos, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	labelLoss, err := labels.mean(d)
+	if err != nil {
+		return pos, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	if d.on() {
+		if err := prof.mark("grad all-reduce"); err != nil {
+			return pos, err
 		}
 	}
-	mon.finishSteps()
-	trainSeconds := time.Since(trainBegin).Seconds()
-	res.Profile, res.ProfileOps = prof.summary(), prof.ops()
-	if last == total {
-		if err := evaluate(total); err != nil {
+	maxNorm := cfg.MaxGradNorm
+	if maxNorm == 0 {
+		maxNorm = math.Inf(1) // report the norm, clip nothing
+	}
+	gradNorm, err := torch.ClipGradNorm(t.tensors, maxNorm)
+	if err != nil {
+		return pos, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	if err := prof.mark("clip grad norm"); err != nil {
+		return pos, err
+	}
+	if err := t.opt.Step(); err != nil {
+		return pos, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
+	}
+	if err := prof.mark("optimizer step"); err != nil {
+		return pos, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return pos, fmt.Errorf("step %d: loss is %v (try a lower --lr, now %g)", step+1, loss, cfg.LR)
+	}
+
+	dt := time.Since(stepBegin).Seconds()
+	t.tokens += stepTokens
+	t.lastLoss = loss
+	gn := gradNorm
+	line := LogLine{Step: step + 1, Epoch: float64(first+len(micro))/float64(len(t.plan)) + float64(epoch), Split: "train",
+		Loss: loss, LR: lr, GradNorm: &gn, Examples: countRows(micro), Tokens: stepTokens, TokensPerS: float64(stepTokens) / dt,
+		ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds()}
+	line.LabelLoss = &labelLoss
+	if err := t.log.add(line); err != nil {
+		return pos, err
+	}
+	if err := t.mon.train(line); err != nil {
+		return pos, err
+	}
+	if err := prof.mark("log, progress"); err != nil {
+		return pos, err
+	}
+	prof.end()
+	return pos, nil
+}
+
+// evaluateAndSave runs after step done: an evaluation every --eval-every
+// steps, a checkpoint when one is due, and whether early stopping ends the run here.
+func (t *trainer) evaluateAndSave(done int, pos planPos) (stop bool, err error) {
+	cfg := t.cfg
+	if cfg.EvalEvery > 0 && done%cfg.EvalEvery == 0 && done != t.total {
+		if err := t.evaluate(done); err != nil {
+			return false, err
+		}
+	}
+	stop = t.sel.stop(cfg.EarlyStoppingPatience)
+	keepBest := cfg.LoadBest && t.sel.isBest(done) // the best evaluated step always gets a checkpoint
+	if (cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 || keepBest || stop) && done != t.total && t.d.lead() {
+		st := trainerState{Step: done, Epoch: pos.epoch, Batch: pos.batch, StepsPerEpoch: t.stepsPerEpoch,
+			TotalSteps: t.total, Schedule: t.sched, Seed: cfg.Seed, ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds(), Fingerprint: t.fp,
+			Selection: t.sel}
+		if err := saveCheckpoint(cfg, t.model, t.opt, t.meta, st); err != nil {
+			return false, err
+		}
+	}
+	if stop {
+		fmt.Fprintf(t.progress, "early stopping at step %d of %d: %s has not improved for %d evaluations (best %s)\n",
+			done, t.total, t.sel.Metric, t.sel.Since, t.sel)
+	}
+	return stop, nil
+}
+
+// finish ends a run that trained up to step last in trainSeconds: the final
+// evaluation, the best checkpoint's adapter (--load-best), and rank 0's outputs.
+func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
+	cfg, res, d := t.cfg, t.res, t.d
+	t.mon.finishSteps()
+	res.Profile, res.ProfileOps = t.prof.summary(), t.prof.ops()
+	if last == t.total {
+		if err := t.evaluate(t.total); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.LoadBest && sel.Best != nil {
-		res.Best = sel.Best
-		meta.Best = sel.Best
-		if sel.Best.Step != last {
-			res.Eval = sel.Eval
+	if cfg.LoadBest && t.sel.Best != nil {
+		res.Best = t.sel.Best
+		t.meta.Best = t.sel.Best
+		if t.sel.Best.Step != last {
+			res.Eval = t.sel.Eval
 			// The written adapter is the best evaluated checkpoint's, byte for byte (rank 0 wrote and writes it).
 			if d.lead() {
-				if _, err := model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, sel.Best.Step), ckptAdapterDir)); err != nil {
-					return nil, fmt.Errorf("load the best checkpoint (step %d): %w", sel.Best.Step, err)
+				if _, err := t.model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, t.sel.Best.Step), ckptAdapterDir)); err != nil {
+					return nil, fmt.Errorf("load the best checkpoint (step %d): %w", t.sel.Best.Step, err)
 				}
 			}
 		}
 		if cfg.EvalEvery > 0 {
-			fmt.Fprintf(progress, "best checkpoint: %s; the adapter is that step's\n", sel)
+			fmt.Fprintf(t.progress, "best checkpoint: %s; the adapter is that step's\n", t.sel)
 		}
 	}
 
 	// Outputs (rank 0's alone).
 	if d.lead() {
-		if err := model.SaveAdapter(filepath.Join(cfg.Out, DirAdapter), meta); err != nil {
+		if err := t.model.SaveAdapter(filepath.Join(cfg.Out, DirAdapter), t.meta); err != nil {
 			return nil, err
 		}
-		if err := writeLossPlot(cfg.Out, log.lines); err != nil {
+		if err := writeLossPlot(cfg.Out, t.log.lines); err != nil {
 			return nil, err
 		}
 	}
-	res.Steps, res.FinalLoss, res.TrainSeconds, res.Log, res.Validation = last, lastLoss, trainSeconds, log.lines, validation
-	if last > start && trainSeconds > 0 {
-		res.StepsPerSecond = float64(last-start) / trainSeconds
-		res.TokensPerSecond = float64(tokens) / trainSeconds
+	res.Steps, res.FinalLoss, res.TrainSeconds, res.Log, res.Validation = last, t.lastLoss, trainSeconds, t.log.lines, t.validation
+	if last > t.start && trainSeconds > 0 {
+		res.StepsPerSecond = float64(last-t.start) / trainSeconds
+		res.TokensPerSecond = float64(t.tokens) / trainSeconds
 	}
-	if math.IsNaN(lastLoss) { // resumed from the last checkpoint: nothing left to run
-		res.FinalLoss = lastTrainLoss(log.lines)
+	if math.IsNaN(t.lastLoss) { // resumed from the last checkpoint: nothing left to run
+		res.FinalLoss = lastTrainLoss(t.log.lines)
 	}
-	res.PeakMemory = peakMemory(dev)
+	res.PeakMemory = peakMemory(t.dev)
 	if !d.lead() {
 		return res, nil
 	}
-	if err := writeRunJSON(cfg, res, model, trainPath, evalPath, hashes, time.Since(begin).Seconds(), len(train), len(evalSet)); err != nil {
+	if err := writeRunJSON(cfg, res, t.model, t.trainPath, t.evalPath, t.hashes, time.Since(t.begin).Seconds(), len(t.train), len(t.evalSet)); err != nil {
 		return nil, err
 	}
 	return res, nil
