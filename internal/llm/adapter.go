@@ -12,60 +12,29 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Files of an adapter folder: PEFT's two plus sentitune's own metadata.
+// Files of an adapter folder: PEFT's two plus sentitune's own metadata (internal/task's).
 const (
 	AdapterConfigFile  = "adapter_config.json"
 	AdapterWeightsFile = "adapter_model.safetensors"
-	AdapterMetaFile    = "sentitune.json"
+	AdapterMetaFile    = task.MetaFile
 )
 
-// AdapterMeta is sentitune.json: what predict needs besides the weights, and the shape of the
-// base model the adapter was trained on.
-type AdapterMeta struct {
-	Instruction string `json:"instruction"`
-	System      string `json:"system"`
-	// LabelTokenIDs maps each answer label ("0", "1") to its token id.
-	LabelTokenIDs map[string]int `json:"label_token_ids"`
-	ChatTemplate  string         `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
-	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
-	MaxLen int `json:"max_len,omitempty"`
-	// TruncationSide is the end of a long review that training cut (TruncationRight).
-	TruncationSide string `json:"truncation_side,omitempty"`
-	// Best is the evaluation that chose these weights, when training kept its best checkpoint.
-	Best      *BestCheckpoint `json:"best,omitempty"`
-	BaseModel string          `json:"base_model"` // base model path or name; SaveAdapter fills in the model folder
-	Base      BaseShape       `json:"base_shape"` // filled in by SaveAdapter
-	Extra     map[string]any  `json:"extra,omitempty"`
-}
+// Forwarding names while callers move to internal/task, which now owns sentitune.json.
+type (
+	AdapterMeta    = task.Meta
+	BestCheckpoint = task.BestCheckpoint
+	BaseShape      = task.BaseShape
+)
 
-// TruncationRight names BuildPrompt's cut: a long review loses its end, its start
-// is kept. sentitune.json records it so scoring can refuse another convention.
-const TruncationRight = "right"
+// TruncationRight forwards to task.TruncationRight.
+const TruncationRight = task.TruncationRight
 
-// BestCheckpoint says which evaluated step an adapter's weights come from and why.
-type BestCheckpoint struct {
-	Step   int     `json:"step"`
-	Metric string  `json:"metric"` // eval_loss | eval_accuracy | eval_label_loss
-	Value  float64 `json:"value"`
-}
-
-// BaseShape summarises a base model, enough to tell a mismatched adapter early.
-type BaseShape struct {
-	ModelType       string `json:"model_type"`
-	HiddenSize      int    `json:"hidden_size"`
-	NumHiddenLayers int    `json:"num_hidden_layers"`
-	VocabSize       int    `json:"vocab_size"`
-}
-
-func shapeOf(c *Config) BaseShape {
-	return BaseShape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
-}
-
-func (b BaseShape) String() string {
-	return fmt.Sprintf("%s model (hidden %d, %d layers, vocab %d)", b.ModelType, b.HiddenSize, b.NumHiddenLayers, b.VocabSize)
+func shapeOf(c *Config) task.BaseShape {
+	return task.BaseShape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
 }
 
 // peftAdapterConfig is adapter_config.json as PEFT writes it (LoRA, the keys sentitune reads).
@@ -144,9 +113,9 @@ func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
 	if err != nil {
 		return fmt.Errorf("save adapter: %w", err)
 	}
-	metaJSON, err := json.MarshalIndent(meta, "", "  ")
+	metaJSON, err := meta.Encode()
 	if err != nil {
-		return fmt.Errorf("save adapter: %s: %w", AdapterMetaFile, err)
+		return fmt.Errorf("save adapter: %w", err)
 	}
 	return writeDirAtomic(dir, []string{AdapterConfigFile, AdapterWeightsFile, AdapterMetaFile}, func(tmp string) error {
 		if err := atomicfile.WriteFile(filepath.Join(tmp, AdapterConfigFile), cfgJSON); err != nil {
@@ -155,7 +124,7 @@ func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
 		if err := WriteSafetensors(filepath.Join(tmp, AdapterWeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 			return err
 		}
-		return atomicfile.WriteFile(filepath.Join(tmp, AdapterMetaFile), append(metaJSON, '\n'))
+		return atomicfile.WriteFile(filepath.Join(tmp, AdapterMetaFile), metaJSON)
 	})
 }
 
@@ -210,22 +179,8 @@ func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) erro
 	return os.RemoveAll(old)
 }
 
-// LoadAdapterMeta reads dir/sentitune.json.
-func LoadAdapterMeta(dir string) (*AdapterMeta, error) {
-	path := filepath.Join(dir, AdapterMetaFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("adapter %s has no %s (it was not made by sentitune)", dir, AdapterMetaFile)
-		}
-		return nil, fmt.Errorf("read adapter metadata: %w", err)
-	}
-	var meta AdapterMeta
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	return &meta, nil
-}
+// LoadAdapterMeta forwards to task.ReadMeta.
+func LoadAdapterMeta(dir string) (*AdapterMeta, error) { return task.ReadMeta(dir) }
 
 // LoadAdapter reads an adapter folder (sentitune's or PEFT's own) and attaches it, replacing any
 // adapter already attached. Keys may carry the adapter name (".lora_A.default.weight") and may

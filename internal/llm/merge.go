@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -305,15 +306,12 @@ func setConfigKey(data []byte, key string, value any) ([]byte, error) {
 
 // checkAdapterMeta reads an adapter's sentitune.json, if any, and checks it was made for cfg's
 // shape.
-func checkAdapterMeta(dir string, cfg *Config) (*AdapterMeta, error) {
-	if _, err := os.Stat(filepath.Join(dir, AdapterMetaFile)); err != nil {
-		return nil, nil
-	}
-	meta, err := LoadAdapterMeta(dir)
-	if err != nil {
+func checkAdapterMeta(dir string, cfg *Config) (*task.Meta, error) {
+	meta, err := task.ReadOptionalMeta(dir)
+	if err != nil || meta == nil {
 		return nil, err
 	}
-	if meta.Base.HiddenSize != 0 && meta.Base != shapeOf(cfg) {
+	if !meta.FitsBase(shapeOf(cfg)) {
 		return nil, fmt.Errorf("adapter %s is for another model shape: it was trained on a %v, this is a %v",
 			dir, meta.Base, shapeOf(cfg))
 	}

@@ -1,4 +1,4 @@
-package llm
+package task
 
 import (
 	"slices"
@@ -131,17 +131,6 @@ func TestBuildPromptErrors(t *testing.T) {
 	}
 	if _, err := BuildPrompt(nil, spec, "x", 10, 2); err == nil {
 		t.Fatal("nil tokenizer: want an error")
-	}
-}
-
-func TestLabelTokenIDs(t *testing.T) {
-	tok := bundledTok(t)
-	zero, one, err := LabelTokenIDs(tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if zero != 15 || one != 16 { // Qwen: "0" → 15, "1" → 16
-		t.Fatalf("label tokens = %d, %d, want 15, 16", zero, one)
 	}
 }
 

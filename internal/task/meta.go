@@ -1,0 +1,97 @@
+package task
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// MetaFile is sentitune's own file in an adapter folder (and in a merged model folder).
+const MetaFile = "sentitune.json"
+
+// Meta is sentitune.json: the task contract an adapter was trained under (prompt, template,
+// label tokens, length and cut), which scoring must repeat, and the shape of its base model.
+// Encode and ReadMeta are the only writer and reader of the file.
+type Meta struct {
+	Instruction string `json:"instruction"`
+	System      string `json:"system"`
+	// LabelTokenIDs maps each label's answer ("0", "1") to the id of its first token.
+	LabelTokenIDs map[string]int `json:"label_token_ids"`
+	ChatTemplate  string         `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
+	// Template is the chat template training rendered prompts with (a name or a file); "" = the model's own.
+	Template string `json:"template,omitempty"`
+	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
+	MaxLen int `json:"max_len,omitempty"`
+	// TruncationSide is the end of a long review that training cut (TruncationRight).
+	TruncationSide string `json:"truncation_side,omitempty"`
+	// Best is the evaluation that chose these weights, when training kept its best checkpoint.
+	Best      *BestCheckpoint `json:"best,omitempty"`
+	BaseModel string          `json:"base_model"` // base model path or name; the adapter writer fills in the model folder
+	Base      BaseShape       `json:"base_shape"` // filled in by the adapter writer
+	Extra     map[string]any  `json:"extra,omitempty"`
+}
+
+// BestCheckpoint says which evaluated step an adapter's weights come from and why.
+type BestCheckpoint struct {
+	Step   int     `json:"step"`
+	Metric string  `json:"metric"` // eval_loss | eval_accuracy | eval_label_loss
+	Value  float64 `json:"value"`
+}
+
+// BaseShape summarises a base model, enough to tell a mismatched adapter early.
+type BaseShape struct {
+	ModelType       string `json:"model_type"`
+	HiddenSize      int    `json:"hidden_size"`
+	NumHiddenLayers int    `json:"num_hidden_layers"`
+	VocabSize       int    `json:"vocab_size"`
+}
+
+func (b BaseShape) String() string {
+	return fmt.Sprintf("%s model (hidden %d, %d layers, vocab %d)", b.ModelType, b.HiddenSize, b.NumHiddenLayers, b.VocabSize)
+}
+
+// FitsBase reports whether the adapter may be used on a model of shape have: files written
+// before the shape was recorded fit any.
+func (m *Meta) FitsBase(have BaseShape) bool {
+	return m.Base.HiddenSize == 0 || m.Base == have
+}
+
+// Encode returns the file's bytes: indented JSON and a final newline.
+func (m Meta) Encode() ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaFile, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ReadMeta reads dir/sentitune.json; it is an error if there is none.
+func ReadMeta(dir string) (*Meta, error) {
+	path := filepath.Join(dir, MetaFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("adapter %s has no %s (it was not made by sentitune)", dir, MetaFile)
+		}
+		return nil, fmt.Errorf("read adapter metadata: %w", err)
+	}
+	var meta Meta
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if v, ok := meta.Extra["max_len"].(float64); ok && v > 0 && meta.MaxLen == 0 { // written before max_len was a field
+		meta.MaxLen = int(v)
+	}
+	return &meta, nil
+}
+
+// ReadOptionalMeta is ReadMeta, with nil and no error when dir has no sentitune.json
+// (a PEFT adapter from elsewhere, e.g. LLaMA-Factory).
+func ReadOptionalMeta(dir string) (*Meta, error) {
+	if _, err := os.Stat(filepath.Join(dir, MetaFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return ReadMeta(dir)
+}

@@ -1,0 +1,95 @@
+package task
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMetaRoundTrip(t *testing.T) {
+	want := Meta{
+		Instruction:    InstructionEN,
+		System:         "You are a helpful assistant.",
+		LabelTokenIDs:  map[string]int{"0": 15, "1": 16},
+		ChatTemplate:   "chatml",
+		Template:       "qwen2.5.jinja",
+		MaxLen:         384,
+		TruncationSide: TruncationRight,
+		Best:           &BestCheckpoint{Step: 40, Metric: "eval_loss", Value: 0.25},
+		BaseModel:      "/models/qwen",
+		Base:           BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500},
+		Extra:          map[string]any{"epochs": 3.0},
+	}
+	data, err := want.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(data), "}\n") || !strings.Contains(string(data), `"template": "qwen2.5.jinja"`) {
+		t.Fatalf("encoded:\n%s", data)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, MetaFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("read back %+v, want %+v", *got, want)
+	}
+	// The model's own template is the empty name, and is left out of the file.
+	want.Template = ""
+	if data, _ := want.Encode(); strings.Contains(string(data), `"template"`) {
+		t.Fatalf("an empty template is written:\n%s", data)
+	}
+}
+
+// A sentitune.json from before max_len, truncation_side and template were fields still reads:
+// its max length comes from extra, the rest stays empty.
+func TestReadMetaOldFile(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/sentitune-v0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, MetaFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MaxLen != 256 || m.TruncationSide != "" || m.Template != "" || m.Instruction != InstructionEN ||
+		m.LabelTokenIDs["1"] != 16 || m.Base.HiddenSize != 896 || m.ChatTemplate != "chatml" {
+		t.Fatalf("old file read as %+v", *m)
+	}
+	if !m.FitsBase(m.Base) || m.FitsBase(BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500}) {
+		t.Fatal("FitsBase: want true for its own shape only")
+	}
+	// A file without a recorded shape fits any base.
+	if !(&Meta{}).FitsBase(m.Base) {
+		t.Fatal("FitsBase: a meta without base_shape must fit any model")
+	}
+}
+
+func TestReadMetaErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadMeta(dir); err == nil || !strings.Contains(err.Error(), "has no sentitune.json") {
+		t.Fatalf("missing file: %v", err)
+	}
+	if m, err := ReadOptionalMeta(dir); m != nil || err != nil {
+		t.Fatalf("ReadOptionalMeta of a PEFT-only folder = %v, %v; want nil, nil", m, err)
+	}
+	path := filepath.Join(dir, MetaFile)
+	if err := os.WriteFile(path, []byte(`{"max_len": "long"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, read := range []func(string) (*Meta, error){ReadMeta, ReadOptionalMeta} {
+		if _, err := read(dir); err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("bad file: %v, want an error naming %s", err, path)
+		}
+	}
+}
