@@ -55,7 +55,7 @@ type predictRateOut struct {
 
 // childPredictRate times, interleaved per repeat so that load from other
 // processes hits each alike: predict.Run (read, clean, tokenize, sort,
-// batch, score, write); Model.Hidden alone over exactly the batches the
+// batch, score, write); Model.HiddenAt (every position) alone over exactly the batches the
 // scorer forms; predict.Run with --generate.
 func childPredictRate(raw []byte) (any, error) {
 	var sp predictRateSpec
@@ -129,7 +129,7 @@ func childPredictRate(raw []byte) (any, error) {
 		err := torch.NoGrad(func() error {
 			for _, b := range batches {
 				s := torch.NewScope()
-				_, err := model.Hidden(s, llm.Batch{IDs: b}, false)
+				_, err := model.HiddenAt(s, llm.Batch{IDs: b}, nil, nil, false)
 				s.Close()
 				if err != nil {
 					return err
@@ -193,8 +193,8 @@ type predictFixedOut struct {
 	Threads int       `json:"threads"`
 }
 
-// childPredictFixed times Scorer.ScoreIDs (Hidden + lm_head at the last
-// position + the two label logits) and Model.Hidden alone on the same batch.
+// childPredictFixed times Scorer.ScoreIDs (HiddenAt + lm_head at the last
+// position + the two label logits) and Model.HiddenAt (every position) alone on the same batch.
 func childPredictFixed(raw []byte) (any, error) {
 	var sp predictFixedSpec
 	if err := json.Unmarshal(raw, &sp); err != nil {
@@ -232,7 +232,7 @@ func childPredictFixed(raw []byte) (any, error) {
 		err := torch.NoGrad(func() error {
 			s := torch.NewScope()
 			defer s.Close()
-			_, err := model.Hidden(s, llm.Batch{IDs: rows}, false)
+			_, err := model.HiddenAt(s, llm.Batch{IDs: rows}, nil, nil, false)
 			return err
 		})
 		if err != nil {
@@ -376,7 +376,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 		}
 		sr.Score = *mk("predict.Run: read CSV, clean, tokenize, sort, batch, score the label tokens, write CSV", ro.ScoreS)
 		if withBare {
-			sr.Bare = mk("llm Model.Hidden over the scorer's batches (no lm_head, no I/O)", ro.BareS)
+			sr.Bare = mk("llm Model.HiddenAt (every position) over the scorer's batches (no lm_head, no I/O)", ro.BareS)
 			sr.ScoreOverBare = ratio(sr.Score.TokensPerS, sr.Bare.TokensPerS)
 		}
 		if maxNew > 0 {
@@ -405,7 +405,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 	logf("bench: predict fixed %d×%d forward vs PyTorch (%s, %d rounds)", p.fixedBatch, p.fixedSeq, p.fixedPreset, p.fixedRounds)
 	fx := &FixedForward{Preset: p.fixedPreset, Batch: p.fixedBatch, Seq: p.fixedSeq, Rounds: p.fixedRounds}
 	fx.Sentitune = Measure{Impl: "sentitune", What: "predict Scorer.ScoreIDs"}
-	fx.Bare = Measure{Impl: "sentitune", What: "llm Model.Hidden only"}
+	fx.Bare = Measure{Impl: "sentitune", What: "llm Model.HiddenAt (every position) only"}
 	fx.PyTorch = Measure{Impl: "pytorch-eager", What: "torch_ref.py forward (hidden, lm_head at the last position, softmax of 2)", Threads: o.threads}
 	for range p.fixedRounds {
 		var fo predictFixedOut

@@ -131,7 +131,7 @@ type ScoringRate struct {
 	FLOPsFormula     string  `json:"model_flops_formula"`
 
 	Score    Measure  `json:"score"`              // predict.Run: read, tokenize, score, write
-	Bare     *Measure `json:"bare,omitempty"`     // llm Model.Hidden over the same padded batches, nothing else
+	Bare     *Measure `json:"bare,omitempty"`     // llm Model.HiddenAt (every position) over the same padded batches, nothing else
 	Generate *Measure `json:"generate,omitempty"` // predict.Run --generate
 
 	ScoreOverBare     float64 `json:"score_over_bare_token_rate,omitempty"` // goal ≥ 0.90
@@ -145,7 +145,7 @@ type FixedForward struct {
 	Batch     int     `json:"batch"`
 	Seq       int     `json:"seq"`
 	Sentitune Measure `json:"sentitune"` // predict Scorer.ScoreIDs
-	Bare      Measure `json:"bare"`      // Model.Hidden only
+	Bare      Measure `json:"bare"`      // Model.HiddenAt (every position) only
 	PyTorch   Measure `json:"pytorch"`
 	Ratio     float64 `json:"ratio_sentitune_over_pytorch"`
 	RatioBest float64 `json:"ratio_best_step"`

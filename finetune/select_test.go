@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -124,7 +125,7 @@ func TestLoadBestAndEarlyStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	train, flipped := recs[:32], make([]prep.Alpaca, 32)
+	train, flipped := recs[:32], make([]task.Record, 32)
 	for i, r := range train {
 		r.Output = fmt.Sprint(1 - int(r.Output[0]-'0'))
 		flipped[i] = r
@@ -179,7 +180,7 @@ func TestLoadBestAndEarlyStopping(t *testing.T) {
 	}
 
 	// sentitune.json and run.json name the step and metric.
-	meta, err := llm.LoadAdapterMeta(filepath.Join(out, DirAdapter))
+	meta, err := task.ReadMeta(filepath.Join(out, DirAdapter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestLabelTally(t *testing.T) {
 	model, exs, _, opt := benchSetup(t, 8, nil)
 	defer model.Close()
 	defer opt.Close()
-	zero, one, err := llm.LabelTokenIDs(mustTokenizer(t))
+	zero, one, err := task.LabelTokenIDs(mustTokenizer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,11 +305,11 @@ func TestLabelTally(t *testing.T) {
 	if err := fast.add(s, model, h, exs); err != nil {
 		t.Fatal(err)
 	}
-	hidden, err := model.Hidden(s, batch, false)
+	hidden, err := model.HiddenAt(s, batch, nil, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logits, err := model.LogitsAt(s, hidden, rows, pos)
+	logits, err := allLogitsAt(s, model, hidden, batch.MaxLen(), rows, pos)
 	if err != nil {
 		t.Fatal(err)
 	}

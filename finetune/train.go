@@ -598,11 +598,11 @@ func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, full
 func answerLogits(s *torch.Scope, model *llm.Model, exs []example, train, fullLogits bool) (logits, targets *torch.Tensor, err error) {
 	batch, rows, pos, tgt := answerPositions(exs)
 	if fullLogits {
-		hidden, err := model.Hidden(s, batch, train)
+		hidden, err := model.HiddenAt(s, batch, nil, nil, train) // every position, [B·T, H]
 		if err != nil {
 			return nil, nil, err
 		}
-		logits, err = allLogitsAt(s, model, hidden, rows, pos)
+		logits, err = allLogitsAt(s, model, hidden, batch.MaxLen(), rows, pos)
 	} else {
 		var h *torch.Tensor
 		if h, err = model.HiddenAt(s, batch, rows, pos, train); err != nil {
@@ -658,17 +658,10 @@ func answerPositions(exs []example) (batch llm.Batch, rows, pos []int, tgt []int
 }
 
 // allLogitsAt computes the logits of every position of the batch ([B·T, V], as
-// a general-purpose trainer does) and then picks the answer rows: the
-// comparison point for answer-only logits.
-func allLogitsAt(s *torch.Scope, model *llm.Model, hidden *torch.Tensor, rows, pos []int) (*torch.Tensor, error) {
-	B, T := int(hidden.Size(0)), int(hidden.Size(1))
-	allRows, allPos := make([]int, 0, B*T), make([]int, 0, B*T)
-	for r := 0; r < B; r++ {
-		for p := 0; p < T; p++ {
-			allRows, allPos = append(allRows, r), append(allPos, p)
-		}
-	}
-	all, err := model.LogitsAt(s, hidden, allRows, allPos)
+// a general-purpose trainer does; hidden is [B·T, H], T positions a row) and
+// then picks the answer rows: the comparison point for answer-only logits.
+func allLogitsAt(s *torch.Scope, model *llm.Model, hidden *torch.Tensor, T int, rows, pos []int) (*torch.Tensor, error) {
+	all, err := model.Logits(s, hidden)
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
-	"github.com/sentitune/sentitune/prep"
 )
 
 // TestTrain runs a short training and checks every output of the run folder.
@@ -82,12 +82,12 @@ func TestTrain(t *testing.T) {
 		}
 	})
 	t.Run("adapter", func(t *testing.T) {
-		meta, err := llm.LoadAdapterMeta(filepath.Join(out, DirAdapter))
+		meta, err := task.ReadMeta(filepath.Join(out, DirAdapter))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]int{"0": 15, "1": 16}
-		if meta.Instruction != prep.DefaultInstruction("en") || !reflect.DeepEqual(meta.LabelTokenIDs, want) ||
+		if meta.Instruction != task.DefaultInstruction("en") || !reflect.DeepEqual(meta.LabelTokenIDs, want) ||
 			meta.ChatTemplate != "chatml" || !strings.HasPrefix(meta.System, "You are Qwen") {
 			t.Fatalf("adapter metadata %+v", meta)
 		}
@@ -258,11 +258,19 @@ func TestGradientsAndFrozenBase(t *testing.T) {
 	b := llm.Batch{IDs: [][]int{batch[0].ids, batch[1].ids}}
 	var got, want []float32
 	err = torch.NoGrad(func() error {
-		lt, err := model.LastLogits(s, b)
+		lastLogits := func(m *llm.Model) (*torch.Tensor, error) {
+			rows, pos := b.LastPositions()
+			h, err := m.HiddenAt(s, b, rows, pos, false)
+			if err != nil {
+				return nil, err
+			}
+			return m.Logits(s, h)
+		}
+		lt, err := lastLogits(model)
 		if err != nil {
 			return err
 		}
-		lf, err := fresh.LastLogits(s, b)
+		lf, err := lastLogits(fresh)
 		if err != nil {
 			return err
 		}
@@ -384,7 +392,7 @@ func TestTrainErrors(t *testing.T) {
 		return p
 	}
 	rec := func(input, output string) string {
-		b, _ := json.Marshal([]prep.Alpaca{{Instruction: "Answer 1 or 0.", Input: "fine", Output: "1"}, {Instruction: "Answer 1 or 0.", Input: input, Output: output}})
+		b, _ := json.Marshal([]task.Record{{Instruction: "Answer 1 or 0.", Input: "fine", Output: "1"}, {Instruction: "Answer 1 or 0.", Input: input, Output: output}})
 		return string(b)
 	}
 	emptyPrep := filepath.Join(dir, "emptyprep")

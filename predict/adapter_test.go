@@ -171,7 +171,7 @@ func TestAdapterBadFolders(t *testing.T) {
 	}
 }
 
-// fullVocabLogits is the plain way to the label logits: LogitsAt over the
+// fullVocabLogits is the plain way to the label logits: Logits over the
 // whole vocabulary at the last position, then pick the two label columns.
 func fullVocabLogits(t *testing.T, sc *Scorer, rows [][]int) [][2]float64 {
 	t.Helper()
@@ -179,7 +179,13 @@ func fullVocabLogits(t *testing.T, sc *Scorer, rows [][]int) [][2]float64 {
 	err := sc.withModel(func(m *llm.Model) error {
 		s := torch.NewScope()
 		defer s.Close()
-		last, err := m.LastLogits(s, llm.Batch{IDs: rows})
+		b := llm.Batch{IDs: rows}
+		lr, lp := b.LastPositions()
+		h, err := m.HiddenAt(s, b, lr, lp, false)
+		if err != nil {
+			return err
+		}
+		last, err := m.Logits(s, h)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func BenchmarkScoreVsForward(b *testing.B) {
 					err := sc.withModel(func(m *llm.Model) error {
 						s := torch.NewScope()
 						defer s.Close()
-						h, err := m.Hidden(s, llm.Batch{IDs: batch}, false)
+						h, err := m.HiddenAt(s, llm.Batch{IDs: batch}, nil, nil, false)
 						if err != nil {
 							return err
 						}

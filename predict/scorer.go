@@ -370,7 +370,9 @@ func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 	err := sc.withModel(func(m *llm.Model) error {
 		s := torch.NewScope()
 		defer s.Close()
-		last, err := m.LastHidden(s, llm.Batch{IDs: rows}) // the last layer runs at the last tokens only
+		b := llm.Batch{IDs: rows}
+		lr, lp := b.LastPositions()
+		last, err := m.HiddenAt(s, b, lr, lp, false) // the last layer runs at the last tokens only
 		if err != nil {
 			return err
 		}
@@ -397,7 +399,7 @@ func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 
 // labelHead returns the output projection restricted to the two label
 // tokens, [H, 2] in f32 on the model's device: column 0 is token zero's row
-// of the lm_head, column 1 token one's. It reads them through LogitsAt on
+// of the lm_head, column 1 token one's. It reads them through Logits on
 // the identity (e_k·Wᵀ is row k of Wᵀ, exactly), a block of rows at a time,
 // so an adapter's lm_head (modules_to_save) is honoured and the model's
 // internals stay in llm.
@@ -413,16 +415,14 @@ func labelHead(m *llm.Model, zero, one int) (*torch.Tensor, error) {
 		for k0 := 0; k0 < H; k0 += block {
 			n := min(block, H-k0)
 			basis := make([]float32, n*H)
-			rows, pos := make([]int, n), make([]int, n)
 			for j := range n {
 				basis[j*H+k0+j] = 1
-				pos[j] = j
 			}
-			e := s.To(s.FromFloat32(basis, 1, int64(n), int64(H)), m.DType(), m.Device())
+			e := s.To(s.FromFloat32(basis, int64(n), int64(H)), m.DType(), m.Device())
 			if err := s.Err(); err != nil {
 				return err
 			}
-			logits, err := m.LogitsAt(s, e, rows, pos) // [n, V]
+			logits, err := m.Logits(s, e) // [n, V]
 			if err != nil {
 				return err
 			}
@@ -532,7 +532,13 @@ func (sc *Scorer) GenerateIDs(rows [][]int, maxNew int) ([]Generation, TokenStat
 		err := sc.withModel(func(m *llm.Model) error {
 			s := torch.NewScope()
 			defer s.Close()
-			last, err := m.LastLogits(s, llm.Batch{IDs: batch})
+			b := llm.Batch{IDs: batch}
+			lr, lp := b.LastPositions()
+			h, err := m.HiddenAt(s, b, lr, lp, false)
+			if err != nil {
+				return err
+			}
+			last, err := m.Logits(s, h)
 			if err != nil {
 				return err
 			}

@@ -194,11 +194,12 @@ func makeLabelModel(t testing.TB) (string, error) {
 		err := sc.withModel(func(m *llm.Model) error {
 			s := torch.NewScope()
 			defer s.Close()
-			h, err := m.Hidden(s, llm.Batch{IDs: ids}, false)
+			b := llm.Batch{IDs: ids}
+			h, err := m.HiddenAt(s, b, nil, nil, false) // [B·T, H]
 			if err != nil {
 				return err
 			}
-			T := int(h.Size(1))
+			T := b.MaxLen()
 			v, err := h.Float32s()
 			if err != nil {
 				return err

@@ -98,7 +98,7 @@ func runLogits(cfg logitsConfig, out io.Writer) error {
 	err = torch.NoGrad(func() error {
 		s := torch.NewScope()
 		defer s.Close()
-		h, err := m.Hidden(s, llm.Batch{IDs: [][]int{cfg.IDs}}, false)
+		h, err := m.HiddenAt(s, llm.Batch{IDs: [][]int{cfg.IDs}}, nil, nil, false) // every position, [T, H]
 		if err != nil {
 			return err
 		}
@@ -108,8 +108,10 @@ func runLogits(cfg logitsConfig, out io.Writer) error {
 			for i := range pos {
 				pos[i] = i
 			}
+		} else {
+			h = s.Narrow(h, 0, int64(pos[0]), 1)
 		}
-		logits, err := m.LogitsAt(s, h, make([]int, len(pos)), pos)
+		logits, err := m.Logits(s, h)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
@@ -328,7 +327,7 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 		ti, _ := af.w.Get(name)
 		key := strings.TrimPrefix(name, peftPrefix)
 		if module, ab, ok := loraKey(key); ok {
-			layer, _, known := layerModule(module)
+			layer, _, known := layerModule(cfg, module)
 			switch {
 			case !known:
 				unknown = append(unknown, name)
@@ -371,7 +370,7 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 				return fmt.Errorf("adapter %s: tensor %s has dtype %s (want F32, BF16 or F16)", dir, t.Name, t.DType)
 			}
 		}
-		_, sub, _ := layerModule(module)
+		_, sub, _ := layerModule(cfg, module)
 		ws := cfg.LinearShape(sub)
 		out, in := ws[0], ws[1]
 		if !equalShape(A.Shape, []int64{int64(r), in}) {
@@ -409,7 +408,7 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 		}
 	}
 	af.cfg = LoRAConfig{R: r, Alpha: *pc.LoraAlpha, Dropout: pc.LoraDropout, UseRSLoRA: pc.UseRSLoRA}
-	for _, n := range TargetShortNames {
+	for _, n := range cfg.LoRATargets() {
 		if targets[n] {
 			af.cfg.Targets = append(af.cfg.Targets, n)
 		}
@@ -440,19 +439,11 @@ func loraKey(key string) (module string, ab byte, ok bool) {
 	return "", 0, false
 }
 
-// layerModule parses "model.layers.{i}.{self_attn|mlp}.{proj}" into i and "self_attn.q_proj";
-// known is false for any other module.
-func layerModule(module string) (layer int, sub string, known bool) {
-	rest, ok := strings.CutPrefix(module, "model.layers.")
-	if !ok {
-		return 0, "", false
-	}
-	idx, sub, ok := strings.Cut(rest, ".")
-	if !ok {
-		return 0, "", false
-	}
-	i, err := strconv.Atoi(idx)
-	if err != nil || i < 0 || strconv.Itoa(i) != idx || !slices.Contains(LinearModules, sub) {
+// layerModule parses "model.layers.{i}.{module}" into i and a projection cfg declares
+// ("self_attn.q_proj"); known is false for any other module.
+func layerModule(cfg *Config, module string) (layer int, sub string, known bool) {
+	i, sub, ok := splitLayerName(module)
+	if !ok || !slices.Contains(cfg.LinearModules(), sub) {
 		return 0, "", false
 	}
 	return i, sub, true

@@ -127,7 +127,7 @@ func TestAdapterSaveLoad(t *testing.T) {
 		}
 		got := fresh.LoRA()
 		wantCfg := cfg
-		wantCfg.Targets = llm.TargetShortNames
+		wantCfg.Targets = fresh.Config().LoRATargets()
 		if !reflect.DeepEqual(*got, wantCfg) {
 			t.Errorf("loaded LoRA config %+v, want %+v", *got, wantCfg)
 		}

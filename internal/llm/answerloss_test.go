@@ -36,7 +36,7 @@ func TestHiddenAt(t *testing.T) {
 			err := torch.NoGrad(func() error {
 				s := torch.NewScope()
 				defer s.Close()
-				full, err := m.Hidden(s, batch, false)
+				full, err := hiddenAll(s, m, batch, false)
 				if err != nil {
 					return err
 				}
@@ -78,10 +78,11 @@ func TestHiddenAt(t *testing.T) {
 			{[]int{1}, []int{3}, "not a token"},
 			{[]int{3}, []int{0}, "not a token"},
 			{[]int{0, 1}, []int{0}, "2 rows but 1 positions"},
-			{nil, nil, "no positions"},
+			{[]int{}, []int{}, "no positions"}, // nil, nil is every position
+			{nil, []int{0}, "0 rows but 1 positions"},
 		} {
 			_, err := m.HiddenAt(s, llm.Batch{IDs: [][]int{{1, 2, 3}, {4, 5, 6}}}, c.rows, c.pos, false)
-			if c.rows != nil && c.rows[0] == 0 && c.pos[0] == 3 {
+			if len(c.rows) > 0 && c.rows[0] == 0 && c.pos[0] == 3 {
 				_, err = m.HiddenAt(s, llm.Batch{IDs: [][]int{{1, 2, 3}, {4, 5, 6, 7}}}, c.rows, c.pos, false)
 			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -92,7 +93,7 @@ func TestHiddenAt(t *testing.T) {
 }
 
 // TestAnswerLoss: HiddenAt + AnswerLoss (on the CPU one fused pass over the
-// lm_head) gives the loss and every trainable gradient of Hidden + LogitsAt +
+// lm_head) gives the loss and every trainable gradient of the full-position forward + lm_head +
 // CrossEntropy, with LoRA on all linears, with a trained embed_tokens copy, and
 // with a trained lm_head copy (which takes the unfused loss).
 func TestAnswerLoss(t *testing.T) {
@@ -119,11 +120,11 @@ func TestAnswerLoss(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				h, err := m.Hidden(s, batch, true)
+				h, err := hiddenAll(s, m, batch, true)
 				if err != nil {
 					t.Fatal(err)
 				}
-				lg, err := m.LogitsAt(s, h, rows, pos)
+				lg, err := logitsAt(s, m, h, rows, pos)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -150,7 +151,7 @@ func TestAnswerLoss(t *testing.T) {
 		wantLoss, wantGrads := run(false)
 		gotLoss, gotGrads := run(true)
 		if d := math.Abs(gotLoss-wantLoss) / wantLoss; d > 1e-5 {
-			t.Errorf("modules_to_save %v: loss %.7g, Hidden+LogitsAt+CrossEntropy %.7g", save, gotLoss, wantLoss)
+			t.Errorf("modules_to_save %v: loss %.7g, full forward+lm_head+CrossEntropy %.7g", save, gotLoss, wantLoss)
 		}
 		for i, p := range m.TrainableParams() {
 			if rel := relL2(gotGrads[i], wantGrads[i]); !(rel <= 1e-4) {

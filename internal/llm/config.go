@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -39,6 +38,8 @@ type Config struct {
 	MaxPositionEmbeddings int
 	TorchDType            string // "bfloat16", "float16", "float32" or "" (informational)
 	AttentionBias         bool   // q/k/v projections carry a bias (always for qwen2)
+	QKNorm                bool   // per-head RMSNorm of q and k before RoPE (qwen3's q_norm, k_norm)
+	SlidingWindow         int    // each query sees the last SlidingWindow keys (mistral); 0 = all
 	OProjBias             bool   // o_proj carries a bias (llama with attention_bias)
 	MLPBias               bool   // gate/up/down carry a bias (llama mlp_bias)
 	HiddenAct             string // always "silu"
@@ -408,34 +409,17 @@ const (
 	LMHeadWeight      = "lm_head.weight"
 )
 
-// LayerPrefix is the name prefix of decoder layer i's tensors, e.g. "model.layers.3.".
-func LayerPrefix(i int) string { return "model.layers." + strconv.Itoa(i) + "." }
-
-// LinearModules are the projection modules of one decoder layer (LoRA targets), relative to
-// LayerPrefix: "self_attn.q_proj", ..., "mlp.down_proj".
-var LinearModules = []string{
-	"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-	"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-}
-
-// WeightNames lists every tensor the decoder needs, in model order. lm_head.weight is listed only
-// when the embeddings are not tied.
+// WeightNames lists every tensor the decoder needs, in model order (layerWeights' order within a
+// layer). lm_head.weight is listed only when the embeddings are not tied.
 func (c *Config) WeightNames() []string {
 	names := []string{EmbedTokensWeight}
+	rows := c.layerWeights()
 	for i := 0; i < c.NumHiddenLayers; i++ {
 		p := LayerPrefix(i)
-		names = append(names, p+"input_layernorm.weight")
-		for _, m := range LinearModules[:4] {
-			names = append(names, p+m+".weight")
-			if c.hasBias(m) {
-				names = append(names, p+m+".bias")
-			}
-		}
-		names = append(names, p+"post_attention_layernorm.weight")
-		for _, m := range LinearModules[4:] {
-			names = append(names, p+m+".weight")
-			if c.hasBias(m) {
-				names = append(names, p+m+".bias")
+		for _, w := range rows {
+			names = append(names, p+w.Module+".weight")
+			if w.hasBias(c) {
+				names = append(names, p+w.Module+".bias")
 			}
 		}
 	}
@@ -446,35 +430,11 @@ func (c *Config) WeightNames() []string {
 	return names
 }
 
-func (c *Config) hasBias(module string) bool {
-	switch module {
-	case "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj":
-		return c.AttentionBias
-	case "self_attn.o_proj":
-		return c.OProjBias
-	case "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj":
-		return c.MLPBias
-	}
-	return false
-}
-
 // LinearShape returns the [out, in] weight shape of a layer's projection module
-// (e.g. "self_attn.k_proj"), or nil for an unknown module.
+// (e.g. "self_attn.k_proj"), or nil for a module this architecture does not have.
 func (c *Config) LinearShape(module string) []int64 {
-	h, inter := int64(c.HiddenSize), int64(c.IntermediateSize)
-	q := int64(c.NumAttentionHeads * c.HeadDim)
-	kv := int64(c.NumKeyValueHeads * c.HeadDim)
-	switch module {
-	case "self_attn.q_proj":
-		return []int64{q, h}
-	case "self_attn.k_proj", "self_attn.v_proj":
-		return []int64{kv, h}
-	case "self_attn.o_proj":
-		return []int64{h, q}
-	case "mlp.gate_proj", "mlp.up_proj":
-		return []int64{inter, h}
-	case "mlp.down_proj":
-		return []int64{h, inter}
+	if w, ok := c.layerWeight(module); ok && w.Linear {
+		return w.Shape(c)
 	}
 	return nil
 }
@@ -482,36 +442,42 @@ func (c *Config) LinearShape(module string) []int64 {
 // ExpectedShape returns the shape of a decoder tensor, or nil if the name is not one
 // (lm_head.weight has a shape even when tied).
 func (c *Config) ExpectedShape(name string) []int64 {
-	h, v := int64(c.HiddenSize), int64(c.VocabSize)
 	switch name {
 	case EmbedTokensWeight, LMHeadWeight:
-		return []int64{v, h}
+		return []int64{int64(c.VocabSize), int64(c.HiddenSize)}
 	case FinalNormWeight:
-		return []int64{h}
+		return hiddenVec(c)
 	}
-	rest, ok := strings.CutPrefix(name, "model.layers.")
-	if !ok {
+	layer, rest, ok := splitLayerName(name)
+	if !ok || layer >= c.NumHiddenLayers {
 		return nil
-	}
-	idx, rest, ok := strings.Cut(rest, ".")
-	if !ok {
-		return nil
-	}
-	layer, err := strconv.Atoi(idx)
-	if err != nil || layer < 0 || layer >= c.NumHiddenLayers || strconv.Itoa(layer) != idx {
-		return nil
-	}
-	switch rest {
-	case "input_layernorm.weight", "post_attention_layernorm.weight":
-		return []int64{h}
 	}
 	if module, ok := strings.CutSuffix(rest, ".weight"); ok {
-		return c.LinearShape(module)
+		if w, ok := c.layerWeight(module); ok {
+			return w.Shape(c)
+		}
 	}
-	if module, ok := strings.CutSuffix(rest, ".bias"); ok && c.hasBias(module) {
-		return c.LinearShape(module)[:1]
+	if module, ok := strings.CutSuffix(rest, ".bias"); ok {
+		if w, ok := c.layerWeight(module); ok && w.hasBias(c) {
+			return w.Shape(c)[:1]
+		}
 	}
 	return nil
+}
+
+// strayBias reports whether name is the bias of a projection this config declares without one
+// (a q_proj.bias in a Llama file with attention_bias=false): such a file disagrees with its config.
+func (c *Config) strayBias(name string) bool {
+	layer, rest, ok := splitLayerName(name)
+	if !ok || layer >= c.NumHiddenLayers {
+		return false
+	}
+	module, ok := strings.CutSuffix(rest, ".bias")
+	if !ok {
+		return false
+	}
+	w, ok := c.layerWeight(module)
+	return ok && w.Linear && !w.hasBias(c)
 }
 
 // NumParameters counts the decoder's parameters (the tied lm_head counted once).

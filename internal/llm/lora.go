@@ -50,9 +50,6 @@ type LoRAConfig struct {
 	ModulesToSave []string
 }
 
-// TargetShortNames are the LoRA-able projections, in layer order.
-var TargetShortNames = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-
 // Scaling is the factor on B·A: alpha/r, or alpha/√r with rsLoRA.
 func (c LoRAConfig) Scaling() float64 {
 	if c.UseRSLoRA {
@@ -61,34 +58,56 @@ func (c LoRAConfig) Scaling() float64 {
 	return c.Alpha / float64(c.R)
 }
 
-// TargetModules expands and checks Targets: short names in TargetShortNames order.
+// TargetModules checks Targets before a model is known: "all"/"all-linear" or short names (a
+// dotted path's last component) of projections some architecture declares (layerWeights). The result
+// keeps "all" and lists names in table order; targetsFor resolves them against a model.
 func (c LoRAConfig) TargetModules() ([]string, error) {
+	known := knownLoRATargets()
 	want := map[string]bool{}
 	for _, t := range c.Targets {
 		t = strings.TrimSpace(t)
 		switch t {
 		case "all", "all-linear":
-			for _, n := range TargetShortNames {
-				want[n] = true
-			}
+			want["all"] = true
 			continue
 		case "":
 			continue
 		}
 		short := t[strings.LastIndex(t, ".")+1:]
-		if !slices.Contains(TargetShortNames, short) {
-			return nil, fmt.Errorf("unknown LoRA target %q (want all or some of %s)", t, strings.Join(TargetShortNames, ", "))
+		if !slices.Contains(known, short) {
+			return nil, fmt.Errorf("unknown LoRA target %q (want all or some of %s)", t, strings.Join(known, ", "))
 		}
 		want[short] = true
 	}
 	var out []string
-	for _, n := range TargetShortNames {
+	for _, n := range append([]string{"all"}, known...) {
 		if want[n] {
 			out = append(out, n)
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no LoRA target modules (want all or some of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)")
+		return nil, fmt.Errorf("no LoRA target modules (want all or some of %s)", strings.Join(known, ", "))
+	}
+	return out, nil
+}
+
+// targetsFor resolves checked targets against a model's projections (Config.LoRATargets): "all"
+// is every one; a name the architecture lacks (gate_up_proj on a Llama) is an error.
+func targetsFor(targets []string, mc *Config) ([]string, error) {
+	have := mc.LoRATargets()
+	if slices.Contains(targets, "all") {
+		return have, nil
+	}
+	var out []string
+	for _, n := range have {
+		if slices.Contains(targets, n) {
+			out = append(out, n)
+		}
+	}
+	for _, t := range targets {
+		if !slices.Contains(have, t) {
+			return nil, fmt.Errorf("LoRA target %s: a %s model has no such projection (it has %s)", t, mc.ModelType, strings.Join(have, ", "))
+		}
 	}
 	return out, nil
 }
@@ -135,12 +154,16 @@ func (c LoRAConfig) Validate() error {
 	return err
 }
 
-// normalized returns c with Targets expanded and ModulesToSave canonical.
-func (c LoRAConfig) normalized() (LoRAConfig, error) {
+// normalized returns c with Targets expanded for the model mc and ModulesToSave canonical.
+func (c LoRAConfig) normalized(mc *Config) (LoRAConfig, error) {
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
-	c.Targets, _ = c.TargetModules()
+	targets, _ := c.TargetModules()
+	var err error
+	if c.Targets, err = targetsFor(targets, mc); err != nil {
+		return c, err
+	}
 	c.ModulesToSave, _ = c.SavedModules()
 	return c, nil
 }
@@ -164,7 +187,7 @@ func (m *Model) AddLoRA(cfg LoRAConfig, seed uint64) error {
 	if m.lora != nil {
 		return errors.New("add LoRA: the model already has an adapter attached (Merge it or load a fresh model)")
 	}
-	cfg, err := cfg.normalized()
+	cfg, err := cfg.normalized(m.cfg)
 	if err != nil {
 		return fmt.Errorf("add LoRA: %w", err)
 	}

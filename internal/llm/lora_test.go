@@ -184,11 +184,11 @@ func TestTrainableParams(t *testing.T) {
 	// Gradients reach the adapter (A gets none while B is zero; B does).
 	s := torch.NewScope()
 	defer s.Close()
-	h, err := m.Hidden(s, llm.Batch{IDs: [][]int{{1, 2, 3}}}, true)
+	h, err := hiddenAll(s, m, llm.Batch{IDs: [][]int{{1, 2, 3}}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := m.LogitsAt(s, h, []int{0}, []int{2})
+	l, err := logitsAt(s, m, h, []int{0}, []int{2})
 	if err != nil {
 		t.Fatal(err)
 	}

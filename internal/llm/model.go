@@ -108,15 +108,9 @@ func LoadModel(dir string, opt LoadOptions) (*Model, error) {
 		zeroCopy = zeroCopy || blob
 		return m.keep(s, t)
 	}
-	loadOpt := func(name string) *torch.Tensor {
-		if _, ok := w.Get(name); !ok {
-			return nil
-		}
-		return load(name)
-	}
 	m.embed = load(EmbedTokensWeight)
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
-		m.layers = append(m.layers, newDecoderLayer(cfg, i, load, loadOpt))
+		m.layers = append(m.layers, newDecoderLayer(cfg, i, load))
 	}
 	m.norm = load(FinalNormWeight)
 	if cfg.TieWordEmbeddings {
@@ -212,44 +206,74 @@ func (b Batch) MaxLen() int {
 	return n
 }
 
-// Hidden runs the decoder over the batch padded on the right (pad id 0) and returns the
-// final-norm output [B, T, H], T = b.MaxLen(). Every row starts at position 0, so a causal mask
-// alone keeps real tokens from seeing padding and SDPA can use its fast kernels; outputs at pad
-// positions are meaningless. train turns LoRA dropout on. Run inference inside torch.NoGrad.
-func (m *Model) Hidden(s *torch.Scope, b Batch, train bool) (*torch.Tensor, error) {
-	ids, B, T, err := m.flatIDs(b)
-	if err != nil {
-		return nil, err
+// LastPositions are the (row, position) pairs of each row's last token, for HiddenAt.
+func (b Batch) LastPositions() (rows, positions []int) {
+	rows, positions = make([]int, len(b.IDs)), make([]int, len(b.IDs))
+	for i, r := range b.IDs {
+		rows[i], positions[i] = i, len(r)-1
 	}
-	rope, err := m.ropeUpTo(s, T)
-	if err != nil {
-		return nil, err
-	}
-	return m.forward(s, ids, B, T, rope, nil, nil, train)
+	return rows, positions
 }
 
-// HiddenAt is Hidden's final-norm output at the given (row, position) pairs only, [N, H] in pair
-// order; every position must hold a real token of its row. All layers but the last run as in Hidden;
-// the last computes keys and values everywhere but its queries, attention output, o_proj and MLP
-// only at the asked positions (decoderLayer.ForwardAt). Scoring and the answer-only loss need a few
-// positions per row, so this saves most of one layer's work.
+// HiddenAt runs the decoder over the batch padded on the right (pad id 0) and returns the
+// final-norm hidden states at the given (row, position) pairs, [N, H] in pair order; each position
+// must hold a real token of its row. rows and positions both nil ask for every position: [B·T, H]
+// with row r's position p at r·T+p, T = b.MaxLen(), the outputs at pad positions meaningless.
+// Every row starts at position 0, so a causal mask alone keeps real tokens from seeing padding and
+// SDPA can use its fast kernels. All layers but the last run at every position; the last computes
+// keys and values everywhere but its queries, attention output, o_proj and MLP only at the asked
+// positions (attnQueries), which saves most of a layer's work when scoring. train turns LoRA
+// dropout on. Run inference inside torch.NoGrad.
 func (m *Model) HiddenAt(s *torch.Scope, b Batch, rows, positions []int, train bool) (*torch.Tensor, error) {
 	ids, B, T, err := m.flatIDs(b)
 	if err != nil {
 		return nil, err
 	}
+	cos, sin, err := m.ropeTables(s, T)
+	if err != nil {
+		return nil, err
+	}
+	keyRope := m.ropePrefix(s, cos, sin, T)
+	all := &attnQueries{n: int64(T), rope: keyRope, mask: m.windowMask(s, T), causal: true}
+	H := int64(m.cfg.HiddenSize)
+	if rows == nil && positions == nil {
+		out, err := m.forward(s, ids, B, T, keyRope, all, all, train)
+		if err != nil {
+			return nil, err
+		}
+		return s.Reshape(out, int64(B*T), H), s.Err()
+	}
+	last, slots, err := m.outputQueries(s, b, rows, positions, cos, sin)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.forward(s, ids, B, T, keyRope, all, last, train)
+	if err != nil {
+		return nil, err
+	}
+	h := s.IndexSelect(s.Reshape(out, int64(B)*last.n, H), 0, s.ToDevice(s.FromInt64(slots, int64(len(slots))), m.dev))
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	return h, nil
+}
+
+// outputQueries lays out the asked (row, position) pairs as A query slots per row (the most any
+// row asks for; unused slots look at position 0) and returns them with each pair's slot in the
+// flattened [B·A] output.
+func (m *Model) outputQueries(s *torch.Scope, b Batch, rows, positions []int, cos, sin *torch.Tensor) (*attnQueries, []int64, error) {
+	B, T := len(b.IDs), b.MaxLen()
 	if len(rows) != len(positions) {
-		return nil, fmt.Errorf("forward: %d rows but %d positions", len(rows), len(positions))
+		return nil, nil, fmt.Errorf("forward: %d rows but %d positions", len(rows), len(positions))
 	}
 	if len(rows) == 0 {
-		return nil, errors.New("forward: no positions asked for")
+		return nil, nil, errors.New("forward: no positions asked for")
 	}
-	// Slots: A per row (the most any row asks for); unused slots look at position 0.
 	count := make([]int, B)
 	slot := make([]int64, len(rows))
 	for i, r := range rows {
 		if r < 0 || r >= B || positions[i] < 0 || positions[i] >= len(b.IDs[r]) {
-			return nil, fmt.Errorf("forward: (row %d, position %d) is not a token of the batch", r, positions[i])
+			return nil, nil, fmt.Errorf("forward: (row %d, position %d) is not a token of the batch", r, positions[i])
 		}
 		slot[i] = int64(count[r])
 		count[r]++
@@ -267,33 +291,50 @@ func (m *Model) HiddenAt(s *torch.Scope, b Batch, rows, positions []int, train b
 	mask := make([]float32, B*A*T)
 	for k, p := range qpos {
 		flat[k] = int64(k/A*T) + p
-		for t := int(p) + 1; t < T; t++ {
-			mask[k*T+t] = -1e9
+		for t := 0; t < T; t++ {
+			if !m.sees(int(p), t) {
+				mask[k*T+t] = -1e9
+			}
 		}
 	}
-	cos, sin, err := m.ropeTables(s, T)
-	if err != nil {
-		return nil, err
-	}
-	rope := m.ropePrefix(s, cos, sin, T)
 	hd := int64(m.cfg.HeadDim)
 	bb, aa, tt := int64(B), int64(A), int64(T)
 	qposT := s.ToDevice(s.FromInt64(qpos, bb*aa), m.dev)
-	sel := &querySel{
-		idx:  s.ToDevice(s.FromInt64(flat, bb*aa), m.dev),
+	q := &attnQueries{
+		rows: s.ToDevice(s.FromInt64(flat, bb*aa), m.dev),
+		n:    aa,
 		rope: ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, qposT), bb, 1, aa, hd), sin: s.Reshape(s.IndexSelect(sin, 0, qposT), bb, 1, aa, hd)},
 		mask: s.To(s.FromFloat32(mask, bb, 1, aa, tt), m.dtype, m.dev),
-		A:    aa,
 	}
-	out, err := m.forward(s, ids, B, T, rope, nil, sel, train)
-	if err != nil {
-		return nil, err
-	}
-	h := s.IndexSelect(s.Reshape(out, bb*aa, int64(m.cfg.HiddenSize)), 0, s.ToDevice(s.FromInt64(slot, int64(len(slot))), m.dev))
 	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("forward: %w", err)
+		return nil, nil, fmt.Errorf("forward: %w", err)
 	}
-	return h, nil
+	return q, slot, nil
+}
+
+// sees reports whether the query at sequence index q attends to the key at index k: causal, and
+// within the sliding window when the architecture has one (transformers' sliding_window_overlay:
+// k > q − window).
+func (m *Model) sees(q, k int) bool {
+	w := m.cfg.SlidingWindow
+	return k <= q && (w <= 0 || k > q-w)
+}
+
+// windowMask is the additive [1, 1, T, T] mask of the keys a sliding window hides from each query
+// (causality is SDPA's), or nil when no row is longer than the window.
+func (m *Model) windowMask(s *torch.Scope, T int) *torch.Tensor {
+	if m.cfg.SlidingWindow <= 0 || T <= m.cfg.SlidingWindow {
+		return nil
+	}
+	mask := make([]float32, T*T)
+	for q := 0; q < T; q++ {
+		for k := 0; k <= q; k++ {
+			if !m.sees(q, k) {
+				mask[q*T+k] = -1e9
+			}
+		}
+	}
+	return s.To(s.FromFloat32(mask, 1, 1, int64(T), int64(T)), m.dtype, m.dev)
 }
 
 // flatIDs checks the batch and lays it out right-padded (pad id 0) as [B·T] ids.
@@ -317,88 +358,11 @@ func (m *Model) flatIDs(b Batch) (ids []int64, B, T int, err error) {
 	return ids, B, T, nil
 }
 
-// ropeUpTo is cos/sin of positions 0..T-1, broadcastable to [B, heads, T, head_dim].
-func (m *Model) ropeUpTo(s *torch.Scope, T int) (ropeAt, error) {
-	cos, sin, err := m.ropeTables(s, T)
-	if err != nil {
-		return ropeAt{}, err
-	}
-	return m.ropePrefix(s, cos, sin, T), nil
-}
-
 // ropePrefix is the first T rows of the ropeTables views, broadcastable to [B, heads, T, head_dim].
 func (m *Model) ropePrefix(s *torch.Scope, cos, sin *torch.Tensor, T int) ropeAt {
 	hd := int64(m.cfg.HeadDim)
 	return ropeAt{cos: s.Reshape(s.Narrow(cos, 0, 0, int64(T)), 1, 1, int64(T), hd),
 		sin: s.Reshape(s.Narrow(sin, 0, 0, int64(T)), 1, 1, int64(T), hd)}
-}
-
-// HiddenPadded runs the decoder over equal-length rows padded anywhere (left or right), with
-// mask[r][t] true for real tokens: positions are cumsum(mask)-1 and an additive -1e9 key mask is
-// combined with the causal one, as transformers does. Real positions give the same output as the
-// unpadded rows.
-func (m *Model) HiddenPadded(s *torch.Scope, ids [][]int, mask [][]bool, train bool) (*torch.Tensor, error) {
-	if err := m.usable(); err != nil {
-		return nil, err
-	}
-	B := len(ids)
-	if B == 0 || len(ids[0]) == 0 {
-		return nil, errors.New("forward: empty batch")
-	}
-	if len(mask) != B {
-		return nil, fmt.Errorf("forward: %d rows of ids but %d rows of mask", B, len(mask))
-	}
-	T := len(ids[0])
-	flat := make([]int64, B*T)
-	pos := make([]int64, B*T)
-	keyMask := make([]float32, B*T)
-	maxPos := 0
-	for r := range ids {
-		if len(ids[r]) != T || len(mask[r]) != T {
-			return nil, fmt.Errorf("forward: row %d has %d ids and %d mask values, want %d (pad rows to one length)",
-				r, len(ids[r]), len(mask[r]), T)
-		}
-		n := 0
-		for t, real := range mask[r] {
-			id := ids[r][t]
-			if !real {
-				keyMask[r*T+t] = -1e9
-				id = 0
-			} else if id < 0 || id >= m.cfg.VocabSize {
-				return nil, fmt.Errorf("forward: row %d position %d: token id %d outside the vocabulary [0, %d)", r, t, id, m.cfg.VocabSize)
-			}
-			flat[r*T+t] = int64(id)
-			pos[r*T+t] = int64(max(n-1, 0))
-			if real {
-				pos[r*T+t] = int64(n)
-				n++
-			}
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("forward: row %d has no real tokens", r)
-		}
-		maxPos = max(maxPos, n)
-	}
-	cos, sin, err := m.ropeTables(s, maxPos)
-	if err != nil {
-		return nil, err
-	}
-	hd := int64(m.cfg.HeadDim)
-	posIdx := s.ToDevice(s.FromInt64(pos, int64(B*T)), m.dev)
-	rope := ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, posIdx), int64(B), 1, int64(T), hd),
-		sin: s.Reshape(s.IndexSelect(sin, 0, posIdx), int64(B), 1, int64(T), hd)}
-	am := s.To(s.FromFloat32(keyMask, int64(B), 1, 1, int64(T)), m.dtype, m.dev)
-	return m.forward(s, flat, B, T, rope, am, nil, train)
-}
-
-// LogitsAt applies the lm_head at the given (row, position) pairs of a Hidden output only:
-// [N, V] in the model dtype (f32 when lm_head is a trainable modules_to_save copy).
-func (m *Model) LogitsAt(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (*torch.Tensor, error) {
-	h, err := m.gather(s, hidden, rows, positions)
-	if err != nil {
-		return nil, err
-	}
-	return m.Logits(s, h)
 }
 
 // Logits applies the lm_head to hidden states [N, H] (from HiddenAt): [N, V] in the model dtype
@@ -472,62 +436,12 @@ func (m *Model) AnswerLoss(s *torch.Scope, h *torch.Tensor, targets []int64, tra
 	return out, nil
 }
 
-// gather picks the hidden states at (rows, positions) of a Hidden output [B, T, H]: [N, H].
-func (m *Model) gather(s *torch.Scope, hidden *torch.Tensor, rows, positions []int) (*torch.Tensor, error) {
-	if err := m.usable(); err != nil {
-		return nil, err
-	}
-	if len(rows) != len(positions) {
-		return nil, fmt.Errorf("logits: %d rows but %d positions", len(rows), len(positions))
-	}
-	if len(rows) == 0 {
-		return nil, errors.New("logits: no positions asked for")
-	}
-	sh := hidden.Shape()
-	if len(sh) != 3 || sh[2] != int64(m.cfg.HiddenSize) {
-		return nil, fmt.Errorf("logits: hidden states have shape %v, want [B, T, %d]", sh, m.cfg.HiddenSize)
-	}
-	B, T := sh[0], sh[1]
-	idx := make([]int64, len(rows))
-	for i := range rows {
-		r, p := int64(rows[i]), int64(positions[i])
-		if r < 0 || r >= B || p < 0 || p >= T {
-			return nil, fmt.Errorf("logits: (row %d, position %d) is outside hidden states [%d, %d]", r, p, B, T)
-		}
-		idx[i] = r*T + p
-	}
-	h := s.IndexSelect(s.Reshape(hidden, B*T, sh[2]), 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("logits: %w", err)
-	}
-	return h, nil
-}
-
 // headFor returns h cast to the dtype of the lm_head in use, and that lm_head.
 func (m *Model) headFor(s *torch.Scope, h *torch.Tensor) (*torch.Tensor, *torch.Tensor) {
 	if m.lmHeadTrain != nil {
 		return s.ToDType(h, m.lmHeadTrain.DType()), m.lmHeadTrain
 	}
 	return h, m.lmHead
-}
-
-// LastLogits is the logits at each row's last token: [B, V].
-func (m *Model) LastLogits(s *torch.Scope, b Batch) (*torch.Tensor, error) {
-	h, err := m.LastHidden(s, b)
-	if err != nil {
-		return nil, err
-	}
-	return m.Logits(s, h)
-}
-
-// LastHidden is the final-norm hidden state at each row's last token, [B, H] (HiddenAt).
-func (m *Model) LastHidden(s *torch.Scope, b Batch) (*torch.Tensor, error) {
-	rows := make([]int, len(b.IDs))
-	pos := make([]int, len(b.IDs))
-	for i, r := range b.IDs {
-		rows[i], pos[i] = i, len(r)-1
-	}
-	return m.HiddenAt(s, b, rows, pos, false)
 }
 
 func (m *Model) usable() error {

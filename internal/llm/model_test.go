@@ -109,7 +109,7 @@ func allLogits(t *testing.T, m *llm.Model, ids []int) [][]float32 {
 	err := torch.NoGrad(func() error {
 		s := torch.NewScope()
 		defer s.Close()
-		h, err := m.Hidden(s, llm.Batch{IDs: [][]int{ids}}, false)
+		h, err := hiddenAll(s, m, llm.Batch{IDs: [][]int{ids}}, false)
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func allLogits(t *testing.T, m *llm.Model, ids []int) [][]float32 {
 		for i := range ids {
 			pos[i] = i
 		}
-		l, err := m.LogitsAt(s, h, rows, pos)
+		l, err := logitsAt(s, m, h, rows, pos)
 		if err != nil {
 			return err
 		}
@@ -230,7 +230,7 @@ func TestPaddedBatches(t *testing.T) {
 		err := torch.NoGrad(func() error {
 			s := torch.NewScope()
 			defer s.Close()
-			h, err := m.Hidden(s, llm.Batch{IDs: [][]int{r}}, false)
+			h, err := hiddenAll(s, m, llm.Batch{IDs: [][]int{r}}, false)
 			if err != nil {
 				return err
 			}
@@ -266,7 +266,7 @@ func TestPaddedBatches(t *testing.T) {
 		torch.NoGrad(func() error {
 			s := torch.NewScope()
 			defer s.Close()
-			h, err := m.Hidden(s, llm.Batch{IDs: rows}, false)
+			h, err := hiddenAll(s, m, llm.Batch{IDs: rows}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,11 +311,11 @@ func TestPaddedBatches(t *testing.T) {
 			})
 		})
 	}
-	t.Run("LastLogits", func(t *testing.T) {
+	t.Run("last-token logits", func(t *testing.T) {
 		torch.NoGrad(func() error {
 			s := torch.NewScope()
 			defer s.Close()
-			l, err := m.LastLogits(s, llm.Batch{IDs: rows})
+			l, err := lastLogits(s, m, llm.Batch{IDs: rows})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -424,19 +424,16 @@ func TestLoadModelErrors(t *testing.T) {
 		m := loadModel(t, good, llm.LoadOptions{})
 		s := torch.NewScope()
 		defer s.Close()
-		if _, err := m.Hidden(s, llm.Batch{IDs: [][]int{{1, 2}, {151936}}}, false); err == nil ||
+		if _, err := hiddenAll(s, m, llm.Batch{IDs: [][]int{{1, 2}, {151936}}}, false); err == nil ||
 			!strings.Contains(err.Error(), "row 1 position 0: token id 151936 outside the vocabulary") {
 			t.Errorf("out-of-vocabulary id: error %v", err)
 		}
-		if _, err := m.Hidden(s, llm.Batch{IDs: [][]int{{1}, {}}}, false); err == nil {
+		if _, err := hiddenAll(s, m, llm.Batch{IDs: [][]int{{1}, {}}}, false); err == nil {
 			t.Error("empty row accepted")
 		}
-		h, err := m.Hidden(s, llm.Batch{IDs: [][]int{{1, 2}}}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.LogitsAt(s, h, []int{0}, []int{2}); err == nil {
-			t.Error("LogitsAt past the end accepted")
+		if _, err := m.HiddenAt(s, llm.Batch{IDs: [][]int{{1, 2}}}, []int{0}, []int{2}, false); err == nil ||
+			!strings.Contains(err.Error(), "(row 0, position 2) is not a token of the batch") {
+			t.Errorf("HiddenAt past the end: error %v", err)
 		}
 	})
 }
@@ -463,7 +460,7 @@ func BenchmarkForward(b *testing.B) {
 		err := torch.NoGrad(func() error {
 			s := torch.NewScope()
 			defer s.Close()
-			_, err := m.LastLogits(s, llm.Batch{IDs: rows})
+			_, err := lastLogits(s, m, llm.Batch{IDs: rows})
 			return err
 		})
 		if err != nil {
@@ -489,11 +486,11 @@ func BenchmarkTrainStep(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s := torch.NewScope()
-		h, err := m.Hidden(s, llm.Batch{IDs: rows}, true)
+		h, err := hiddenAll(s, m, llm.Batch{IDs: rows}, true)
 		if err != nil {
 			b.Fatal(err)
 		}
-		l, err := m.LogitsAt(s, h, rowIdx, pos)
+		l, err := logitsAt(s, m, h, rowIdx, pos)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -348,7 +348,8 @@ func (w *Weights) Close() error {
 
 // CheckWeights reports, in one error, every tensor the config needs that is missing, has the
 // wrong shape, or is not floating point. A tied model may still carry lm_head.weight; if so its
-// shape is checked too. Extra tensors are ignored.
+// shape is checked too. A bias the config does not declare is an error (it would otherwise be
+// silently dropped or applied); other extra tensors are ignored.
 func CheckWeights(cfg *Config, w *Weights) error {
 	var missing, bad []string
 	names := cfg.WeightNames()
@@ -371,6 +372,11 @@ func CheckWeights(cfg *Config, w *Weights) error {
 		case "F32", "BF16", "F16":
 		default:
 			bad = append(bad, fmt.Sprintf("%s has dtype %s (want F32, BF16 or F16)", name, t.DType))
+		}
+	}
+	for _, name := range w.Names() {
+		if cfg.strayBias(name) {
+			bad = append(bad, fmt.Sprintf("%s is present but the config declares that projection without a bias", name))
 		}
 	}
 	if len(missing) == 0 && len(bad) == 0 {

@@ -334,11 +334,15 @@ func checkHiddenAt(dev torch.Device) (float64, string, error) {
 	err = torch.NoGrad(func() error {
 		s := torch.NewScope()
 		defer s.Close()
-		full, err := m.Hidden(s, selftestBatch, false)
+		full, err := m.HiddenAt(s, selftestBatch, nil, nil, false) // every position, [B·T, H]
 		if err != nil {
 			return err
 		}
-		want, err := m.LogitsAt(s, full, rows, pos)
+		T, idx := selftestBatch.MaxLen(), make([]int64, len(rows))
+		for i := range rows {
+			idx[i] = int64(rows[i]*T + pos[i])
+		}
+		want, err := m.Logits(s, s.IndexSelect(full, 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), dev)))
 		if err != nil {
 			return err
 		}
