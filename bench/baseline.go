@@ -18,7 +18,7 @@ import (
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/internal/atomicfile"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // The TF-IDF baseline's cost grows with its vocabulary, and the bundled Amazon sentences have
@@ -143,9 +143,9 @@ func childBaseline(raw []byte) (any, error) {
 	defer os.RemoveAll(dir)
 	trainPath, cacheDir := filepath.Join(dir, "train.json"), filepath.Join(dir, ".cache")
 	texts, labels := vocabReviews(sp.Rows+sp.TestRows, sp.Seed)
-	train := make([]prep.Alpaca, sp.Rows)
+	train := make([]task.Record, sp.Rows)
 	for i := range train {
-		train[i] = prep.Alpaca{Instruction: "Is this review positive? Answer 1 or 0.", Input: texts[i], Output: strconv.Itoa(labels[i])}
+		train[i] = task.Record{Instruction: "Is this review positive? Answer 1 or 0.", Input: texts[i], Output: strconv.Itoa(labels[i])}
 	}
 	js, err := json.Marshal(train)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // benchScaleOut measures data-parallel training with 1 and 2 local processes
@@ -37,9 +37,9 @@ func benchScaleOut(o options, models map[string]string, res *Results) error {
 	if err != nil {
 		return err
 	}
-	recs := make([]prep.Alpaca, len(texts))
+	recs := make([]task.Record, len(texts))
 	for i := range recs {
-		recs[i] = prep.Alpaca{Instruction: prep.DefaultInstruction("en"), Input: texts[i], Output: strconv.Itoa(labels[i])}
+		recs[i] = task.Record{Instruction: task.DefaultInstruction("en"), Input: texts[i], Output: strconv.Itoa(labels[i])}
 	}
 	js, err := json.Marshal(recs)
 	if err != nil {

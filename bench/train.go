@@ -9,7 +9,7 @@ import (
 
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // trainSpec is one sentitune training measurement.
@@ -57,9 +57,9 @@ func childTrain(raw []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs := make([]prep.Alpaca, n)
+	recs := make([]task.Record, n)
 	for i := range recs {
-		recs[i] = prep.Alpaca{Instruction: prep.DefaultInstruction("en"), Input: texts[i], Output: strconv.Itoa(labels[i])}
+		recs[i] = task.Record{Instruction: task.DefaultInstruction("en"), Input: texts[i], Output: strconv.Itoa(labels[i])}
 	}
 	js, err := json.Marshal(recs)
 	if err != nil {

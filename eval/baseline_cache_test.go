@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 func writeTrainJSON(t *testing.T, path string, texts []string, labels []int) {
 	t.Helper()
-	recs := make([]prep.Alpaca, len(texts))
+	recs := make([]task.Record, len(texts))
 	for i := range texts {
-		recs[i] = prep.Alpaca{Instruction: "Is this review positive? Answer 1 or 0.", Input: texts[i], Output: fmt.Sprint(labels[i])}
+		recs[i] = task.Record{Instruction: "Is this review positive? Answer 1 or 0.", Input: texts[i], Output: fmt.Sprint(labels[i])}
 	}
 	b, err := json.Marshal(recs)
 	if err != nil {

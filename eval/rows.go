@@ -1,12 +1,6 @@
 package eval
 
-import (
-	"fmt"
-	"strconv"
-	"strings"
-
-	"github.com/sentitune/sentitune/prep"
-)
+import "github.com/sentitune/sentitune/internal/task"
 
 // LabelledRow is one record of a prep split: its id (the record's "id", else its 1-based
 // record number, as predict numbers the rows of an Alpaca file without ids), text and label.
@@ -17,29 +11,15 @@ type LabelledRow struct {
 }
 
 // ReadLabelledRows reads a prep split (train.json / test.json): the review is the record's
-// input (its instruction when input is empty) and the label its output, "1" or "0".
+// input (its instruction when input is empty) and the label its parsed answer (task.ReadExamples).
 func ReadLabelledRows(path string) ([]LabelledRow, error) {
-	recs, err := prep.ReadAlpaca(path)
+	exs, err := task.Binary.ReadExamples(path)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]LabelledRow, len(recs))
-	for i, r := range recs {
-		row := LabelledRow{ID: strings.TrimSpace(r.ID), Text: r.Input}
-		if row.ID == "" {
-			row.ID = strconv.Itoa(i + 1)
-		}
-		if strings.TrimSpace(row.Text) == "" {
-			row.Text = r.Instruction
-		}
-		switch strings.TrimSpace(r.Output) {
-		case "1":
-			row.Label = 1
-		case "0":
-		default:
-			return nil, fmt.Errorf("read %s record %d: output %q is not a 1/0 label", path, i+1, r.Output)
-		}
-		rows[i] = row
+	rows := make([]LabelledRow, len(exs))
+	for i, e := range exs {
+		rows[i] = LabelledRow{ID: e.Key(), Text: e.Review(), Label: e.Label}
 	}
 	return rows, nil
 }

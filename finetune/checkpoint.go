@@ -13,6 +13,7 @@ import (
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -196,7 +197,7 @@ func readTrainerState(ckpt string) (*trainerState, error) {
 // saveCheckpoint writes checkpoints/step-N (adapter, optimizer state, trainer
 // state) into a temporary folder and renames it into place, then drops the
 // oldest checkpoints beyond cfg.SaveTotalLimit.
-func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta llm.AdapterMeta, st trainerState) error {
+func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta task.Meta, st trainerState) error {
 	dir := filepath.Join(cfg.Out, DirCheckpoint)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)

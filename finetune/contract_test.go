@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/predict"
 )
 
@@ -32,11 +32,11 @@ func TestAdapterCarriesMaxLen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ad := filepath.Join(out, DirAdapter)
-	meta, err := llm.LoadAdapterMeta(ad)
+	meta, err := task.ReadMeta(ad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta.MaxLen != 48 || meta.TruncationSide != llm.TruncationRight || meta.ChatTemplate == "" || meta.Instruction == "" ||
+	if meta.MaxLen != 48 || meta.TruncationSide != task.TruncationRight || meta.ChatTemplate == "" || meta.Instruction == "" ||
 		len(meta.LabelTokenIDs) != 2 {
 		t.Fatalf("sentitune.json %+v: want max_len 48, truncation side right, template, instruction, label ids", meta)
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -18,7 +18,7 @@ type example struct {
 	ids    []int
 	prompt int  // number of prompt ids; ids[prompt:] is the answer
 	label  int  // 0 or 1
-	cut    bool // the review was cut to fit the max length (llm.TruncationRight)
+	cut    bool // the review was cut to fit the max length (task.TruncationRight)
 }
 
 // answerLen is the number of tokens that carry loss.
@@ -61,31 +61,22 @@ func dataFiles(cfg Config) (train, eval string, err error) {
 
 // readExamples reads an Alpaca file and encodes every record with the prompt
 // builder predict uses. It returns the records too, for the adapter metadata.
-func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example, []prep.Alpaca, error) {
-	recs, err := prep.ReadAlpaca(path)
+func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example, []task.Example, error) {
+	recs, err := task.Binary.ReadExamples(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	exs := make([]example, len(recs))
 	for i, r := range recs {
-		label := -1
-		switch r.Output {
-		case "0":
-			label = 0
-		case "1":
-			label = 1
-		default:
-			return nil, nil, fmt.Errorf("%s record %d: output %q is not a label (want 0 or 1)", path, i+1, r.Output)
-		}
-		answer, err := tok.Chat().EncodeAnswer(r.Output)
+		answer, err := tok.Chat().EncodeAnswer(task.Binary[r.Label].Answer)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
+			return nil, nil, fmt.Errorf("%s record %d: %w", path, r.Row, err)
 		}
-		ids, cut, err := llm.BuildPromptCut(tok, llm.PromptSpec{Instruction: r.Instruction, System: r.System}, r.Input, maxLen, len(answer))
+		ids, cut, err := task.BuildPromptCut(tok, task.PromptSpec{Instruction: r.Instruction, System: r.System}, r.Input, maxLen, len(answer))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s record %d: %w", path, i+1, err)
+			return nil, nil, fmt.Errorf("%s record %d: %w", path, r.Row, err)
 		}
-		exs[i] = example{ids: append(ids, answer...), prompt: len(ids), label: label, cut: cut}
+		exs[i] = example{ids: append(ids, answer...), prompt: len(ids), label: r.Label, cut: cut}
 	}
 	return exs, recs, nil
 }
@@ -108,7 +99,7 @@ func truncationLine(maxLen int, train, eval []example) string {
 	if len(eval) > 0 {
 		s += fmt.Sprintf(" and %d of %d evaluation examples", countCut(eval), len(eval))
 	}
-	return s + "; truncation side " + llm.TruncationRight + ": a long review loses its end, the prompt template and answer are kept\n"
+	return s + "; truncation side " + task.TruncationRight + ": a long review loses its end, the prompt template and answer are kept\n"
 }
 
 func lengthsOf(exs []example) []int {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -68,8 +69,8 @@ func runTests(m *testing.M) (int, error) {
 }
 
 // amazonAlpaca turns the bundled Amazon sentences into Alpaca records.
-func amazonAlpaca() ([]prep.Alpaca, error) {
-	var recs []prep.Alpaca
+func amazonAlpaca() ([]task.Record, error) {
+	var recs []task.Record
 	sc := bufio.NewScanner(bytes.NewReader(data.AmazonJSONL()))
 	for sc.Scan() {
 		var r struct {
@@ -79,12 +80,12 @@ func amazonAlpaca() ([]prep.Alpaca, error) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return nil, err
 		}
-		recs = append(recs, prep.Alpaca{Instruction: prep.DefaultInstruction("en"), Input: r.Text, Output: fmt.Sprint(r.Label)})
+		recs = append(recs, task.Record{Instruction: task.DefaultInstruction("en"), Input: r.Text, Output: fmt.Sprint(r.Label)})
 	}
 	return recs, sc.Err()
 }
 
-func writeAlpaca(path string, recs []prep.Alpaca) error {
+func writeAlpaca(path string, recs []task.Record) error {
 	b, err := json.Marshal(recs)
 	if err != nil {
 		return err

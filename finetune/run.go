@@ -7,27 +7,9 @@ import (
 
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
-	"github.com/sentitune/sentitune/prep"
 )
-
-// adapterMeta is what predict reads from the adapter to build the same prompts:
-// every setting scoring must repeat (prompt, template, label tokens, length and cut).
-func adapterMeta(rec prep.Alpaca, tok *tokenizer.Tokenizer, zero, one, maxLen int) llm.AdapterMeta {
-	system := rec.System
-	if system == "" {
-		system = tok.Chat().DefaultSystem() // the same prompt, spelt out
-	}
-	return llm.AdapterMeta{
-		Instruction:    rec.Instruction,
-		System:         system,
-		LabelTokenIDs:  map[string]int{"0": zero, "1": one},
-		ChatTemplate:   tok.Chat().Name(),
-		MaxLen:         maxLen,
-		TruncationSide: llm.TruncationRight,
-	}
-}
 
 // dataHashes maps each data file to its SHA-256.
 func dataHashes(paths ...string) (map[string]string, error) {
@@ -78,7 +60,7 @@ type dataRecord struct {
 	EvalExamples  int               `json:"eval_examples"`
 	Validation    string            `json:"validation"` // what evaluation ran on: val.json, a slice carved from train, or none
 
-	// Examples whose review the max length cut, and which end it cut (llm.TruncationRight).
+	// Examples whose review the max length cut, and which end it cut (task.TruncationRight).
 	TrainTruncated int    `json:"train_truncated"`
 	EvalTruncated  int    `json:"eval_truncated"`
 	TruncationSide string `json:"truncation_side"`
@@ -93,6 +75,8 @@ type engine struct {
 	GoArch   string `json:"goarch"`
 	World    int    `json:"world_size"`             // data-parallel ranks
 	Backend  string `json:"dist_backend,omitempty"` // gloo | nccl with several ranks
+	// GradientCheckpointing: decoder layers were recomputed in backward.
+	GradientCheckpointing bool `json:"gradient_checkpointing"`
 }
 
 type timings struct {
@@ -111,10 +95,10 @@ type results struct {
 	FinalLoss   float64     `json:"final_loss"`
 	Eval        *EvalResult `json:"eval,omitempty"`
 	// Best is the evaluated step whose weights the adapter holds (load-best).
-	Best       *llm.BestCheckpoint `json:"best,omitempty"`
-	PeakMemory int64               `json:"peak_memory_bytes"`
-	PeakKind   string              `json:"peak_memory_kind"`
-	Adapter    string              `json:"adapter"`
+	Best       *task.BestCheckpoint `json:"best,omitempty"`
+	PeakMemory int64                `json:"peak_memory_bytes"`
+	PeakKind   string               `json:"peak_memory_kind"`
+	Adapter    string               `json:"adapter"`
 }
 
 func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath string, hashes map[string]string,
@@ -142,13 +126,14 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 		Data: dataRecord{Train: trainPath, Eval: evalPath, SHA256: hashes, TrainExamples: nTrain, EvalExamples: nEval,
 			Validation: res.Validation},
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
-			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend},
+			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend,
+			GradientCheckpointing: res.GradientCheckpointing},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond,
 			Profile: res.Profile, ProfileOps: res.ProfileOps},
 		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval, Best: res.Best,
 			PeakMemory: res.PeakMemory, PeakKind: peakKind, Adapter: res.Adapter},
 		Finished: time.Now().UTC(),
 	}
-	rec.Data.TrainTruncated, rec.Data.EvalTruncated, rec.Data.TruncationSide = res.TrainTruncated, res.EvalTruncated, llm.TruncationRight
+	rec.Data.TrainTruncated, rec.Data.EvalTruncated, rec.Data.TruncationSide = res.TrainTruncated, res.EvalTruncated, task.TruncationRight
 	return writeJSONAtomic(filepath.Join(cfg.Out, FileRun), rec)
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -191,10 +192,10 @@ func metricOf(metric string, r *EvalResult) (float64, bool) {
 // selection follows the evaluations of a run: the best one so far and how
 // many evaluations since have not beaten it (early stopping's patience).
 type selection struct {
-	Metric string              `json:"metric"`
-	Best   *llm.BestCheckpoint `json:"best,omitempty"`
-	Eval   *EvalResult         `json:"eval,omitempty"` // the best evaluation in full
-	Since  int                 `json:"evals_since_best"`
+	Metric string               `json:"metric"`
+	Best   *task.BestCheckpoint `json:"best,omitempty"`
+	Eval   *EvalResult          `json:"eval,omitempty"` // the best evaluation in full
+	Since  int                  `json:"evals_since_best"`
 }
 
 // observe records the evaluation r (at r.Step) and says whether it is a new best.
@@ -209,7 +210,7 @@ func (sel *selection) observe(r *EvalResult) bool {
 		return false
 	}
 	rc := *r
-	sel.Best, sel.Eval, sel.Since = &llm.BestCheckpoint{Step: r.Step, Metric: sel.Metric, Value: v}, &rc, 0
+	sel.Best, sel.Eval, sel.Since = &task.BestCheckpoint{Step: r.Step, Metric: sel.Metric, Value: v}, &rc, 0
 	return true
 }
 

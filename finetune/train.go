@@ -11,8 +11,8 @@ import (
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
-	"github.com/sentitune/sentitune/prep"
 )
 
 // Result sums up a finished run.
@@ -36,8 +36,8 @@ type Result struct {
 	// TrainTruncated and EvalTruncated count the examples whose review --max-len cut (its end).
 	TrainTruncated, EvalTruncated int
 
-	Best       *llm.BestCheckpoint // the evaluated step the adapter comes from (LoadBest)
-	Validation string              // what the evaluations ran on
+	Best       *task.BestCheckpoint // the evaluated step the adapter comes from (LoadBest)
+	Validation string               // what the evaluations ran on
 }
 
 // EvalResult is the loss and label accuracy on the evaluation split.
@@ -118,7 +118,7 @@ type trainer struct {
 	validation          string
 	zeroID, oneID       int
 	hashes              map[string]string
-	meta                llm.AdapterMeta
+	meta                task.Meta
 
 	// The run's shape (setup).
 	lengths       []int
@@ -189,7 +189,7 @@ func (t *trainer) setup() error {
 		return err
 	}
 
-	t.meta = adapterMeta(recs[0], t.tok, t.zeroID, t.oneID, cfg.MaxLen)
+	t.meta = task.Binary.NewMeta(recs[0].Record, t.tok, []int{t.zeroID, t.oneID}, cfg.MaxLen)
 	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world()}
 	t.res.TrainTruncated, t.res.EvalTruncated = countCut(t.train), countCut(t.evalSet)
 	if t.d.on() {
@@ -213,7 +213,7 @@ func (t *trainer) setup() error {
 
 // readData reads the training and evaluation examples (every record through
 // the same prompt builder predict uses) and returns the training records.
-func (t *trainer) readData() ([]prep.Alpaca, error) {
+func (t *trainer) readData() ([]task.Example, error) {
 	cfg := t.cfg
 	var err error
 	if t.trainPath, t.evalPath, err = dataFiles(cfg); err != nil {
@@ -250,7 +250,7 @@ func (t *trainer) readData() ([]prep.Alpaca, error) {
 		fmt.Fprintf(t.progress, "validation: %s\n", t.validation)
 	}
 	t.train, t.evalSet = train, evalSet
-	if t.zeroID, t.oneID, err = llm.LabelTokenIDs(t.tok); err != nil {
+	if t.zeroID, t.oneID, err = task.LabelTokenIDs(t.tok); err != nil {
 		return nil, err
 	}
 	if t.hashes, err = dataHashes(t.trainPath, t.evalPath); err != nil {

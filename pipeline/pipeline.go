@@ -22,6 +22,7 @@ import (
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/progress"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -322,7 +323,7 @@ func runModel(cfg Config, res *Result, w io.Writer) error {
 
 func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	testPath := filepath.Join(res.PrepDir, prep.FileTest)
-	recs, err := prep.ReadAlpaca(testPath)
+	recs, err := task.ReadRecords(testPath)
 	if err != nil {
 		return err
 	}

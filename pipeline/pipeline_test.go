@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -166,7 +167,7 @@ func demoFinalTrainLoss(t *testing.T, res *Result) float64 {
 
 func demoGenerateAgreement(t *testing.T, res *Result) (agree, noAnswer, n int) {
 	t.Helper()
-	recs, err := prep.ReadAlpaca(filepath.Join(res.PrepDir, prep.FileTest))
+	recs, err := task.ReadRecords(filepath.Join(res.PrepDir, prep.FileTest))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,13 @@
 package predict
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // adapter is the LoRA adapter a scorer loads. meta is finetune's
@@ -16,7 +15,7 @@ import (
 // adapter (e.g. from LLaMA-Factory), whose prompt then comes from flags.
 type adapter struct {
 	dir    string
-	meta   *llm.AdapterMeta
+	meta   *task.Meta
 	merged bool // meta is a merged model folder's own sentitune.json: no weights to attach
 }
 
@@ -35,10 +34,7 @@ func readAdapter(cfg ScorerConfig) (*adapter, error) {
 	if _, err := os.Stat(filepath.Join(a.dir, llm.AdapterConfigFile)); err != nil {
 		return nil, fmt.Errorf("predict: adapter %s has no %s (is it a LoRA adapter folder?)", a.dir, llm.AdapterConfigFile)
 	}
-	if _, err := os.Stat(filepath.Join(a.dir, llm.AdapterMetaFile)); errors.Is(err, os.ErrNotExist) {
-		return a, nil
-	}
-	if a.meta, err = llm.LoadAdapterMeta(a.dir); err != nil {
+	if a.meta, err = task.ReadOptionalMeta(a.dir); err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
 	return a, nil
@@ -47,12 +43,12 @@ func readAdapter(cfg ScorerConfig) (*adapter, error) {
 // mergedMeta reads the sentitune.json that `sentitune merge` copies into a
 // merged model folder, so scoring it repeats training's prompt and length.
 func mergedMeta(modelDir string) (*adapter, error) {
-	if _, err := os.Stat(filepath.Join(modelDir, llm.AdapterMetaFile)); err != nil {
-		return nil, nil
-	}
-	meta, err := llm.LoadAdapterMeta(modelDir)
+	meta, err := task.ReadOptionalMeta(modelDir)
 	if err != nil {
 		return nil, fmt.Errorf("predict: merged model: %w", err)
+	}
+	if meta == nil {
+		return nil, nil
 	}
 	return &adapter{dir: modelDir, meta: meta, merged: true}, nil
 }
@@ -60,15 +56,15 @@ func mergedMeta(modelDir string) (*adapter, error) {
 // checkBase fails, before any weight is read, when the adapter was trained
 // on a base model of another shape than modelDir's.
 func (a *adapter) checkBase(modelDir string) error {
-	if a == nil || a.meta == nil || a.meta.Base.HiddenSize == 0 {
+	if a == nil || a.meta == nil {
 		return nil
 	}
 	cfg, err := llm.LoadConfig(modelDir)
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	have := llm.BaseShape{ModelType: cfg.ModelType, HiddenSize: cfg.HiddenSize, NumHiddenLayers: cfg.NumHiddenLayers, VocabSize: cfg.VocabSize}
-	if have != a.meta.Base {
+	have := task.BaseShape{ModelType: cfg.ModelType, HiddenSize: cfg.HiddenSize, NumHiddenLayers: cfg.NumHiddenLayers, VocabSize: cfg.VocabSize}
+	if !a.meta.FitsBase(have) {
 		base := ""
 		if a.meta.BaseModel != "" {
 			base = " " + a.meta.BaseModel
@@ -95,12 +91,12 @@ func (a *adapter) attach(m *llm.Model) error {
 // would quietly give other probabilities. The max length is the one setting a
 // flag may override (cfg.MaxLen > 0, e.g. to read more of long reviews than
 // training did); otherwise scoring cuts reviews where training cut them.
-func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
-	spec := llm.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}
+func promptOf(cfg ScorerConfig, a *adapter) (task.PromptSpec, int, error) {
+	spec := task.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}
 	maxLen := cmpOr(cfg.MaxLen, DefaultMaxLen)
 	if a == nil || a.meta == nil {
 		if spec.Instruction == "" {
-			spec.Instruction = prep.DefaultInstruction("en")
+			spec.Instruction = task.DefaultInstruction("en")
 		}
 		return spec, maxLen, nil
 	}
@@ -111,17 +107,13 @@ func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
 	if cfg.System != "" && cfg.System != m.System {
 		return spec, 0, fmt.Errorf("predict: --system differs from the system prompt adapter %s was trained with (%q); leave --system out", a.dir, m.System)
 	}
-	if m.TruncationSide != "" && m.TruncationSide != llm.TruncationRight {
+	if m.TruncationSide != "" && m.TruncationSide != task.TruncationRight {
 		return spec, 0, fmt.Errorf("predict: adapter %s was trained cutting long reviews on the %q side; sentitune scores cutting on the %q side only",
-			a.dir, m.TruncationSide, llm.TruncationRight)
+			a.dir, m.TruncationSide, task.TruncationRight)
 	}
-	spec = llm.PromptSpec{Instruction: m.Instruction, System: m.System}
-	if cfg.MaxLen == 0 {
-		if m.MaxLen > 0 {
-			maxLen = m.MaxLen
-		} else if v, ok := m.Extra["max_len"].(float64); ok && v > 0 { // adapters written before max_len was a field
-			maxLen = int(v)
-		}
+	spec = task.PromptSpec{Instruction: m.Instruction, System: m.System}
+	if cfg.MaxLen == 0 && m.MaxLen > 0 {
+		maxLen = m.MaxLen
 	}
 	return spec, maxLen, nil
 }
@@ -129,7 +121,7 @@ func promptOf(cfg ScorerConfig, a *adapter) (llm.PromptSpec, int, error) {
 // labelIDsOf returns the ids of the "0" and "1" answer tokens: the
 // tokenizer's, which must match what the adapter was trained to emit.
 func labelIDsOf(tok *tokenizer.Tokenizer, a *adapter) (zero, one int, err error) {
-	zero, one, err = llm.LabelTokenIDs(tok)
+	zero, one, err = task.LabelTokenIDs(tok)
 	if err != nil || a == nil || a.meta == nil {
 		return zero, one, err
 	}

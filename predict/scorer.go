@@ -37,7 +37,7 @@ type ScorerConfig struct {
 
 	// Prompt of a bare model. With an adapter they must be empty or equal
 	// to the adapter's, since scoring must see the prompt training saw.
-	Instruction string // "" = the adapter's, else prep.DefaultInstruction("en")
+	Instruction string // "" = the adapter's, else task.DefaultInstruction("en")
 	System      string // "" = the adapter's, else the chat template's default
 
 	MaxLen    int     // prompt + answer tokens; "" = the adapter's, else DefaultMaxLen

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // TestRunIDs: every record carries the id of its source row (a detected or named id column,
@@ -32,7 +34,7 @@ func TestRunIDs(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, f := range []string{FileTrain, FileTest} {
-			recs, err := ReadAlpaca(filepath.Join(cfg.Out, f))
+			recs, err := task.ReadRecords(filepath.Join(cfg.Out, f))
 			if err != nil {
 				t.Fatal(err)
 			}

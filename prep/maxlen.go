@@ -1,13 +1,13 @@
 package prep
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sentitune/sentitune/internal/task"
+)
 
 // DefaultMaxLen is finetune's default --max-len: prompt + answer tokens per example.
 const DefaultMaxLen = 512
-
-// TruncationRight is the end of a long review that finetune and predict cut to fit the max
-// length (llm.BuildPrompt; prep cannot import llm, which needs libtorch).
-const TruncationRight = "right"
 
 // AnswerEncoder is an Encoder that knows how the model's answer turn is tokenized.
 type AnswerEncoder interface {
@@ -48,6 +48,6 @@ func (s *Stats) noteMaxLen(ss *SplitStats, maxLen int, enc Encoder) error {
 		}
 	}
 	ss.OverMaxLen = &n
-	s.MaxLen, s.TruncationSide = maxLen, TruncationRight
+	s.MaxLen, s.TruncationSide = maxLen, task.TruncationRight
 	return nil
 }

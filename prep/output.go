@@ -9,9 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // outFile is one file of a run's output.
@@ -114,7 +114,7 @@ func writeAlpacaArray(w io.Writer, recs []example, instruction, system string) e
 	for i, e := range recs {
 		buf.Reset()
 		buf.WriteString("  ")
-		if err := enc.Encode(Alpaca{Instruction: instruction, Input: e.text, Output: strconv.Itoa(e.label), System: system, ID: e.id}); err != nil {
+		if err := enc.Encode(task.Record{Instruction: instruction, Input: e.text, Output: task.Binary[e.label].Answer, System: system, ID: e.id}); err != nil {
 			return err
 		}
 		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})

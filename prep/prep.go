@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sentitune/sentitune/internal/progress"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // Config is one prep run; the CLI flags map onto it one to one.
@@ -27,7 +28,7 @@ type Config struct {
 	IDCol    string // "" = detect (DetectIDColumn), else source row numbers; IDRowNumber = row numbers
 	LabelMap string // "pos=1,neg=0,neutral=skip" or "stars"; wins over the built-in values
 
-	Instruction string // "" = DefaultInstruction(Lang)
+	Instruction string // "" = task.DefaultInstruction(Lang)
 	System      string // written as "system" in every record when set
 	Lang        string // zh, en or auto (default: zh when most texts contain Han characters)
 
@@ -197,7 +198,7 @@ func Run(cfg Config) (*Stats, error) {
 	}
 	st.Instruction = cfg.Instruction
 	if st.Instruction == "" {
-		st.Instruction = DefaultInstruction(st.Lang)
+		st.Instruction = task.DefaultInstruction(st.Lang)
 	}
 
 	labels := make([]int, len(examples))

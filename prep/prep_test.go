@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // wordEncoder is a stand-in tokenizer: one token per space-separated word.
@@ -90,7 +91,7 @@ func TestRunGolden(t *testing.T) {
 				t.Errorf("summary is not one screen:\n%s", summary.String())
 			}
 			// outputs are valid Alpaca files
-			recs, err := ReadAlpaca(filepath.Join(tt.cfg.Out, FileTrain))
+			recs, err := task.ReadRecords(filepath.Join(tt.cfg.Out, FileTrain))
 			if err != nil || len(recs) != st.Splits[SplitTrain].Rows {
 				t.Errorf("ReadAlpaca: %d records, %v; want %d", len(recs), err, st.Splits[SplitTrain].Rows)
 			}
@@ -162,7 +163,7 @@ func TestAmazonSample(t *testing.T) {
 	// no text in two splits
 	seen := map[string]string{}
 	for _, name := range []string{SplitTrain, SplitVal, SplitTest} {
-		recs, err := ReadAlpaca(filepath.Join(dir, "a", name+".json"))
+		recs, err := task.ReadRecords(filepath.Join(dir, "a", name+".json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,39 +259,7 @@ func TestRunReplacesStaleOutputs(t *testing.T) {
 	}
 }
 
-func TestReadAlpacaForms(t *testing.T) {
-	dir := t.TempDir()
-	files := map[string]string{
-		"array.json":  "\ufeff[\n {\"instruction\":\"i\",\"input\":\"a\",\"output\":\"1\"},\n {\"instruction\":\"i\",\"input\":\"b\",\"output\":\"0\",\"system\":\"s\"}\n]\n",
-		"lines.jsonl": "{\"instruction\":\"i\",\"input\":\"a\",\"output\":\"1\"}\n\n{\"instruction\":\"i\",\"input\":\"b\",\"output\":\"0\",\"system\":\"s\"}\n",
-	}
-	want := []Alpaca{{"i", "a", "1", "", ""}, {"i", "b", "0", "s", ""}}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(body), 0o644)
-		got, err := ReadAlpaca(p)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("%s: %v %v", name, got, err)
-		}
-	}
-	for name, body := range map[string]string{"empty.json": "  \n", "bad.json": `[{"instruction": 1}]`, "cut.json": `[{"instruction":"i"}`} {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(body), 0o644)
-		if _, err := ReadAlpaca(p); err == nil || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s: error %v should name the file", name, err)
-		}
-	}
-}
-
-func TestDefaultInstruction(t *testing.T) {
-	if DefaultInstruction("zh") != InstructionZH || DefaultInstruction("en") != InstructionEN || DefaultInstruction("fr") != InstructionEN {
-		t.Error("wrong default instruction")
-	}
-	for _, s := range []string{InstructionZH, InstructionEN} {
-		if !strings.Contains(s, "1") || !strings.Contains(s, "0") {
-			t.Errorf("%q does not ask for 1/0", s)
-		}
-	}
+func TestDetectLang(t *testing.T) {
 	if DetectLang([]string{"质量很好，物流也快", "Great product"}) != "zh" || DetectLang([]string{"Great phone, 很好 overall and I love it"}) != "en" {
 		t.Error("DetectLang")
 	}

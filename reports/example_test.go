@@ -12,7 +12,7 @@ import (
 
 	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/eval"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/example/ and example-report.png")
@@ -29,9 +29,9 @@ func amazonRows(t *testing.T) (texts []string, labels []int) {
 
 func writeAlpaca(t *testing.T, path string, texts []string, labels []int) {
 	t.Helper()
-	recs := make([]prep.Alpaca, len(texts))
+	recs := make([]task.Record, len(texts))
 	for i := range texts {
-		recs[i] = prep.Alpaca{Instruction: "Is this product review positive? Answer 1 or 0.", Input: texts[i], Output: fmt.Sprint(labels[i])}
+		recs[i] = task.Record{Instruction: "Is this product review positive? Answer 1 or 0.", Input: texts[i], Output: fmt.Sprint(labels[i])}
 	}
 	b, err := json.MarshalIndent(recs, "", " ")
 	if err != nil {

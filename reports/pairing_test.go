@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/eval"
-	"github.com/sentitune/sentitune/prep"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // TestBaselineSameRows: the baseline scores exactly the model's rows. Predictions without text
@@ -18,7 +18,7 @@ import (
 func TestBaselineSameRows(t *testing.T) {
 	ex := makeExample(t, 300)
 	// test.json as prep now writes it: every record carries its source id.
-	recs, err := prep.ReadAlpaca(filepath.Join(ex.prepDir, "test.json"))
+	recs, err := task.ReadRecords(filepath.Join(ex.prepDir, "test.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestBaselineSameRows(t *testing.T) {
 	t.Run("repeated id in test.json", func(t *testing.T) {
 		dup := filepath.Join(t.TempDir(), "prep")
 		os.MkdirAll(dup, 0o755)
-		recs := append([]prep.Alpaca(nil), recs...)
+		recs := append([]task.Record(nil), recs...)
 		recs[3].ID = recs[2].ID
 		b, _ := json.Marshal(recs)
 		os.WriteFile(filepath.Join(dup, "test.json"), b, 0o644)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -38,7 +39,7 @@ func TestIDsFromSourceToReport(t *testing.T) {
 	if _, err := runApp(t, "", "prep", "--input", in, "--test-ratio", "0.25", "--out", prepDir); err != nil {
 		t.Fatal(err)
 	}
-	testRecs, err := prep.ReadAlpaca(filepath.Join(prepDir, prep.FileTest))
+	testRecs, err := task.ReadRecords(filepath.Join(prepDir, prep.FileTest))
 	if err != nil {
 		t.Fatal(err)
 	}

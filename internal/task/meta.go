@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 )
 
 // MetaFile is sentitune's own file in an adapter folder (and in a merged model folder).
@@ -94,4 +96,26 @@ func ReadOptionalMeta(dir string) (*Meta, error) {
 		return nil, nil
 	}
 	return ReadMeta(dir)
+}
+
+// NewMeta is the contract a run training on records like rec leaves for scoring: their prompt
+// (the template's default system prompt spelt out), template, answer token ids (ids, in class
+// order), max length and cut. The adapter writer fills in the base model.
+func (ls Labels) NewMeta(rec Record, tok *tokenizer.Tokenizer, ids []int, maxLen int) Meta {
+	system := rec.System
+	if system == "" {
+		system = tok.Chat().DefaultSystem() // the same prompt, spelt out
+	}
+	byAnswer := make(map[string]int, len(ls))
+	for i, l := range ls {
+		byAnswer[l.Answer] = ids[i]
+	}
+	return Meta{
+		Instruction:    rec.Instruction,
+		System:         system,
+		LabelTokenIDs:  byAnswer,
+		ChatTemplate:   tok.Chat().Name(),
+		MaxLen:         maxLen,
+		TruncationSide: TruncationRight,
+	}
 }

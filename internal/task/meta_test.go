@@ -93,3 +93,20 @@ func TestReadMetaErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestNewMeta(t *testing.T) {
+	tok := bundledTok(t)
+	ids, err := Binary.TokenIDs(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Binary.NewMeta(Record{Instruction: "Rate it.", Input: "Great", Output: "1"}, tok, ids, 64)
+	want := Meta{Instruction: "Rate it.", System: tok.Chat().DefaultSystem(), LabelTokenIDs: map[string]int{"0": 15, "1": 16},
+		ChatTemplate: tok.Chat().Name(), MaxLen: 64, TruncationSide: TruncationRight}
+	if !reflect.DeepEqual(m, want) || m.System == "" {
+		t.Fatalf("NewMeta = %+v, want %+v", m, want)
+	}
+	if m := Binary.NewMeta(Record{Instruction: "Rate it.", System: "Be brief."}, tok, ids, 64); m.System != "Be brief." {
+		t.Fatalf("a record's own system prompt: got %q", m.System)
+	}
+}
