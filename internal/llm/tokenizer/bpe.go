@@ -5,14 +5,23 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
-// bpe is a byte-level BPE model: the merge with the lowest rank is applied
-// first, the leftmost occurrence on ties — the order Hugging Face tokenizers uses.
+// bpe is a BPE model: the merge with the lowest rank is applied first, the
+// leftmost occurrence on ties — the order Hugging Face tokenizers uses. A
+// byte-level model (GPT-2, Qwen, Llama-3) starts from one symbol per byte; a
+// SentencePiece-style one (Llama-2, Mistral, Gemma) from one per character,
+// spelling characters missing from the vocab as "<0xNN>" byte tokens.
 type bpe struct {
-	byteID       [256]int32       // id of each single byte's token
+	byteLevel    bool
+	byteID       [256]int32       // byte-level: each byte's token; else its "<0xNN>" token or -1
+	charID       map[rune]int32   // not byte-level: the single-character tokens
+	byteFallback bool             // not byte-level: unknown characters become "<0xNN>" tokens
+	unk          int32            // not byte-level: the token of other unknown characters, or -1 (dropped)
+	fuseUnk      bool             // consecutive unknown characters make one unk token
 	merges       map[uint64]merge // pair key → rank and merged id
-	vocab        map[string]int   // byte-level token string → id
+	vocab        map[string]int   // token string (byte-level form for byte-level models) → id
 	ignoreMerges bool             // a piece that is itself in the vocab is one token (Llama-3)
 	cache        *wordCache
 }
@@ -29,7 +38,7 @@ const heapThreshold = 64
 
 // appendPiece appends the ids of one pre-tokenized piece (raw UTF-8 bytes).
 func (m *bpe) appendPiece(dst []int, piece string) []int {
-	if len(piece) == 1 {
+	if len(piece) == 1 && m.byteLevel {
 		return append(dst, int(m.byteID[piece[0]]))
 	}
 	if ids, ok := m.cache.get(piece); ok {
@@ -49,18 +58,61 @@ func (m *bpe) appendPiece(dst []int, piece string) []int {
 // encodeWord runs BPE on one piece without the cache.
 func (m *bpe) encodeWord(piece string) []int32 {
 	if m.ignoreMerges {
-		if id, ok := m.vocab[byteLevelString(piece)]; ok {
+		key := piece
+		if m.byteLevel {
+			key = byteLevelString(piece)
+		}
+		if id, ok := m.vocab[key]; ok {
 			return []int32{int32(id)}
 		}
 	}
-	syms := make([]int32, len(piece))
-	for i := 0; i < len(piece); i++ {
-		syms[i] = m.byteID[piece[i]]
+	var syms []int32
+	if m.byteLevel {
+		syms = make([]int32, len(piece))
+		for i := 0; i < len(piece); i++ {
+			syms[i] = m.byteID[piece[i]]
+		}
+	} else {
+		syms = m.charSymbols(piece)
 	}
 	if len(syms) > heapThreshold {
 		return m.mergeHeap(syms)
 	}
 	return m.mergeLinear(syms)
+}
+
+// charSymbols is the starting point of SentencePiece-style BPE: one token per
+// character, "<0xNN>" tokens for characters the vocab lacks, else unk.
+func (m *bpe) charSymbols(piece string) []int32 {
+	syms := make([]int32, 0, len(piece))
+	prevUnk := false
+	for i, r := range piece {
+		if id, ok := m.charID[r]; ok {
+			syms, prevUnk = append(syms, id), false
+			continue
+		}
+		if m.byteFallback && m.hasByteTokens(piece[i:i+utf8.RuneLen(r)]) {
+			for k := i; k < i+utf8.RuneLen(r); k++ {
+				syms = append(syms, m.byteID[piece[k]])
+			}
+			prevUnk = false
+			continue
+		}
+		if m.unk >= 0 && !(m.fuseUnk && prevUnk) {
+			syms = append(syms, m.unk)
+		}
+		prevUnk = m.unk >= 0
+	}
+	return syms
+}
+
+func (m *bpe) hasByteTokens(ch string) bool {
+	for k := 0; k < len(ch); k++ {
+		if m.byteID[ch[k]] < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *bpe) rankOf(a, b int32) int32 {

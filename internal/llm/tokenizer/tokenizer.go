@@ -19,21 +19,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Tokenizer encodes text to token ids and back. Build one with Load.
 type Tokenizer struct {
 	model     bpe
-	pre       preTokenizer
-	nfc       bool
+	norm      normalizer    // nil: none
+	meta      *metaspace    // Metaspace pre-tokenizer's rewrite, or nil
+	pre       preTokenizer  // nil: a segment is one piece
+	dec       textDecoder   // nil for byte-level vocabularies (idBytes decode them)
 	rawAdded  *addedMatcher // added tokens with normalized=false: matched on the raw text
 	normAdded *addedMatcher // normalized=true: matched after NFC
 	added     map[string]int
 	idToken   []string // token text by id ("" for an unused id)
-	idBytes   [][]byte // what each id decodes to
+	idBytes   [][]byte // what each id decodes to (byte-level vocabularies)
 	eos, pad  int
 	bos       int
 	chat      *Chat
@@ -84,11 +85,19 @@ type component struct {
 	Type           string       `json:"type"`
 	Normalizers    []*component `json:"normalizers"`
 	PreTokenizers  []*component `json:"pretokenizers"`
+	Decoders       []*component `json:"decoders"`
 	Pattern        *pattern     `json:"pattern"`
 	Behavior       string       `json:"behavior"`
 	Invert         bool         `json:"invert"`
-	AddPrefixSpace bool         `json:"add_prefix_space"`
+	AddPrefixSpace *bool        `json:"add_prefix_space"`
 	UseRegex       *bool        `json:"use_regex"`
+	Prepend        string       `json:"prepend"`        // Prepend normalizer
+	Content        string       `json:"content"`        // Replace, Strip
+	Replacement    string       `json:"replacement"`    // Metaspace
+	PrependScheme  string       `json:"prepend_scheme"` // Metaspace
+	Split          *bool        `json:"split"`          // Metaspace
+	Start          int          `json:"start"`          // Strip decoder
+	Stop           int          `json:"stop"`           // Strip decoder
 }
 
 type pattern struct {
@@ -101,6 +110,9 @@ type tokenizerBPE struct {
 	Vocab                   json.RawMessage `json:"vocab"`
 	Merges                  json.RawMessage `json:"merges"`
 	IgnoreMerges            bool            `json:"ignore_merges"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	UnkToken                *string         `json:"unk_token"`
+	FuseUnk                 bool            `json:"fuse_unk"`
 	ContinuingSubwordPrefix string          `json:"continuing_subword_prefix"`
 	EndOfWordSuffix         string          `json:"end_of_word_suffix"`
 }
@@ -137,7 +149,7 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 		return nil, errors.New(`no "model" section`)
 	}
 	if m.Type != "" && m.Type != "BPE" {
-		return nil, fmt.Errorf("model type %q is not supported (only byte-level BPE)", m.Type)
+		return nil, fmt.Errorf("model type %q is not supported (only BPE)", m.Type)
 	}
 	vocab, err := parseVocab(m.Vocab)
 	if err != nil {
@@ -150,39 +162,75 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 		return nil, errors.New("BPE with continuing_subword_prefix/end_of_word_suffix is not supported")
 	}
 	t := &Tokenizer{added: map[string]int{}}
-	if t.nfc, err = normalizerNFC(f.Normalizer); err != nil {
+	if t.norm, err = normalizerOf(f.Normalizer); err != nil {
 		return nil, err
 	}
-	if t.pre, err = preTokenizerOf(f.PreTokenizer); err != nil {
+	stage, err := preStageOf(f.PreTokenizer)
+	if err != nil {
 		return nil, err
 	}
-	if f.Decoder != nil && f.Decoder.Type != "ByteLevel" {
-		return nil, fmt.Errorf("decoder %q is not supported (only ByteLevel)", f.Decoder.Type)
+	t.meta, t.pre = stage.meta, stage.split
+	if err := t.setDecoder(f.Decoder, stage.byteLevel); err != nil {
+		return nil, err
 	}
+	if err := t.setVocab(vocab, f.AddedTokens, stage.byteLevel); err != nil {
+		return nil, err
+	}
+	t.model = bpe{byteLevel: stage.byteLevel, vocab: vocab, ignoreMerges: m.IgnoreMerges, cache: newWordCache()}
+	if stage.byteLevel {
+		err = t.model.setByteTokens(vocab)
+	} else {
+		err = t.model.setCharTokens(vocab, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, t.model.setMerges(vocab, m.Merges)
+}
 
+func (t *Tokenizer) setDecoder(c *component, byteLevel bool) error {
+	if byteLevel {
+		if c != nil && c.Type != "ByteLevel" {
+			return fmt.Errorf("decoder %q is not supported with a ByteLevel pre-tokenizer (only ByteLevel)", c.Type)
+		}
+		return nil
+	}
+	var err error
+	t.dec, err = textDecoderOf(c)
+	return err
+}
+
+// setVocab fills the id tables and the added-token matchers.
+func (t *Tokenizer) setVocab(vocab map[string]int, added []*addedToken, byteLevel bool) error {
 	size := 0
 	for _, id := range vocab {
 		if id < 0 {
-			return nil, fmt.Errorf("vocab has a negative id %d", id)
+			return fmt.Errorf("vocab has a negative id %d", id)
 		}
 		size = max(size, id+1)
 	}
-	for _, a := range f.AddedTokens {
+	for _, a := range added {
 		if a.ID < 0 || a.Content == "" {
-			return nil, fmt.Errorf("added token %q has an invalid id %d or empty content", a.Content, a.ID)
+			return fmt.Errorf("added token %q has an invalid id %d or empty content", a.Content, a.ID)
 		}
 		size = max(size, a.ID+1)
 	}
 	t.idToken = make([]string, size)
-	t.idBytes = make([][]byte, size)
+	if byteLevel {
+		t.idBytes = make([][]byte, size)
+	}
 	for tok, id := range vocab {
 		t.idToken[id] = tok
-		t.idBytes[id] = byteLevelDecode(tok)
+		if byteLevel {
+			t.idBytes[id] = byteLevelDecode(tok)
+		}
 	}
 	var raw, normd, rawOrd, normOrd []*addedToken
-	for _, a := range f.AddedTokens {
+	for _, a := range added {
 		t.idToken[a.ID] = a.Content
-		t.idBytes[a.ID] = []byte(a.Content)
+		if byteLevel {
+			t.idBytes[a.ID] = []byte(a.Content)
+		}
 		t.added[a.Content] = a.ID
 		if a.Normalized {
 			normd = append(normd, a)
@@ -197,92 +245,66 @@ func fromFile(f *tokenizerFile) (*Tokenizer, error) {
 	}
 	t.rawAdded, t.normAdded = newAddedMatcher(raw), newAddedMatcher(normd)
 	t.rawOrdinary, t.normOrdinary = newAddedMatcher(rawOrd), newAddedMatcher(normOrd)
+	return nil
+}
 
-	t.model = bpe{vocab: vocab, ignoreMerges: m.IgnoreMerges, cache: newWordCache()}
+func (m *bpe) setByteTokens(vocab map[string]int) error {
 	for b := 0; b < 256; b++ {
 		tok := string(byteToRune[b])
 		id, ok := vocab[tok]
 		if !ok {
-			return nil, fmt.Errorf("vocab lacks the byte-level token %q for byte 0x%02X (not a byte-level BPE vocab?)", tok, b)
+			return fmt.Errorf("vocab lacks the byte-level token %q for byte 0x%02X (not a byte-level BPE vocab?)", tok, b)
 		}
-		t.model.byteID[b] = int32(id)
+		m.byteID[b] = int32(id)
 	}
-	pairs, err := parseMerges(m.Merges)
+	return nil
+}
+
+// setCharTokens prepares SentencePiece-style BPE: single-character tokens,
+// "<0xNN>" byte tokens and the unk token.
+func (m *bpe) setCharTokens(vocab map[string]int, f *tokenizerBPE) error {
+	m.charID = make(map[rune]int32)
+	for tok, id := range vocab {
+		if r, w := utf8.DecodeRuneInString(tok); w == len(tok) && (w > 1 || r < utf8.RuneSelf) {
+			m.charID[r] = int32(id)
+		}
+	}
+	m.byteFallback, m.fuseUnk, m.unk = f.ByteFallback, f.FuseUnk, -1
+	for b := range m.byteID {
+		m.byteID[b] = -1
+		if id, ok := vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			m.byteID[b] = int32(id)
+		}
+	}
+	if f.UnkToken != nil {
+		id, ok := vocab[*f.UnkToken]
+		if !ok {
+			return fmt.Errorf("model unk_token %q is not in the vocab", *f.UnkToken)
+		}
+		m.unk = int32(id)
+	}
+	return nil
+}
+
+func (m *bpe) setMerges(vocab map[string]int, raw json.RawMessage) error {
+	pairs, err := parseMerges(raw)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t.model.merges = make(map[uint64]merge, len(pairs))
+	m.merges = make(map[uint64]merge, len(pairs))
 	for rank, p := range pairs {
 		a, okA := vocab[p[0]]
 		b, okB := vocab[p[1]]
 		ab, okAB := vocab[p[0]+p[1]]
 		if !okA || !okB || !okAB {
-			return nil, fmt.Errorf("merge %d (%q %q) uses a token missing from the vocab", rank, p[0], p[1])
+			return fmt.Errorf("merge %d (%q %q) uses a token missing from the vocab", rank, p[0], p[1])
 		}
 		k := pairKey(int32(a), int32(b))
-		if _, dup := t.model.merges[k]; !dup { // the first (lowest-rank) occurrence wins
-			t.model.merges[k] = merge{rank: int32(rank), id: int32(ab)}
+		if _, dup := m.merges[k]; !dup { // the first (lowest-rank) occurrence wins
+			m.merges[k] = merge{rank: int32(rank), id: int32(ab)}
 		}
 	}
-	return t, nil
-}
-
-func normalizerNFC(c *component) (bool, error) {
-	if c == nil {
-		return false, nil
-	}
-	switch c.Type {
-	case "NFC":
-		return true, nil
-	case "Sequence":
-		nfc := false
-		for _, n := range c.Normalizers {
-			ok, err := normalizerNFC(n)
-			if err != nil {
-				return false, err
-			}
-			nfc = nfc || ok
-		}
-		return nfc, nil
-	}
-	return false, fmt.Errorf("normalizer %q is not supported (only NFC)", c.Type)
-}
-
-func preTokenizerOf(c *component) (preTokenizer, error) {
-	if c == nil {
-		return nil, errors.New("no pre_tokenizer (byte-level BPE needs one)")
-	}
-	switch c.Type {
-	case "ByteLevel": // GPT-2 style: the ByteLevel step splits with its own regex
-		if c.AddPrefixSpace {
-			return nil, errors.New("ByteLevel pre-tokenizer with add_prefix_space is not supported")
-		}
-		if c.UseRegex != nil && !*c.UseRegex {
-			return nil, errors.New("ByteLevel pre-tokenizer without a regex splits nothing: not supported")
-		}
-		return newPreTokenizer(gpt2Pattern)
-	case "Sequence":
-		if len(c.PreTokenizers) == 2 && c.PreTokenizers[0].Type == "Split" && c.PreTokenizers[1].Type == "ByteLevel" {
-			s, bl := c.PreTokenizers[0], c.PreTokenizers[1]
-			if bl.AddPrefixSpace {
-				return nil, errors.New("ByteLevel pre-tokenizer with add_prefix_space is not supported")
-			}
-			if s.Pattern == nil || s.Pattern.Regex == nil {
-				return nil, errors.New("Split pre-tokenizer without a Regex pattern is not supported")
-			}
-			if s.Behavior != "Isolated" || s.Invert {
-				return nil, fmt.Errorf("Split behavior %q (invert %v) is not supported (only Isolated)", s.Behavior, s.Invert)
-			}
-			split, err := newPreTokenizer(*s.Pattern.Regex)
-			if err != nil || (bl.UseRegex != nil && !*bl.UseRegex) {
-				return split, err
-			}
-			// use_regex defaults to true: ByteLevel splits each piece again with GPT-2's regex.
-			gpt2, err := newPreTokenizer(gpt2Pattern)
-			return chainSplitter{split, gpt2}, err
-		}
-	}
-	return nil, fmt.Errorf("pre_tokenizer %q is not supported (expected Split regex + ByteLevel, as in Qwen2/Llama-3)", c.Type)
+	return nil
 }
 
 // tokenizerConfig is the part of tokenizer_config.json this package reads.
@@ -405,34 +427,44 @@ func (t *Tokenizer) appendText(ids []int, text string, raw, normd *addedMatcher)
 	for from := 0; ; {
 		a, b, tok := raw.find(text, from)
 		if tok == nil {
-			return t.appendSegment(ids, text[from:], normd)
+			return t.appendSegment(ids, text[from:], from == 0, normd)
 		}
-		ids = t.appendSegment(ids, text[from:a], normd)
+		ids = t.appendSegment(ids, text[from:a], from == 0, normd)
 		ids = append(ids, tok.ID)
 		from = b
 	}
 }
 
-// appendSegment encodes text that holds no raw added token.
-func (t *Tokenizer) appendSegment(ids []int, seg string, normd *addedMatcher) []int {
+// appendSegment encodes text that holds no raw added token; first says
+// whether it starts the text (for Metaspace's prepend_scheme "first").
+func (t *Tokenizer) appendSegment(ids []int, seg string, first bool, normd *addedMatcher) []int {
 	if seg == "" {
 		return ids
 	}
-	if t.nfc {
-		seg = norm.NFC.String(seg)
+	if t.norm != nil {
+		seg = t.norm.normalize(seg)
 	}
 	for from := 0; ; {
 		a, b, tok := normd.find(seg, from)
 		if tok == nil {
-			return t.appendPieces(ids, seg[from:])
+			return t.appendPieces(ids, seg[from:], first && from == 0)
 		}
-		ids = t.appendPieces(ids, seg[from:a])
+		ids = t.appendPieces(ids, seg[from:a], first && from == 0)
 		ids = append(ids, tok.ID)
 		from = b
 	}
 }
 
-func (t *Tokenizer) appendPieces(ids []int, s string) []int {
+func (t *Tokenizer) appendPieces(ids []int, s string, first bool) []int {
+	if s == "" {
+		return ids
+	}
+	if t.meta != nil {
+		s = t.meta.rewrite(s, first)
+	}
+	if t.pre == nil {
+		return t.model.appendPiece(ids, s)
+	}
 	if sp, ok := t.pre.(regexSplitter); ok { // the common case, without a pieces slice
 		for i := 0; i < len(s); {
 			end := sp.next(s, i)
@@ -461,13 +493,24 @@ func invalidOffset(s string) int {
 // Decode returns the text of ids. Special tokens are kept as their text;
 // byte sequences that are not valid UTF-8 (an id sequence cut inside a
 // character) become U+FFFD. Hugging Face's clean_up_tokenization_spaces is
-// not applied, so Decode(Encode(s)) is NFC(s) for every model.
+// not applied, so Decode(Encode(s)) is the normalized s for byte-level
+// models (NFC(s) for Qwen); SentencePiece-style models run tokenizer.json's
+// decoder (Llama-2's strips the leading space its normalizer added).
 func (t *Tokenizer) Decode(ids []int) (string, error) {
-	var buf []byte
 	for i, id := range ids {
-		if id < 0 || id >= len(t.idBytes) || t.idBytes[id] == nil {
-			return "", fmt.Errorf("decode: id %d at position %d is not in the vocabulary (size %d)", id, i, len(t.idBytes))
+		if id < 0 || id >= len(t.idToken) || (t.idToken[id] == "" && (t.idBytes == nil || t.idBytes[id] == nil)) {
+			return "", fmt.Errorf("decode: id %d at position %d is not in the vocabulary (size %d)", id, i, len(t.idToken))
 		}
+	}
+	if t.dec != nil {
+		tokens := make([]string, len(ids))
+		for i, id := range ids {
+			tokens[i] = t.idToken[id]
+		}
+		return strings.Join(t.dec.decodeChain(tokens), ""), nil
+	}
+	var buf []byte
+	for _, id := range ids {
 		buf = append(buf, t.idBytes[id]...)
 	}
 	if utf8.Valid(buf) {
@@ -477,7 +520,8 @@ func (t *Tokenizer) Decode(ids []int) (string, error) {
 }
 
 // TokenID returns the id of a token as written in tokenizer.json: an added
-// token's content ("<|im_end|>") or a vocab entry in byte-level form ("Ġthe").
+// token's content ("<|im_end|>") or a vocab entry, in byte-level form ("Ġthe")
+// for byte-level models and with "▁" for SentencePiece-style ones ("▁the").
 func (t *Tokenizer) TokenID(tok string) (int, bool) {
 	if id, ok := t.added[tok]; ok {
 		return id, true

@@ -211,7 +211,7 @@ func writeModelDir(t *testing.T, edit func(files map[string][]byte)) string {
 
 func TestLoadDir(t *testing.T) {
 	dir := writeModelDir(t, func(f map[string][]byte) {
-		f["chat_template.jinja"] = []byte("{{ '<|im_start|>' }} You are a helpful assistant.")
+		f["chat_template.jinja"] = []byte("{% for m in messages %}{% if loop.first and m.role != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n")
 	})
 	tok, err := Load(dir)
 	if err != nil {
@@ -233,7 +233,7 @@ func TestLoadDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := tok.Chat(); c == nil || c.Name() != TemplateChatML || c.DefaultSystem() != qwenSystem || tok.EOSID() != -1 {
+	if c := tok.Chat(); c == nil || c.Name() != "chatml" || c.DefaultSystem() != qwenSystem || tok.EOSID() != -1 {
 		t.Errorf("without tokenizer_config.json: chat %v, eos %d", c, tok.EOSID())
 	}
 	if ids, _ := tok.Chat().EncodeAnswer(" "); !slices.Equal(ids, []int{int(tok.model.byteID[' ']), 301}) {
@@ -269,13 +269,18 @@ func TestLoadErrors(t *testing.T) {
 		{"no model", []byte(`{"added_tokens":[]}`), nil, `no "model" section`},
 		{"empty vocab", []byte(`{"model":{"type":"BPE","vocab":{},"merges":[]}}`), nil, "empty vocab"},
 		{"unigram", []byte(`{"model":{"type":"Unigram","vocab":[]}}`), nil, `model type "Unigram"`},
-		{"metaspace", replace(`"type":"Sequence"`, `"type":"Metaspace"`), nil, `pre_tokenizer "Metaspace"`},
+		{"unknown pre-tokenizer", replace(`"type":"Sequence"`, `"type":"BertPreTokenizer"`), nil, `DIR/tokenizer.json: pre_tokenizer "BertPreTokenizer" is not supported`},
+		{"metaspace without replacement", replace(`"type":"Sequence"`, `"type":"Metaspace"`), nil, `Metaspace replacement "" is not one character`},
 		{"bad regex", replace(`(?!\\S)`, `(?!\\S`), nil, "compile split pattern"},
 		{"unknown merge token", replace(`["Ġ","Ġ"]`, `["Ġ","nosuch"]`), nil, `merge 0 ("Ġ" "nosuch")`},
-		{"NFKC", replace(`"type":"NFC"`, `"type":"NFKC"`), nil, `normalizer "NFKC"`},
+		{"unknown normalizer", replace(`"type":"NFC"`, `"type":"Precompiled"`), nil, `DIR/tokenizer.json: normalizer "Precompiled" is not supported`},
+		{"prepend without prefix", replace(`"type":"NFC"`, `"type":"Prepend"`), nil, `normalizer "Prepend" has no "prepend" string`},
+		{"unknown decoder", replace(`"model":`, `"decoder":{"type":"WordPiece"},"model":`), nil, `decoder "WordPiece" is not supported with a ByteLevel pre-tokenizer`},
 		{"bad config", []byte(small), []byte(`{"eos_token": 5}`), "parse DIR/tokenizer_config.json: eos_token"},
 		{"template without its tokens", []byte(`{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":` + byteVocabJSON() + `,"merges":[]}}`),
-			[]byte(`{"chat_template":"<|im_start|>"}`), `needs the special token "<|im_start|>"`},
+			[]byte(`{"chat_template":"<|im_start|>"}`), `chat template model does not write the user's message exactly once`},
+		{"answer token not in tokenizer.json", []byte(`{"pre_tokenizer":{"type":"ByteLevel"},"model":{"type":"BPE","vocab":` + byteVocabJSON() + `,"merges":[]}}`),
+			[]byte(`{"chat_template":"{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}"}`), `ends an answer with "<|im_end|>", which holds no token of tokenizer.json`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

