@@ -17,7 +17,7 @@ import (
 const ConfigFile = "config.json"
 
 // SupportedModelTypes lists the config.json model_type values sentitune can run.
-var SupportedModelTypes = []string{"llama", "qwen2"}
+var SupportedModelTypes = []string{"gemma2", "gemma3_text", "glm4", "llama", "qwen2"}
 
 // Config is the part of a Hugging Face config.json that defines a Qwen2/Llama decoder.
 // Defaults follow transformers' Qwen2Config and LlamaConfig.
@@ -45,6 +45,7 @@ type Config struct {
 	HiddenAct             string // always "silu"
 	BOSTokenID            *int
 	EOSTokenIDs           []int
+	ArchOptions           // gemma2, gemma3_text, glm4 (arch_gemma.go, arch_glm4.go)
 }
 
 // RopeScaling is config.json's rope_scaling (or transformers 5's rope_parameters) for the
@@ -204,6 +205,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.EOSTokenIDs, err = parseIDList(raw.EOSTokenID); err != nil {
 		return nil, fmt.Errorf("eos_token_id: %w", err)
 	}
+	if err := parseArchOptions(c, data); err != nil {
+		return nil, err
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -239,9 +243,10 @@ func (c *Config) Validate() error {
 	if !(c.RMSNormEps > 0) || math.IsInf(c.RMSNormEps, 0) {
 		problems = append(problems, fmt.Sprintf("rms_norm_eps must be positive, got %g", c.RMSNormEps))
 	}
-	if c.HiddenAct != "silu" {
-		problems = append(problems, fmt.Sprintf("hidden_act %q is not supported (only silu)", c.HiddenAct))
+	if c.HiddenAct != "silu" && !(c.HiddenAct == "gelu_pytorch_tanh" && c.GemmaNorm) {
+		problems = append(problems, fmt.Sprintf("hidden_act %q is not supported (only silu; gemma: gelu_pytorch_tanh)", c.HiddenAct))
 	}
+	problems = append(problems, c.validateArchOptions()...)
 	if !isSupportedModelType(c.ModelType) {
 		problems = append(problems, fmt.Sprintf("unsupported model_type %q; supported: %s",
 			c.ModelType, strings.Join(SupportedModelTypes, ", ")))

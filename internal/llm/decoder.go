@@ -2,7 +2,6 @@ package llm
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/sentitune/sentitune/internal/torch"
 )
@@ -20,23 +19,29 @@ import (
 type decoderLayer struct {
 	InputNorm    *torch.Tensor // input_layernorm.weight [H]
 	Attn         attention     // self_attn
-	PostAttnNorm *torch.Tensor // post_attention_layernorm.weight [H]
+	AttnOutNorm  *torch.Tensor // on the attention output (gemma, glm4), else nil
+	PostAttnNorm *torch.Tensor // before the MLP: post_attention_layernorm (gemma: pre_feedforward_layernorm) [H]
 	MLP          mlp           // mlp
-	eps          float64
+	MLPOutNorm   *torch.Tensor // on the MLP output (gemma, glm4), else nil
+	cfg          *Config
+	sliding      bool      // attends within cfg.SlidingWindow
 	projections  []*linear // the layer's linears in layerWeights order (LoRA, merge)
 }
 
 // attention is GQA self-attention with rotary positions.
 type attention struct {
 	Q, K, V, O              *linear       // q_proj, k_proj, v_proj, o_proj
-	QNorm, KNorm            *torch.Tensor // q_norm, k_norm [head_dim] (qwen3), else nil
+	QNorm, KNorm            *torch.Tensor // q_norm, k_norm [head_dim] (qwen3, gemma3), else nil
 	heads, kvHeads, headDim int64
-	eps                     float64
+	cfg                     *Config
 }
 
-// mlp is the SwiGLU feed-forward: down(silu(gate(x)) · up(x)).
+// mlp is the gated feed-forward: down(act(gate(x)) · up(x)), act silu (SwiGLU) or gelu-tanh
+// (gemma's GeGLU); glm4 computes gate and up as one gate_up_proj.
 type mlp struct {
 	Gate, Up, Down *linear // gate_proj, up_proj, down_proj
+	GateUp         *linear // gate_up_proj [2·I, H] (glm4), else nil
+	cfg            *Config
 }
 
 // ropeAt holds cos/sin broadcastable to [B, heads, T, head_dim].
@@ -47,8 +52,9 @@ func newDecoderLayer(cfg *Config, i int, load func(string) *torch.Tensor) *decod
 	p := LayerPrefix(i)
 	l := &decoderLayer{
 		Attn: attention{heads: int64(cfg.NumAttentionHeads), kvHeads: int64(cfg.NumKeyValueHeads),
-			headDim: int64(cfg.HeadDim), eps: cfg.RMSNormEps},
-		eps: cfg.RMSNormEps,
+			headDim: int64(cfg.HeadDim), cfg: cfg},
+		MLP: mlp{cfg: cfg},
+		cfg: cfg, sliding: cfg.slidingLayer(i),
 	}
 	for _, w := range cfg.layerWeights() {
 		name := p + w.Module
@@ -79,6 +85,11 @@ type attnQueries struct {
 	rope   ropeAt        // cos/sin at the query positions, [B or 1, 1, n, head_dim]
 	mask   *torch.Tensor // additive, broadcastable to [B, 1, n, T]; nil for none
 	causal bool          // also hide keys after each query (all-position queries)
+	// local is the same queries for the sliding layers when an architecture mixes sliding and
+	// full layers (gemma): their window mask, and their rotary tables (gemma3's local base) for
+	// the queries and for the keys (keyRope, set in local only). nil: every layer uses these.
+	local   *attnQueries
+	keyRope ropeAt
 }
 
 // pick selects the query rows of t [B, T, H]: [B, n, H], or t itself for all positions.
@@ -92,9 +103,17 @@ func (q *attnQueries) pick(s *torch.Scope, t *torch.Tensor, B, T int64) *torch.T
 
 // Forward maps x [B, T, H] to the layer's output at q's positions, [B, q.n, H].
 func (l *decoderLayer) Forward(s *torch.Scope, x *torch.Tensor, keyRope ropeAt, q *attnQueries, B, T int64, train bool) *torch.Tensor {
-	hn := s.RMSNorm(x, l.InputNorm, l.eps) // per position: picking before or after is the same
-	h := s.Add(q.pick(s, x, B, T), l.Attn.Forward(s, hn, q.pick(s, hn, B, T), keyRope, q, B, T, train))
-	return s.Add(h, l.MLP.Forward(s, s.RMSNorm(h, l.PostAttnNorm, l.eps), train))
+	hn := l.cfg.rmsNorm(s, x, l.InputNorm) // per position: picking before or after is the same
+	a := l.Attn.Forward(s, hn, q.pick(s, hn, B, T), keyRope, q, B, T, train)
+	if l.AttnOutNorm != nil {
+		a = l.cfg.rmsNorm(s, a, l.AttnOutNorm)
+	}
+	h := s.Add(q.pick(s, x, B, T), a)
+	f := l.MLP.Forward(s, l.cfg.rmsNorm(s, h, l.PostAttnNorm), train)
+	if l.MLPOutNorm != nil {
+		f = l.cfg.rmsNorm(s, f, l.MLPOutNorm)
+	}
+	return s.Add(h, f)
 }
 
 // Forward is self-attention of the queries of xq [B, q.n, H] over the keys and values of x [B, T, H].
@@ -103,14 +122,23 @@ func (a *attention) Forward(s *torch.Scope, x, xq *torch.Tensor, keyRope ropeAt,
 	heads := func(y *torch.Tensor, n, t int64) *torch.Tensor { // [B, t, n·hd] → [B, n, t, hd]
 		return s.Transpose(s.Reshape(y, B, t, n, hd), 1, 2)
 	}
-	qh := s.RoPE(a.headNorm(s, heads(a.Q.Forward(s, xq, train), nH, q.n), a.QNorm), q.rope.cos, q.rope.sin)
-	k := s.RoPE(a.headNorm(s, heads(a.K.Forward(s, x, train), nKV, T), a.KNorm), keyRope.cos, keyRope.sin)
+	var perm *torch.Tensor // glm4: q and k dims reordered so that the half-split RoPE is its rotation
+	if a.cfg.interleavedRope() {
+		perm = s.ToDevice(s.FromInt64(a.cfg.glm4Perm(), hd), x.Device())
+	}
+	qh := s.RoPE(permuteHeads(s, a.headNorm(s, heads(a.Q.Forward(s, xq, train), nH, q.n), a.QNorm), perm), q.rope.cos, q.rope.sin)
+	k := s.RoPE(permuteHeads(s, a.headNorm(s, heads(a.K.Forward(s, x, train), nKV, T), a.KNorm), perm), keyRope.cos, keyRope.sin)
 	v := heads(a.V.Forward(s, x, train), nKV, T)
 	if nKV != nH { // GQA: each key/value head serves nH/nKV query heads (transformers' repeat_kv)
 		k = repeatKV(s, k, B, nKV, nH/nKV, T, hd)
 		v = repeatKV(s, v, B, nKV, nH/nKV, T, hd)
 	}
-	o := s.SDPA(qh, k, v, q.mask, q.causal, 1/math.Sqrt(float64(hd)))
+	var o *torch.Tensor
+	if c := a.cfg.AttnLogitSoftcap; c > 0 {
+		o = attendSoftcapped(s, qh, k, v, q.mask, q.causal, a.cfg.attnScale(), c)
+	} else {
+		o = s.SDPA(qh, k, v, q.mask, q.causal, a.cfg.attnScale())
+	}
 	return a.O.Forward(s, s.Reshape(s.Transpose(o, 1, 2), B, q.n, nH*hd), train)
 }
 
@@ -119,16 +147,27 @@ func (a *attention) headNorm(s *torch.Scope, t, w *torch.Tensor) *torch.Tensor {
 	if w == nil {
 		return t
 	}
-	return s.RMSNorm(t, w, a.eps)
+	return a.cfg.rmsNorm(s, t, w)
 }
 
 func repeatKV(s *torch.Scope, t *torch.Tensor, B, nKV, rep, T, hd int64) *torch.Tensor {
 	return s.Reshape(s.Expand(s.Unsqueeze(t, 2), B, nKV, rep, T, hd), B, nKV*rep, T, hd)
 }
 
-// Forward is the SwiGLU MLP.
+// Forward is the gated MLP.
 func (f *mlp) Forward(s *torch.Scope, x *torch.Tensor, train bool) *torch.Tensor {
-	return f.Down.Forward(s, s.SiLUMul(f.Gate.Forward(s, x, train), f.Up.Forward(s, x, train)), train)
+	var gate, up *torch.Tensor
+	if f.GateUp != nil {
+		gu := f.GateUp.Forward(s, x, train)
+		inter := int64(f.cfg.IntermediateSize)
+		gate, up = s.Narrow(gu, -1, 0, inter), s.Narrow(gu, -1, inter, inter)
+	} else {
+		gate, up = f.Gate.Forward(s, x, train), f.Up.Forward(s, x, train)
+	}
+	if f.cfg.HiddenAct == "gelu_pytorch_tanh" {
+		return f.Down.Forward(s, geluTanhMul(s, gate, up), train)
+	}
+	return f.Down.Forward(s, s.SiLUMul(gate, up), train)
 }
 
 // forward embeds ids [B·T] and runs every layer and the final norm: [B, n, H] in s, where the last
@@ -145,6 +184,9 @@ func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, keyRope ropeAt, a
 	} else {
 		x = s.Embedding(m.embed, idt)
 	}
+	if sc := m.cfg.embedScale(m.dtype); sc != 1 {
+		x = s.MulScalar(x, sc)
+	}
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("forward: embeddings: %w", err)
 	}
@@ -153,11 +195,14 @@ func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, keyRope ropeAt, a
 	var carried *torch.Tensor // the previous layer's output, owned by no scope
 	defer func() { carried.Free() }()
 	for i, layer := range m.layers {
-		q := all
+		q, kr := all, keyRope
 		if i == len(m.layers)-1 {
 			q = last
 		}
-		y := layer.Forward(ls, x, keyRope, q, b, t, train)
+		if layer.sliding && q.local != nil {
+			q, kr = q.local, q.local.keyRope
+		}
+		y := layer.Forward(ls, x, kr, q, b, t, train)
 		if err := ls.Err(); err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", i, err)
 		}
@@ -166,7 +211,7 @@ func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, keyRope ropeAt, a
 		carried.Free()
 		carried, x = y, y
 	}
-	out := s.RMSNorm(x, m.norm, m.cfg.RMSNormEps)
+	out := m.cfg.rmsNorm(s, x, m.norm)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("forward: final norm: %w", err)
 	}

@@ -103,6 +103,9 @@ func RandomWeights(cfg *Config, init RandomInit) ([]TensorData, error) {
 				if init.NormJitter > 0 {
 					vals[i] = float32(scale * (1 + init.NormJitter*rng.NormFloat64()))
 				}
+				if cfg.GemmaNorm {
+					vals[i]-- // gemma stores w − 1
+				}
 			}
 		} else {
 			for i := range vals {
@@ -165,6 +168,7 @@ func InitRandomModel(dir string, preset string, seed uint64, dtype string) error
 // InitOptions are InitRandomModelWith's choices; the zero LogitScale gives InitRandomModel's weights.
 type InitOptions struct {
 	Preset     string  // "tiny" or "small"
+	Arch       string  // "" (qwen2) or one of ArchPresets
 	Seed       uint64  // seed of every tensor's stream
 	DType      string  // "f32" (default), "bf16" or "f16"
 	LogitScale float64 // RandomInit.LogitScale: 0 keeps the final norm at 1
@@ -176,7 +180,7 @@ func InitRandomModelWith(dir string, opt InitOptions) error {
 	if opt.LogitScale < 0 || math.IsNaN(opt.LogitScale) || math.IsInf(opt.LogitScale, 0) {
 		return fmt.Errorf("init-model: logit scale %v must be a finite number ≥ 0", opt.LogitScale)
 	}
-	cfg, err := PresetConfig(preset)
+	cfg, err := ArchPresetConfig(preset, opt.Arch)
 	if err != nil {
 		return err
 	}
@@ -323,6 +327,7 @@ func (c *Config) HFJSON() ([]byte, error) {
 		m["mlp_bias"] = c.MLPBias
 		m["pretraining_tp"] = 1
 	}
+	c.archJSON(m)
 	return marshalSortedJSON(m)
 }
 

@@ -3,7 +3,6 @@ package llm
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"unsafe"
@@ -69,6 +68,8 @@ type Model struct {
 	ropeMu  sync.Mutex
 	ropeCos *torch.Tensor // [n, head_dim] in the model dtype, positions 0..n-1
 	ropeSin *torch.Tensor
+	// gemma3's sliding layers rotate at rope_local_base_freq: their own tables, or nil.
+	ropeLocalCos, ropeLocalSin *torch.Tensor
 }
 
 // safetensorsDTypes maps the floating-point safetensors dtypes to torch's.
@@ -174,6 +175,7 @@ func (m *Model) Close() {
 	m.params = nil
 	m.layers = nil
 	m.embed, m.norm, m.lmHead, m.embedTrain, m.lmHeadTrain, m.ropeCos, m.ropeSin = nil, nil, nil, nil, nil, nil, nil
+	m.ropeLocalCos, m.ropeLocalSin = nil, nil
 	if m.weights != nil {
 		m.weights.Close()
 		m.weights = nil
@@ -235,6 +237,9 @@ func (m *Model) HiddenAt(s *torch.Scope, b Batch, rows, positions []int, train b
 	}
 	keyRope := m.ropePrefix(s, cos, sin, T)
 	all := &attnQueries{n: int64(T), rope: keyRope, mask: m.windowMask(s, T), causal: true}
+	if all.local, err = m.localQueries(s, T); err != nil {
+		return nil, err
+	}
 	H := int64(m.cfg.HiddenSize)
 	if rows == nil && positions == nil {
 		out, err := m.forward(s, ids, B, T, keyRope, all, all, train)
@@ -288,23 +293,39 @@ func (m *Model) outputQueries(s *torch.Scope, b Batch, rows, positions []int, co
 		qpos[slot[i]] = int64(positions[i])
 	}
 	flat := make([]int64, B*A)
-	mask := make([]float32, B*A*T)
 	for k, p := range qpos {
 		flat[k] = int64(k/A*T) + p
-		for t := 0; t < T; t++ {
-			if !m.sees(int(p), t) {
-				mask[k*T+t] = -1e9
+	}
+	maskFor := func(sliding bool) *torch.Tensor {
+		mask := make([]float32, B*A*T)
+		for k, p := range qpos {
+			for t := 0; t < T; t++ {
+				if !m.sees(int(p), t, sliding) {
+					mask[k*T+t] = -1e9
+				}
 			}
 		}
+		return s.To(s.FromFloat32(mask, int64(B), 1, int64(A), int64(T)), m.dtype, m.dev)
 	}
 	hd := int64(m.cfg.HeadDim)
-	bb, aa, tt := int64(B), int64(A), int64(T)
+	bb, aa := int64(B), int64(A)
 	qposT := s.ToDevice(s.FromInt64(qpos, bb*aa), m.dev)
+	ropeAtQueries := func(cos, sin *torch.Tensor) ropeAt {
+		return ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, qposT), bb, 1, aa, hd), sin: s.Reshape(s.IndexSelect(sin, 0, qposT), bb, 1, aa, hd)}
+	}
 	q := &attnQueries{
 		rows: s.ToDevice(s.FromInt64(flat, bb*aa), m.dev),
 		n:    aa,
-		rope: ropeAt{cos: s.Reshape(s.IndexSelect(cos, 0, qposT), bb, 1, aa, hd), sin: s.Reshape(s.IndexSelect(sin, 0, qposT), bb, 1, aa, hd)},
-		mask: s.To(s.FromFloat32(mask, bb, 1, aa, tt), m.dtype, m.dev),
+		rope: ropeAtQueries(cos, sin),
+		mask: maskFor(m.cfg.primarySliding()),
+	}
+	if m.cfg.mixedLayers() {
+		lcos, lsin, err := m.ropeLocalTables(s, T)
+		if err != nil {
+			return nil, nil, err
+		}
+		q.local = &attnQueries{rows: q.rows, n: aa, rope: ropeAtQueries(lcos, lsin), mask: maskFor(true),
+			keyRope: m.ropePrefix(s, lcos, lsin, T)}
 	}
 	if err := s.Err(); err != nil {
 		return nil, nil, fmt.Errorf("forward: %w", err)
@@ -313,23 +334,27 @@ func (m *Model) outputQueries(s *torch.Scope, b Batch, rows, positions []int, co
 }
 
 // sees reports whether the query at sequence index q attends to the key at index k: causal, and
-// within the sliding window when the architecture has one (transformers' sliding_window_overlay:
-// k > q − window).
-func (m *Model) sees(q, k int) bool {
+// on a sliding layer within the window (transformers' sliding_window_overlay: k > q − window).
+func (m *Model) sees(q, k int, sliding bool) bool {
 	w := m.cfg.SlidingWindow
-	return k <= q && (w <= 0 || k > q-w)
+	return k <= q && (!sliding || w <= 0 || k > q-w)
 }
 
 // windowMask is the additive [1, 1, T, T] mask of the keys a sliding window hides from each query
-// (causality is SDPA's), or nil when no row is longer than the window.
+// (causality is SDPA's) for the layers of the primary queries, or nil.
 func (m *Model) windowMask(s *torch.Scope, T int) *torch.Tensor {
-	if m.cfg.SlidingWindow <= 0 || T <= m.cfg.SlidingWindow {
+	return m.windowMaskFor(s, T, m.cfg.primarySliding())
+}
+
+// windowMaskFor is windowMask for sliding or full layers; nil when no row is longer than the window.
+func (m *Model) windowMaskFor(s *torch.Scope, T int, sliding bool) *torch.Tensor {
+	if !sliding || m.cfg.SlidingWindow <= 0 || T <= m.cfg.SlidingWindow {
 		return nil
 	}
 	mask := make([]float32, T*T)
 	for q := 0; q < T; q++ {
 		for k := 0; k <= q; k++ {
-			if !m.sees(q, k) {
+			if !m.sees(q, k, true) {
 				mask[q*T+k] = -1e9
 			}
 		}
@@ -372,7 +397,7 @@ func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) (*torch.Tensor, error) {
 		return nil, err
 	}
 	h, head := m.headFor(s, h)
-	out := s.Linear(h, head, nil)
+	out := softcap(s, s.Linear(h, head, nil), m.cfg.FinalLogitSoftcap)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("logits: %w", err)
 	}
@@ -394,7 +419,7 @@ func (m *Model) LogitsOf(s *torch.Scope, h *torch.Tensor, ids []int) (*torch.Ten
 	}
 	h, head := m.headFor(s, h)
 	rows := s.IndexSelect(head, 0, s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.dev))
-	out := s.ToDType(s.Linear(h, rows, nil), torch.Float32)
+	out := s.ToDType(softcap(s, s.Linear(h, rows, nil), m.cfg.FinalLogitSoftcap), torch.Float32)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("logits: %w", err)
 	}
@@ -421,7 +446,7 @@ func (m *Model) AnswerLoss(s *torch.Scope, h *torch.Tensor, targets []int64, tra
 		return nil, fmt.Errorf("answer loss: hidden states %v for %d targets", sh, len(targets))
 	}
 	tgt := s.ToDevice(s.FromInt64(targets, int64(len(targets))), m.dev)
-	if m.dev.CUDA || m.lmHeadTrain != nil {
+	if m.dev.CUDA || m.lmHeadTrain != nil || m.cfg.FinalLogitSoftcap > 0 { // the fused op has no soft-capping
 		logits, err := m.Logits(s, h)
 		if err != nil {
 			return nil, err
@@ -488,26 +513,20 @@ func (m *Model) growRope(need int) error {
 	for n < need {
 		n *= 2
 	}
-	hd := m.cfg.HeadDim
-	inv := m.cfg.RopeInvFreq()
-	c := make([]float32, n*hd)
-	sn := make([]float32, n*hd)
-	for p := 0; p < n; p++ {
-		for i, f := range inv {
-			si, co := math.Sincos(float64(p) * f)
-			c[p*hd+i], c[p*hd+i+hd/2] = float32(co), float32(co)
-			sn[p*hd+i], sn[p*hd+i+hd/2] = float32(si), float32(si)
-		}
-	}
 	s := torch.NewScope()
 	defer s.Close()
-	ct := s.To(s.FromFloat32(c, int64(n), int64(hd)), m.dtype, m.dev)
-	st := s.To(s.FromFloat32(sn, int64(n), int64(hd)), m.dtype, m.dev)
+	ct, st := m.rotaryTable(s, n, false)
+	var lct, lst *torch.Tensor
+	if m.cfg.RopeLocalTheta > 0 {
+		lct, lst = m.rotaryTable(s, n, true)
+	}
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("rotary tables: %w", err)
 	}
-	m.ropeCos.Free()
-	m.ropeSin.Free()
+	for _, t := range []*torch.Tensor{m.ropeCos, m.ropeSin, m.ropeLocalCos, m.ropeLocalSin} {
+		t.Free()
+	}
 	m.ropeCos, m.ropeSin = m.keep(s, ct), m.keep(s, st)
+	m.ropeLocalCos, m.ropeLocalSin = m.keep(s, lct), m.keep(s, lst)
 	return nil
 }

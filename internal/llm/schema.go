@@ -43,15 +43,34 @@ var layerWeights = []layerWeight{
 		norm: func(l *decoderLayer) **torch.Tensor { return &l.Attn.QNorm }},
 	{Module: "self_attn.k_norm", Shape: headVec, In: hasQKNorm,
 		norm: func(l *decoderLayer) **torch.Tensor { return &l.Attn.KNorm }},
-	{Module: "post_attention_layernorm", Shape: hiddenVec,
+	// The norm on the attention output: gemma's post_attention_layernorm, glm4's post_self_attn_layernorm.
+	{Module: "post_attention_layernorm", Shape: hiddenVec, In: gemmaLayout,
+		norm: func(l *decoderLayer) **torch.Tensor { return &l.AttnOutNorm }},
+	{Module: "post_self_attn_layernorm", Shape: hiddenVec, In: glm4Layout,
+		norm: func(l *decoderLayer) **torch.Tensor { return &l.AttnOutNorm }},
+	// The norm before the MLP: post_attention_layernorm except in gemma.
+	{Module: "post_attention_layernorm", Shape: hiddenVec, In: func(c *Config) bool { return !gemmaLayout(c) },
+		norm: func(l *decoderLayer) **torch.Tensor { return &l.PostAttnNorm }},
+	{Module: "pre_feedforward_layernorm", Shape: hiddenVec, In: gemmaLayout,
 		norm: func(l *decoderLayer) **torch.Tensor { return &l.PostAttnNorm }},
 	{Module: "mlp.gate_proj", Linear: true, Shape: func(c *Config) []int64 { return []int64{int64(c.IntermediateSize), int64(c.HiddenSize)} },
-		Bias: mlpBias, linear: func(l *decoderLayer) **linear { return &l.MLP.Gate }},
+		Bias: mlpBias, In: separateGateUp, linear: func(l *decoderLayer) **linear { return &l.MLP.Gate }},
 	{Module: "mlp.up_proj", Linear: true, Shape: func(c *Config) []int64 { return []int64{int64(c.IntermediateSize), int64(c.HiddenSize)} },
-		Bias: mlpBias, linear: func(l *decoderLayer) **linear { return &l.MLP.Up }},
+		Bias: mlpBias, In: separateGateUp, linear: func(l *decoderLayer) **linear { return &l.MLP.Up }},
+	{Module: "mlp.gate_up_proj", Linear: true, Shape: func(c *Config) []int64 { return []int64{2 * int64(c.IntermediateSize), int64(c.HiddenSize)} },
+		Bias: mlpBias, In: func(c *Config) bool { return c.FusedGateUp }, linear: func(l *decoderLayer) **linear { return &l.MLP.GateUp }},
 	{Module: "mlp.down_proj", Linear: true, Shape: func(c *Config) []int64 { return []int64{int64(c.HiddenSize), int64(c.IntermediateSize)} },
 		Bias: mlpBias, linear: func(l *decoderLayer) **linear { return &l.MLP.Down }},
+	// The norm on the MLP output: gemma's post_feedforward_layernorm, glm4's post_mlp_layernorm.
+	{Module: "post_feedforward_layernorm", Shape: hiddenVec, In: gemmaLayout,
+		norm: func(l *decoderLayer) **torch.Tensor { return &l.MLPOutNorm }},
+	{Module: "post_mlp_layernorm", Shape: hiddenVec, In: glm4Layout,
+		norm: func(l *decoderLayer) **torch.Tensor { return &l.MLPOutNorm }},
 }
+
+func gemmaLayout(c *Config) bool    { return c.GemmaNorm }
+func glm4Layout(c *Config) bool     { return c.FusedGateUp }
+func separateGateUp(c *Config) bool { return !c.FusedGateUp }
 
 func hiddenVec(c *Config) []int64 { return []int64{int64(c.HiddenSize)} }
 func headVec(c *Config) []int64   { return []int64{int64(c.HeadDim)} }

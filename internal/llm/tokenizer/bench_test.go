@@ -113,3 +113,33 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEncodeSentencePiece is BenchmarkEncode for SentencePiece-style
+// tokenizers on 1 MB of reviews: Mistral-7B-v0.1's (Prepend/Replace, byte
+// fallback, the word cache per review) and Gemma-3's (Replace only: a whole
+// review is one BPE piece, longer than the cache takes).
+func BenchmarkEncodeSentencePiece(b *testing.B) {
+	reviews := reviewCorpus(b, 1<<20)
+	bytes := 0
+	for _, r := range reviews {
+		bytes += len(r)
+	}
+	for _, name := range []string{"mistral-v0.1", "gemma3"} {
+		b.Run(name, func(b *testing.B) {
+			tok := modelTok(b, name)
+			b.SetBytes(int64(bytes))
+			b.ResetTimer()
+			tokens := 0
+			for b.Loop() {
+				for _, r := range reviews {
+					ids, err := tok.Encode(r)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tokens += len(ids)
+				}
+			}
+			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}

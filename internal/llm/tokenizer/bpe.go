@@ -20,6 +20,7 @@ type bpe struct {
 	byteFallback bool             // not byte-level: unknown characters become "<0xNN>" tokens
 	unk          int32            // not byte-level: the token of other unknown characters, or -1 (dropped)
 	fuseUnk      bool             // consecutive unknown characters make one unk token
+	glued        map[rune]bool    // not byte-level: characters some token joins to a following "▁"
 	merges       map[uint64]merge // pair key → rank and merged id
 	vocab        map[string]int   // token string (byte-level form for byte-level models) → id
 	ignoreMerges bool             // a piece that is itself in the vocab is one token (Llama-3)
@@ -53,6 +54,28 @@ func (m *bpe) appendPiece(dst []int, piece string) []int {
 		dst = append(dst, int(id))
 	}
 	return dst
+}
+
+// metaSpace is SentencePiece's word-start mark, which the normalizer or Metaspace writes for spaces.
+const metaSpace = '▁'
+
+// appendWords is appendPiece for SentencePiece-style models, whose pre-tokenizer
+// often leaves a whole review as one piece. It cuts the piece before each "▁"
+// that no vocab token joins to the character before it: no merge can cross such
+// a cut, so the ids are the same, and the words hit the cache.
+func (m *bpe) appendWords(dst []int, piece string) []int {
+	if m.ignoreMerges { // a cut would change which piece is looked up whole
+		return m.appendPiece(dst, piece)
+	}
+	start, prev := 0, metaSpace
+	for i, r := range piece {
+		if r == metaSpace && prev != metaSpace && i > start && !m.glued[prev] {
+			dst = m.appendPiece(dst, piece[start:i])
+			start = i
+		}
+		prev = r
+	}
+	return m.appendPiece(dst, piece[start:])
 }
 
 // encodeWord runs BPE on one piece without the cache.

@@ -269,6 +269,16 @@ func (m *bpe) setCharTokens(vocab map[string]int, f *tokenizerBPE) error {
 			m.charID[r] = int32(id)
 		}
 	}
+	m.glued = map[rune]bool{}
+	for tok := range vocab {
+		prev := metaSpace
+		for _, r := range tok {
+			if r == metaSpace && prev != metaSpace {
+				m.glued[prev] = true
+			}
+			prev = r
+		}
+	}
 	m.byteFallback, m.fuseUnk, m.unk = f.ByteFallback, f.FuseUnk, -1
 	for b := range m.byteID {
 		m.byteID[b] = -1
@@ -462,8 +472,14 @@ func (t *Tokenizer) appendPieces(ids []int, s string, first bool) []int {
 	if t.meta != nil {
 		s = t.meta.rewrite(s, first)
 	}
-	if t.pre == nil {
-		return t.model.appendPiece(ids, s)
+	if !t.model.byteLevel {
+		if t.pre == nil {
+			return t.model.appendWords(ids, s)
+		}
+		for _, p := range t.pre.split(s, nil) {
+			ids = t.model.appendWords(ids, p)
+		}
+		return ids
 	}
 	if sp, ok := t.pre.(regexSplitter); ok { // the common case, without a pieces slice
 		for i := 0; i < len(s); {
