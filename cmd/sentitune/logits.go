@@ -25,33 +25,46 @@ type logitsConfig struct {
 	DType        string
 }
 
+// logitsOptions is logits' command line: --ids as given, parsed into IDs.
+type logitsOptions struct {
+	logitsConfig
+	IDList string
+}
+
+func logitsOptionTable() *options[logitsOptions] {
+	o := newOptions(logitsOptions{logitsConfig: logitsConfig{Device: "auto", DType: "auto"}})
+	o.str("model", "Hugging Face model folder", func(l *logitsOptions) *string { return &l.Model })
+	o.str("adapter", "LoRA adapter folder (PEFT or sentitune) to apply", func(l *logitsOptions) *string { return &l.Adapter })
+	o.str("ids", "comma-separated token ids, e.g. 9707,11,1879", func(l *logitsOptions) *string { return &l.IDList })
+	o.boolean("all-positions", "print the logits of every position, not just the last", func(l *logitsOptions) *bool { return &l.AllPositions })
+	o.str("device", "auto, cpu, cuda or cuda:N", func(l *logitsOptions) *string { return &l.Device })
+	o.str("dtype", "auto (f32 on CPU, bf16 on CUDA), f32, bf16 or f16", func(l *logitsOptions) *string { return &l.DType })
+	return o
+}
+
 func logitsCommand() *cli.Command {
+	o := logitsOptionTable()
 	return &cli.Command{
 		Name:  "logits",
 		Usage: "print a model's next-token logits for given token ids (conformance diagnostic)",
 		Description: "Prints JSON {\"ids\": [...], \"logits\": [[...], ...]} with f32 logits of the last position\n" +
 			"(every position with --all-positions), to compare against transformers or another implementation.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "Hugging Face model folder"},
-			&cli.StringFlag{Name: "adapter", Usage: "LoRA adapter folder (PEFT or sentitune) to apply"},
-			&cli.StringFlag{Name: "ids", Required: true, Usage: "comma-separated token ids, e.g. 9707,11,1879"},
-			&cli.BoolFlag{Name: "all-positions", Usage: "print the logits of every position, not just the last"},
-			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto, cpu, cuda or cuda:N"},
-			&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto (f32 on CPU, bf16 on CUDA), f32, bf16 or f16"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			ids, err := parseIDs(c.String("ids"))
+			opt, err := o.load(c)
 			if err != nil {
 				return err
 			}
-			return runLogits(logitsConfig{
-				Model:        c.String("model"),
-				Adapter:      c.String("adapter"),
-				IDs:          ids,
-				AllPositions: c.Bool("all-positions"),
-				Device:       c.String("device"),
-				DType:        c.String("dtype"),
-			}, c.App.Writer)
+			if opt.Model == "" {
+				return usageError("logits: --model DIR is required")
+			}
+			if opt.IDs, err = parseIDs(opt.IDList); err != nil {
+				return usageError("logits: %w", err)
+			}
+			if _, _, err := llm.ParseComputeDType(opt.DType); err != nil {
+				return usageError("logits: --dtype: %w", err)
+			}
+			return runLogits(opt.logitsConfig, c.App.Writer)
 		},
 	}
 }

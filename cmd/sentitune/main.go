@@ -19,9 +19,15 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.err.Error() }
 
+// usageError is a command line a command cannot run with (a flag missing, out of range, or
+// contradicting another; a bad --config): every command reports it so, and sentitune exits 2.
+func usageError(format string, a ...any) error {
+	return exitError{2, fmt.Errorf(format, a...)}
+}
+
 func notImplemented(name string) cli.ActionFunc {
 	return func(*cli.Context) error {
-		return exitError{2, fmt.Errorf("%s: not implemented yet", name)}
+		return usageError("%s: not implemented yet", name)
 	}
 }
 
@@ -53,7 +59,7 @@ func newApp() *cli.App {
 // flagUsageError makes a flag value that does not parse (--threshold abc) a usage error: exit 2.
 func flagUsageError(name string) cli.OnUsageErrorFunc {
 	return func(_ *cli.Context, err error, _ bool) error {
-		return exitError{2, fmt.Errorf("%s: %w (see sentitune %s --help)", name, err, name)}
+		return usageError("%s: %w (see sentitune %s --help)", name, err, name)
 	}
 }
 
@@ -66,10 +72,15 @@ func init() { runtime.LockOSThread() }
 func main() {
 	if err := newApp().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "sentitune:", err)
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is the process's exit status for a command's error: an exitError's code, else 1.
+func exitCode(err error) int {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
 }

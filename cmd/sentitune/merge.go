@@ -16,19 +16,33 @@ type mergeConfig struct {
 	Out     string
 }
 
+func mergeOptionTable() *options[mergeConfig] {
+	o := newOptions(mergeConfig{})
+	o.str("model", "base model folder", func(c *mergeConfig) *string { return &c.Model })
+	o.str("adapter", "LoRA adapter folder (e.g. RUNDIR/adapter)", func(c *mergeConfig) *string { return &c.Adapter })
+	o.str("out", "output folder (must not exist or be empty)", func(c *mergeConfig) *string { return &c.Out })
+	return o
+}
+
 func mergeCommand() *cli.Command {
+	o := mergeOptionTable()
 	return &cli.Command{
 		Name:  "merge",
 		Usage: "merge a LoRA adapter into its base model and write a full model folder",
 		Description: "Writes base + adapter as a Hugging Face model folder (same dtype and sharding as the base,\n" +
 			"tokenizer and generation files copied) that loads anywhere a Hugging Face model does.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "base model folder"},
-			&cli.StringFlag{Name: "adapter", Required: true, Usage: "LoRA adapter folder (e.g. RUNDIR/adapter)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder (must not exist or be empty)"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			return runMerge(mergeConfig{Model: c.String("model"), Adapter: c.String("adapter"), Out: c.String("out")}, c.App.Writer)
+			cfg, err := o.load(c)
+			if err != nil {
+				return err
+			}
+			for _, f := range []struct{ name, value string }{{"model", cfg.Model}, {"adapter", cfg.Adapter}, {"out", cfg.Out}} {
+				if f.value == "" {
+					return usageError("merge: --%s is required", f.name)
+				}
+			}
+			return runMerge(cfg, c.App.Writer)
 		},
 	}
 }

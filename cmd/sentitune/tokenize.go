@@ -2,17 +2,16 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/progress"
 )
 
 // tokenizeConfig is what tokenize needs.
@@ -26,7 +25,20 @@ type tokenizeConfig struct {
 	System  string // system prompt for --chat; "" = the template's default
 }
 
+func tokenizeOptionTable() *options[tokenizeConfig] {
+	o := newOptions(tokenizeConfig{})
+	o.str("model", "model folder `DIR` (tokenizer.json, tokenizer_config.json)", func(c *tokenizeConfig) *string { return &c.Model }, "m")
+	o.str("jsonl", "input `FILE` of {\"text\": ...} lines", func(c *tokenizeConfig) *string { return &c.JSONL })
+	custom(o, &cli.StringFlag{Name: "text", Usage: "tokenize this one `TEXT` instead of a file"}, func(c *tokenizeConfig) *string { return &c.Text },
+		func(c *cli.Context, cfg *tokenizeConfig) { cfg.Text, cfg.HasText = c.String("text"), true })
+	o.str("out", "output `FILE` (default: stdout)", func(c *tokenizeConfig) *string { return &c.Out }, "o")
+	o.boolean("chat", "wrap the text as a user turn of the chat template", func(c *tokenizeConfig) *bool { return &c.Chat })
+	o.str("system", "system prompt `TEXT` for --chat (default: the template's)", func(c *tokenizeConfig) *string { return &c.System })
+	return o
+}
+
 func tokenizeCommand() *cli.Command {
+	o := tokenizeOptionTable()
 	return &cli.Command{
 		Name:      "tokenize",
 		Usage:     "tokenize text with a model's tokenizer (and chat template)",
@@ -35,32 +47,21 @@ func tokenizeCommand() *cli.Command {
 			"with the model's tokenizer.json exactly as Hugging Face encodes it (no BOS/EOS added).\n" +
 			"--chat renders each text as the user turn of the model's chat template (ChatML or Llama-3),\n" +
 			"with its default system prompt unless --system is given, up to the assistant generation prompt.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "model folder `DIR` (tokenizer.json, tokenizer_config.json)"},
-			&cli.StringFlag{Name: "jsonl", Usage: "input `FILE` of {\"text\": ...} lines"},
-			&cli.StringFlag{Name: "text", Usage: "tokenize this one `TEXT` instead of a file"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (default: stdout)"},
-			&cli.BoolFlag{Name: "chat", Usage: "wrap the text as a user turn of the chat template"},
-			&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for --chat (default: the template's)"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			if c.IsSet("system") && !c.Bool("chat") {
-				return exitError{2, errors.New("tokenize: --system needs --chat")}
+			cfg, err := o.load(c)
+			if err != nil {
+				return err
 			}
-			cfg := tokenizeConfig{
-				Model:   c.String("model"),
-				JSONL:   c.String("jsonl"),
-				Text:    c.String("text"),
-				HasText: c.IsSet("text"),
-				Out:     c.String("out"),
-				Chat:    c.Bool("chat"),
-				System:  c.String("system"),
+			cfg.HasText = cfg.HasText || cfg.Text != "" // a --config text: key
+			if cfg.System != "" && !cfg.Chat {
+				return usageError("tokenize: --system needs --chat")
 			}
-			var progress io.Writer
-			if term.IsTerminal(int(os.Stderr.Fd())) {
-				progress = os.Stderr
+			var bar io.Writer
+			if progress.IsTerminal(c.App.ErrWriter) {
+				bar = c.App.ErrWriter
 			}
-			return runTokenize(cfg, c.App.Writer, progress)
+			return runTokenize(cfg, c.App.Writer, bar)
 		},
 	}
 }
@@ -68,11 +69,11 @@ func tokenizeCommand() *cli.Command {
 func runTokenize(cfg tokenizeConfig, stdout, progress io.Writer) error {
 	switch {
 	case cfg.Model == "":
-		return exitError{2, errors.New("tokenize: --model is required")}
+		return usageError("tokenize: --model is required")
 	case (cfg.JSONL != "") == cfg.HasText:
-		return exitError{2, errors.New("tokenize: give exactly one of --jsonl or --text")}
+		return usageError("tokenize: give exactly one of --jsonl or --text")
 	case cfg.HasText && cfg.Text == "":
-		return errors.New("tokenize: --text: empty text")
+		return usageError("tokenize: --text: empty text")
 	}
 	tok, err := tokenizer.Load(cfg.Model)
 	if err != nil {

@@ -1,8 +1,9 @@
 // Package tokenizer reads a Hugging Face model folder's tokenizer.json (and
 // tokenizer_config.json) and encodes text exactly as Hugging Face tokenizers
-// does for Qwen (1.5, 2, 2.5, 3) and Llama-3 models: added/special tokens split
-// out first, NFC, the Split pre-tokenizer regex, byte-level BPE. It also renders
-// the two chat templates those models use, ChatML and Llama-3, in plain Go.
+// does for BPE models: added/special tokens split out first, the normalizer,
+// the pre-tokenizer, then byte-level BPE (Qwen, Llama-3, DeepSeek-V3, GLM-4) or
+// SentencePiece-style BPE with byte fallback (Llama-2, Mistral, Yi, Gemma).
+// It also renders the two chat templates Qwen and Llama-3 use, in plain Go.
 //
 // Encode never adds BOS/EOS itself (Hugging Face's add_special_tokens=False):
 // the chat templates write the special tokens they need into the text.
