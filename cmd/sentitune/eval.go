@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,7 +16,36 @@ import (
 	"github.com/sentitune/sentitune/reports"
 )
 
+// evalOptions is eval's command line.
+type evalOptions struct {
+	Report      reports.EvalConfig
+	Scorer      predict.ScorerConfig // --model and how to score with it
+	Data        predict.Config       // --data and how to read it
+	Predictions string               // or a predictions file
+	NoBaseline  bool
+}
+
+func evalOptionTable() *options[evalOptions] {
+	def := evalOptions{Scorer: defaultScorer(32), Data: defaultInput()}
+	def.Report.Name, def.Report.LogEvery = "model", progress.DefaultInterval
+	o := newOptions(def)
+	o.str("predictions", "predictions `FILE` with label, pred, prob", func(e *evalOptions) *string { return &e.Predictions }, "p")
+	inputOptions(o, "data", "labelled `FILE` to score (with --model): PREPDIR/test.json, or csv, tsv, json, jsonl, parquet", func(e *evalOptions) *predict.Config { return &e.Data })
+	o.str("out", "report folder `REPORTDIR`", func(e *evalOptions) *string { return &e.Report.Out }, "o")
+	o.str("baseline", "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json", func(e *evalOptions) *string { return &e.Report.BaselineDir })
+	o.boolean("no-baseline", "do not train the baseline", func(e *evalOptions) *bool { return &e.NoBaseline })
+	o.texts("compare", "earlier report folder `REPORTDIR` to compare with, McNemar on paired rows (repeatable; a name is never split at commas)", func(e *evalOptions) *[]string { return &e.Report.CompareDirs })
+	o.str("run", "finetune run folder `RUNDIR`: loss curve from its train_log.jsonl", func(e *evalOptions) *string { return &e.Report.RunDir })
+	o.str("name", "this model's `NAME` in tables", func(e *evalOptions) *string { return &e.Report.Name })
+	o.str("title", "report title", func(e *evalOptions) *string { return &e.Report.Title })
+	o.str("note", "a note shown at the top of the report", func(e *evalOptions) *string { return &e.Report.Note })
+	o.duration("log-every", "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (scoring: rows/s, ETA; the baseline's features) at least every `DURATION`", func(e *evalOptions) *time.Duration { return &e.Report.LogEvery })
+	scorerOptions(o, func(e *evalOptions) *predict.ScorerConfig { return &e.Scorer }) // --model, --adapter, --device, ... as predict
+	return o
+}
+
 func evalCommand() *cli.Command {
+	o := evalOptionTable()
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "score a test split (or read predictions) and write metrics and a report",
@@ -27,59 +56,35 @@ func evalCommand() *cli.Command {
 			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
 			"to the test file's folder when that folder holds a train.json. It scores exactly the model's rows: their text, or\n" +
 			"(predictions without text) their rows in PREPDIR/test.json found by id with the same label; eval refuses otherwise.",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "predictions", Aliases: []string{"p"}, Usage: "predictions `FILE` with label, pred, prob"},
-			&cli.StringFlag{Name: "data", Usage: "labelled `FILE` to score (with --model): PREPDIR/test.json, or csv, tsv, json, jsonl, parquet"},
-			&cli.StringFlag{Name: "input-format", Value: prep.FormatAuto, Usage: "format of --data: auto|csv|tsv|json|jsonl|parquet|alpaca"},
-			&cli.StringFlag{Name: "encoding", Value: "auto", Usage: "text encoding of --data: auto|utf-8|gbk|utf-16"},
-			&cli.StringFlag{Name: "text-col", Usage: "text column `NAME` of --data (default: detected; Alpaca: input)"},
-			&cli.StringFlag{Name: "label-col", Usage: "label column `NAME` of --data (default: detected; Alpaca: output)"},
-			&cli.StringFlag{Name: "id-col", Usage: "id column `NAME` of --data (default: detected, else the row number)"},
-			&cli.StringFlag{Name: "label-map", Usage: "label values of --data: 'pos=1,neg=0', or 'stars'"},
-			&cli.StringFlag{Name: "on-bad-row", Value: predict.OnBadRowError, Usage: "rows of --data that cannot be read or labelled: error|skip"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "report folder `REPORTDIR`"},
-			&cli.StringFlag{Name: "baseline", Usage: "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json"},
-			&cli.BoolFlag{Name: "no-baseline", Usage: "do not train the baseline"},
-			&cli.StringSliceFlag{Name: "compare", Usage: "earlier report folder `REPORTDIR` to compare with, McNemar on paired rows (repeatable)"},
-			&cli.StringFlag{Name: "run", Usage: "finetune run folder `RUNDIR`: loss curve from its train_log.jsonl"},
-			&cli.StringFlag{Name: "name", Value: "model", Usage: "this model's `NAME` in tables"},
-			&cli.StringFlag{Name: "title", Usage: "report title"},
-			&cli.StringFlag{Name: "note", Usage: "a note shown at the top of the report"},
-			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (scoring: rows/s, ETA; the baseline's features) at least every `DURATION`"},
-		}, scorerFlags(32)...), // --model, --adapter, --device, --dtype, --batch-size, ... as predict
-		Action: runEval,
+		Flags: o.flags(),
+		Action: func(c *cli.Context) error {
+			opt, err := o.load(c)
+			if err != nil {
+				return err
+			}
+			return runEval(c, opt)
+		},
 	}
 }
 
-func runEval(c *cli.Context) error {
-	cfg := reports.EvalConfig{
-		Out:         c.String("out"),
-		Title:       c.String("title"),
-		Name:        c.String("name"),
-		BaselineDir: c.String("baseline"),
-		CompareDirs: c.StringSlice("compare"),
-		RunDir:      c.String("run"),
-		Note:        c.String("note"),
-		Provenance:  map[string]string{},
-		Progress:    c.App.ErrWriter, // each phase: a bar on a terminal, else plain lines
-		LogEvery:    c.Duration("log-every"),
-	}
+func runEval(c *cli.Context, opt evalOptions) error {
+	cfg := opt.Report
+	cfg.Provenance = map[string]string{}
+	cfg.Progress = c.App.ErrWriter // each phase: a bar on a terminal, else plain lines
 	if cfg.Out == "" {
-		return errors.New("eval: --out REPORTDIR is required")
+		return usageError("eval: --out REPORTDIR is required")
 	}
-	if err := checkScorerFlags(c, "eval", 1); err != nil {
-		return err
-	}
-	check := &flagCheck{c: c, cmd: "eval"}
-	check.durations("log-every")
+	check := &flagCheck{cmd: "eval"}
+	check.checkScorer(opt.Scorer, 1)
+	check.positive("log-every", cfg.LogEvery)
 	if check.err != nil {
 		return check.err
 	}
-	predsPath, model, dataPath := c.String("predictions"), c.String("model"), c.String("data")
+	predsPath, model, dataPath := opt.Predictions, opt.Scorer.ModelDir, opt.Data.Input
 	var preds []eval.Prediction
 	switch {
 	case predsPath != "" && model != "":
-		return errors.New("eval: give either --predictions or --model, not both")
+		return usageError("eval: give either --predictions or --model, not both")
 	case predsPath != "":
 		var err error
 		fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", predsPath)
@@ -95,9 +100,9 @@ func runEval(c *cli.Context) error {
 		}
 	case model != "":
 		if dataPath == "" {
-			return errors.New("eval: --model needs --data PREPDIR/test.json")
+			return usageError("eval: --model needs --data PREPDIR/test.json")
 		}
-		scored, prov, err := scoreForEval(c, dataPath)
+		scored, prov, err := scoreForEval(c, opt.Data, opt.Scorer, cfg.LogEvery)
 		if err != nil {
 			return err
 		}
@@ -116,13 +121,13 @@ func runEval(c *cli.Context) error {
 			cfg.BaselineDir = dir
 		}
 		// An adapter inside a run folder (RUNDIR/adapter) brings that run's loss curve.
-		if a := c.String("adapter"); cfg.RunDir == "" && a != "" && evalFileExists(filepath.Join(a, "..", "train_log.jsonl")) {
+		if a := opt.Scorer.AdapterDir; cfg.RunDir == "" && a != "" && evalFileExists(filepath.Join(a, "..", "train_log.jsonl")) {
 			cfg.RunDir = filepath.Dir(filepath.Clean(a))
 		}
 	default:
-		return errors.New("eval: need --predictions FILE, or --model DIR with --data FILE")
+		return usageError("eval: need --predictions FILE, or --model DIR with --data FILE")
 	}
-	if c.Bool("no-baseline") {
+	if opt.NoBaseline {
 		cfg.BaselineDir = ""
 	}
 	in, err := reports.RunEval(preds, cfg)

@@ -13,23 +13,18 @@ import (
 	"github.com/sentitune/sentitune/predict"
 )
 
-// scoreForEval scores the labelled file at dataPath (prep's test.json, or any review file prep
+// scoreForEval scores the labelled file data.Input (prep's test.json, or any review file prep
 // reads: CSV, TSV, JSON, JSON Lines, Parquet, with --text-col/--label-col/--id-col/--label-map)
-// with the model named by the eval command's --model and --adapter flags, and returns one
+// with the model of cfg (eval's scorer options, as predict's), and returns one
 // prediction per row (ID = the id column, else the row number; Text, Label, Pred, Prob) plus
 // provenance for the report (runEval adds the data path and its SHA-256).
 //
-// It reads the scorer options predict and serve have (--device, --dtype, --threads,
-// --batch-size, --max-len, --threshold, --instruction, --system) when the eval command defines
-// them; otherwise their defaults apply. A bare model is prompted with the split's own instruction
+// A bare model is prompted with the split's own instruction
 // and system prompt (as prep wrote them); an adapter brings the prompt it was trained with.
-func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[string]string, error) {
+func scoreForEval(c *cli.Context, data predict.Config, cfg predict.ScorerConfig, logEvery time.Duration) ([]eval.Prediction, map[string]string, error) {
+	dataPath := data.Input
 	fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", dataPath)
-	recs, skipped, err := predict.ReadLabelled(predict.Config{
-		Input: dataPath, InputFormat: c.String("input-format"), Encoding: c.String("encoding"),
-		TextCol: c.String("text-col"), IDCol: c.String("id-col"), LabelCol: c.String("label-col"),
-		LabelMap: c.String("label-map"), OnBadRow: c.String("on-bad-row"),
-	})
+	recs, skipped, err := predict.ReadLabelled(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("eval: --data %w", err)
 	}
@@ -41,7 +36,6 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 	for i, r := range recs {
 		texts[i], labels[i] = r.Text, r.Label
 	}
-	cfg := scorerConfig(c)
 	if cfg.AdapterDir == "" && cfg.Instruction == "" && cfg.System == "" {
 		cfg.Instruction, cfg.System = recs[0].Instruction, recs[0].System
 	}
@@ -69,7 +63,7 @@ func scoreForEval(c *cli.Context, dataPath string) ([]eval.Prediction, map[strin
 			mismatch, len(recs), dataPath, info.Instruction)
 	}
 	t1 := time.Now()
-	rows := progress.New(c.App.ErrWriter, progress.Options{Name: "eval: scoring", Unit: "rows", Total: int64(len(texts)), Interval: c.Duration("log-every")})
+	rows := progress.New(c.App.ErrWriter, progress.Options{Name: "eval: scoring", Unit: "rows", Total: int64(len(texts)), Interval: logEvery})
 	scores, st, err := sc.ScoreStats(texts, func(n int) { rows.Add(int64(n)) })
 	rows.Finish()
 	if err != nil {

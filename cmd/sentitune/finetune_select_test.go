@@ -16,11 +16,11 @@ func TestFinetuneSelectionFlags(t *testing.T) {
 	run := func(args ...string) finetune.Config {
 		t.Helper()
 		var got finetune.Config
-		binds := finetuneFlags()
+		o := finetuneOptionTable()
 		cmd := finetuneCommand()
 		cmd.Action = func(c *cli.Context) error {
 			var err error
-			got, err = finetuneConfig(c, binds)
+			got, err = finetuneConfig(c, o)
 			return err
 		}
 		if err := (&cli.App{Commands: []*cli.Command{cmd}}).Run(append([]string{"sentitune", "finetune", "--model", "m", "--data", "d", "--out", "o"}, args...)); err != nil {

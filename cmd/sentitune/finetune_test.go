@@ -21,11 +21,11 @@ func TestFinetuneConfig(t *testing.T) {
 	}
 	run := func(args ...string) (finetune.Config, error) {
 		var got finetune.Config
-		binds := finetuneFlags()
+		o := finetuneOptionTable()
 		cmd := finetuneCommand()
 		cmd.Action = func(c *cli.Context) error {
 			var err error
-			got, err = finetuneConfig(c, binds)
+			got, err = finetuneConfig(c, o)
 			return err
 		}
 		app := &cli.App{Commands: []*cli.Command{cmd}}

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -41,10 +43,10 @@ func textValues(c *cli.Context, name string) []string {
 	return nil
 }
 
-// flagCheck collects the first out-of-range value among a command's numeric flags; err is a
-// usage error (exit 2) naming the command and the flag.
+// flagCheck collects the first out-of-range option value; err is a usage error (exit 2) naming
+// the command and the flag. It checks values, not the command line, so a --config YAML value is
+// checked as a flag's would be.
 type flagCheck struct {
-	c   *cli.Context
 	cmd string
 	err error
 }
@@ -55,84 +57,52 @@ func (f *flagCheck) fail(name, format string, a ...any) {
 	}
 }
 
-// ints checks that each named int flag the command has is at least lo.
-func (f *flagCheck) ints(lo int, names ...string) {
-	for _, n := range names {
-		if v := f.c.Int(n); v < lo {
-			what := "must not be negative"
-			if lo > 0 {
-				what = fmt.Sprintf("must be at least %d", lo)
-			}
-			f.fail(n, "%d: %s", v, what)
+// atLeast checks that an int option is at least lo.
+func (f *flagCheck) atLeast(lo int, name string, v int) {
+	if v < lo {
+		what := "must not be negative"
+		if lo > 0 {
+			what = fmt.Sprintf("must be at least %d", lo)
 		}
+		f.fail(name, "%d: %s", v, what)
 	}
 }
 
-// floats checks that each named float flag is finite and within [lo, hi].
-func (f *flagCheck) floats(lo, hi float64, names ...string) {
-	for _, n := range names {
-		v := f.c.Float64(n)
-		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
-			f.fail(n, "%v: must be a finite number", v)
-		case v < lo || v > hi:
-			f.fail(n, "%g: must be in [%g, %g]", v, lo, hi)
-		}
+// within checks that a float option is finite and within [lo, hi].
+func (f *flagCheck) within(lo, hi float64, name string, v float64) {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		f.fail(name, "%v: must be a finite number", v)
+	case v < lo || v > hi:
+		f.fail(name, "%g: must be in [%g, %g]", v, lo, hi)
 	}
 }
 
-// probability checks a threshold-like flag: strictly between 0 and 1 (0 or 1 would make every
+// probability checks a threshold-like option: strictly between 0 and 1 (0 or 1 would make every
 // prediction one class).
-func (f *flagCheck) probability(name string) {
-	if v := f.c.Float64(name); !(v > 0 && v < 1) {
+func (f *flagCheck) probability(name string, v float64) {
+	if !(v > 0 && v < 1) {
 		f.fail(name, "%v: must be a probability strictly between 0 and 1", v)
 	}
 }
 
-// durations checks that each named duration flag is positive.
-func (f *flagCheck) durations(names ...string) {
-	for _, n := range names {
-		if v := f.c.Duration(n); v <= 0 {
-			f.fail(n, "%v: must be a positive duration (e.g. 500ms, 30s)", v)
-		}
+// positive checks that a duration option is positive.
+func (f *flagCheck) positive(name string, v time.Duration) {
+	if v <= 0 {
+		f.fail(name, "%v: must be a positive duration (e.g. 500ms, 30s)", v)
 	}
 }
 
-// checkScorerFlags validates scorerFlags; minBatch is 1, or 0 where 0 means a default (serve).
-func checkScorerFlags(c *cli.Context, cmd string, minBatch int) error {
-	f := &flagCheck{c: c, cmd: cmd}
-	f.ints(0, "threads", "max-len")
-	f.ints(minBatch, "batch-size")
-	f.probability("threshold")
-	return f.err
+// checkScorer adds scorerOptions' checks; minBatch is 1, or 0 where 0 means a default (serve).
+func (f *flagCheck) checkScorer(sc predict.ScorerConfig, minBatch int) {
+	f.atLeast(0, "threads", sc.Threads)
+	f.atLeast(0, "max-len", sc.MaxLen)
+	f.atLeast(minBatch, "batch-size", sc.BatchSize)
+	f.probability("threshold", sc.Threshold)
 }
 
 // largestBody bounds --max-body: a request body is held in memory while it is decoded.
 const largestBody = 1 << 30
-
-// checkPredictFlags validates predict's numeric flags.
-func checkPredictFlags(c *cli.Context) error {
-	f := &flagCheck{c: c, cmd: "predict"}
-	f.ints(1, "window", "shard-block")
-	f.ints(0, "generate")
-	f.durations("log-every")
-	if f.err != nil {
-		return f.err
-	}
-	return checkScorerFlags(c, "predict", 1)
-}
-
-// checkServeFlags validates serve's numeric flags (--max-body is checked by parseBytes); the
-// server replaces zero values by its defaults, so zero is refused rather than silently replaced.
-func checkServeFlags(c *cli.Context) error {
-	f := &flagCheck{c: c, cmd: "serve"}
-	f.ints(1, "max-batch", "max-texts", "max-batch-tokens", "max-request-tokens", "max-queue-tokens")
-	f.durations("max-wait", "timeout", "drain")
-	if f.err != nil {
-		return f.err
-	}
-	return checkScorerFlags(c, "serve", 0)
-}
 
 // checkPrepOptions validates prep's numeric options (flags, or a run YAML's prep: section).
 func checkPrepOptions(cmd string, testRatio, valRatio float64, maxChars int) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,31 +18,51 @@ type initModelConfig struct {
 	LogitScale float64
 }
 
+func initModelOptionTable() *options[initModelConfig] {
+	o := newOptions(initModelConfig{Preset: "tiny", DType: "f32"})
+	o.str("preset", "model size: tiny or small", func(c *initModelConfig) *string { return &c.Preset })
+	o.uint64("seed", "random seed for the weights", func(c *initModelConfig) *uint64 { return &c.Seed })
+	o.str("out", "output folder (must not exist or be empty)", func(c *initModelConfig) *string { return &c.Out })
+	o.str("dtype", "weight dtype: f32 or bf16", func(c *initModelConfig) *string { return &c.DType })
+	o.real("logit-scale", "set the final norm so that a hidden state along a token's embedding gives it this `LOGIT` "+
+		"(0: norm weights 1, logits within about ±1.3 on tiny, too small for an answer to become likely)", func(c *initModelConfig) *float64 { return &c.LogitScale })
+	return o
+}
+
 func initModelCommand() *cli.Command {
+	o := initModelOptionTable()
 	return &cli.Command{
 		Name:  "init-model",
 		Usage: "write a random-weight Qwen2-architecture model folder (for tests and the demo)",
 		Description: "Writes config.json, generation_config.json, model.safetensors and the bundled Qwen tokenizer\n" +
 			"in Hugging Face format. tiny: 2 layers, hidden 64, 4/2 heads; small: 4 layers, hidden 256, 8/2 heads;\n" +
 			"both with the full 151,936-token vocabulary and tied embeddings. Same seed → byte-identical files.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "preset", Value: "tiny", Usage: "model size: tiny or small"},
-			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "random seed for the weights"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output folder (must not exist or be empty)"},
-			&cli.StringFlag{Name: "dtype", Value: "f32", Usage: "weight dtype: f32 or bf16"},
-			&cli.Float64Flag{Name: "logit-scale", Value: 0, Usage: "set the final norm so that a hidden state along a token's embedding gives it this `LOGIT` " +
-				"(0: norm weights 1, logits within about ±1.3 on tiny, too small for an answer to become likely)"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			return runInitModel(initModelConfig{
-				Preset:     c.String("preset"),
-				Seed:       c.Uint64("seed"),
-				Out:        c.String("out"),
-				DType:      c.String("dtype"),
-				LogitScale: c.Float64("logit-scale"),
-			}, c.App.Writer)
+			cfg, err := o.load(c)
+			if err != nil {
+				return err
+			}
+			if err := checkInitModel(cfg); err != nil {
+				return err
+			}
+			return runInitModel(cfg, c.App.Writer)
 		},
 	}
+}
+
+// checkInitModel refuses options init-model cannot write a model with, before writing anything.
+func checkInitModel(cfg initModelConfig) error {
+	if cfg.Out == "" {
+		return usageError("init-model: --out DIR is required")
+	}
+	if _, err := llm.PresetConfig(cfg.Preset); err != nil {
+		return usageError("init-model: --preset: %v", err)
+	}
+	if !(cfg.LogitScale >= 0) || math.IsInf(cfg.LogitScale, 0) {
+		return usageError("init-model: --logit-scale %v: must be a finite number ≥ 0 (0: norm weights 1)", cfg.LogitScale)
+	}
+	return nil
 }
 
 func runInitModel(cfg initModelConfig, out interface{ Write([]byte) (int, error) }) error {

@@ -29,16 +29,19 @@ func TestInitModelCommand(t *testing.T) {
 	cases := []struct {
 		args []string
 		want string
+		code int // 2: a usage error, refused before anything is written
 	}{
-		{[]string{"--preset", "medium", "--out", filepath.Join(t.TempDir(), "m")}, `unknown model preset "medium"`},
-		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `unsupported dtype "f8"`},
-		{[]string{"--out", dir}, "not empty"},
-		{[]string{"--logit-scale", "-1", "--out", filepath.Join(t.TempDir(), "m")}, "logit scale -1"},
+		{[]string{"--preset", "medium", "--out", filepath.Join(t.TempDir(), "m")}, `unknown model preset "medium"`, 2},
+		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `unsupported dtype "f8"`, 1},
+		{[]string{"--out", dir}, "not empty", 1},
+		{[]string{"--logit-scale", "-1", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale -1", 2},
+		{[]string{"--logit-scale", "NaN", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale NaN", 2},
+		{[]string{"--preset", "tiny"}, "--out DIR is required", 2},
 	}
 	for _, tc := range cases {
 		err := newApp().Run(append([]string{"sentitune", "init-model"}, tc.args...))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != tc.code {
+			t.Errorf("%v: got %v (exit %d), want %q (exit %d)", tc.args, err, exitCode(err), tc.want, tc.code)
 		}
 	}
 }

@@ -6,20 +6,51 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
-	"github.com/sentitune/sentitune/prep"
 )
 
+// predictOptions is predict's command line.
+type predictOptions struct {
+	predict.Config
+	Texts       []string      // --text: score these instead of a file
+	ShardSpec   string        // --shard I/N
+	MergeShards bool          // --merge-shards
+	Stats       string        // --stats FILE
+	LogEvery    time.Duration // progress lines when stderr is not a terminal
+}
+
+func predictOptionTable() *options[predictOptions] {
+	def := predictOptions{Config: defaultInput(), LogEvery: progress.DefaultInterval}
+	def.Scorer = defaultScorer(predict.DefaultBatchSize)
+	def.Window, def.ShardBlock = predict.DefaultWindow, predict.DefaultWindow
+	o := newOptions(def)
+	scorerOptions(o, func(p *predictOptions) *predict.ScorerConfig { return &p.Scorer })
+	inputOptions(o, "input", "review `FILE` to score", func(p *predictOptions) *predict.Config { return &p.Config }, "i")
+	o.boolean("no-label", "do not copy a label column", func(p *predictOptions) *bool { return &p.NoLabel })
+	o.str("out", "output `FILE` (.csv, .jsonl or .parquet)", func(p *predictOptions) *string { return &p.Out }, "o")
+	o.str("format", "output format csv|jsonl|parquet (default: from --out's extension)", func(p *predictOptions) *string { return &p.Format })
+	o.boolean("keep-text", "also write the review text", func(p *predictOptions) *bool { return &p.KeepText })
+	o.str("shard", "score only slice `I/N` (0 ≤ I < N) of --input", func(p *predictOptions) *string { return &p.ShardSpec })
+	o.boolean("merge-shards", "join the shard outputs of --out (or the files given as arguments) into --out", func(p *predictOptions) *bool { return &p.MergeShards })
+	o.integer("window", "rows read, sorted by length and scored together (memory bound)", func(p *predictOptions) *int { return &p.Window })
+	o.integer("shard-block", "shards are cut on multiples of `N` rows (the same for every shard of a set; --window may differ)", func(p *predictOptions) *int { return &p.ShardBlock })
+	o.integer("generate", "greedy-decode up to `N` tokens and parse the first 0/1 instead of scoring (for comparison)", func(p *predictOptions) *int { return &p.Generate })
+	o.texts("text", "score this `TEXT` and print \"pred prob\" (repeatable; each value is one whole text, commas included)", func(p *predictOptions) *[]string { return &p.Texts }, "t")
+	o.str("stats", "write the run's statistics as JSON to `FILE`", func(p *predictOptions) *string { return &p.Stats })
+	o.duration("log-every", "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (rows/s, ETA) at least every `DURATION`", func(p *predictOptions) *time.Duration { return &p.LogEvery })
+	return o
+}
+
 func predictCommand() *cli.Command {
+	o := predictOptionTable()
 	return &cli.Command{
 		Name:  "predict",
 		Usage: "score reviews with one forward pass per batch",
@@ -36,81 +67,40 @@ func predictCommand() *cli.Command {
 			"Each shard writes a manifest (OUT-…EXT.shard.json: input hash, rows, its range, output hash);\n" +
 			"--merge-shards checks that the shards tile one input exactly once, then joins them into OUT,\n" +
 			"byte-identical to an unsharded run when --window divides --shard-block (see deploy/README.md).",
-		Flags: append(scorerFlags(predict.DefaultBatchSize),
-			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "review `FILE` to score"},
-			&cli.StringFlag{Name: "input-format", Value: prep.FormatAuto, Usage: "auto|csv|tsv|json|jsonl|parquet|alpaca"},
-			&cli.StringFlag{Name: "encoding", Value: "auto", Usage: "text encoding of --input: auto|utf-8|gbk|utf-16"},
-			&cli.StringFlag{Name: "text-col", Usage: "text column `NAME` (default: detected: text, review, content, … ; Alpaca: input)"},
-			&cli.StringFlag{Name: "id-col", Usage: "id column `NAME` copied to the output (default: a column named id, else the row number)"},
-			&cli.StringFlag{Name: "label-col", Usage: "label column `NAME` copied to the output as 0/1 (default: detected)"},
-			&cli.BoolFlag{Name: "no-label", Usage: "do not copy a label column"},
-			&cli.StringFlag{Name: "label-map", Usage: "label values: 'pos=1,neg=0', or 'stars'"},
-			&cli.StringFlag{Name: "on-bad-row", Value: predict.OnBadRowError, Usage: "unparsable rows, empty texts, unknown labels: error|skip"},
-			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "output `FILE` (.csv, .jsonl or .parquet)"},
-			&cli.StringFlag{Name: "format", Usage: "output format csv|jsonl|parquet (default: from --out's extension)"},
-			&cli.BoolFlag{Name: "keep-text", Usage: "also write the review text"},
-			&cli.StringFlag{Name: "shard", Usage: "score only slice `I/N` (0 ≤ I < N) of --input"},
-			&cli.BoolFlag{Name: "merge-shards", Usage: "join the shard outputs of --out (or the files given as arguments) into --out"},
-			&cli.IntFlag{Name: "window", Value: predict.DefaultWindow, Usage: "rows read, sorted by length and scored together (memory bound)"},
-			&cli.IntFlag{Name: "shard-block", Value: predict.DefaultWindow, Usage: "shards are cut on multiples of `N` rows (the same for every shard of a set; --window may differ)"},
-			&cli.IntFlag{Name: "generate", Usage: "greedy-decode up to `N` tokens and parse the first 0/1 instead of scoring (for comparison)"},
-			textListFlag("text", []string{"t"}, "score this `TEXT` and print \"pred prob\" (repeatable; each value is one whole text, commas included)"),
-			&cli.StringFlag{Name: "stats", Usage: "write the run's statistics as JSON to `FILE`"},
-			&cli.DurationFlag{Name: "log-every", Value: progress.DefaultInterval, Usage: "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (rows/s, ETA) at least every `DURATION`"},
-		),
-		Action: runPredict,
+		Flags: o.flags(),
+		Action: func(c *cli.Context) error {
+			opt, err := o.load(c)
+			if err != nil {
+				return err
+			}
+			return runPredict(c, opt)
+		},
 	}
 }
 
-// scorerFlags are the model options shared by predict, serve and eval.
-func scorerFlags(batch int) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "Hugging Face model folder `DIR` (the adapter's base model)"},
-		&cli.StringFlag{Name: "adapter", Aliases: []string{"a"}, Usage: "LoRA adapter folder `DIR` from finetune (or PEFT)"},
-		&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto|cpu|cuda|cuda:N"},
-		&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto (f32 on CPU, bf16 on CUDA)|f32|bf16|f16"},
-		&cli.IntFlag{Name: "threads", Usage: "CPU threads for libtorch (0: its default)"},
-		&cli.IntFlag{Name: "batch-size", Value: batch, Usage: "rows per forward pass"},
-		&cli.IntFlag{Name: "max-len", Usage: "prompt + answer tokens; longer reviews lose their end, as in training (0: the length the adapter or merged model was trained at, else 512; a value here overrides it)"},
-		&cli.Float64Flag{Name: "threshold", Value: predict.DefaultThreshold, Usage: "pred = 1 when prob ≥ `P`"},
-		&cli.StringFlag{Name: "instruction", Usage: "instruction `TEXT` for a bare model (an adapter brings its own)"},
-		&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for a bare model (default: the chat template's)"},
-	}
+// checkPredictOptions validates predict's numeric options.
+func checkPredictOptions(opt predictOptions) error {
+	f := &flagCheck{cmd: "predict"}
+	f.atLeast(1, "window", opt.Window)
+	f.atLeast(1, "shard-block", opt.ShardBlock)
+	f.atLeast(0, "generate", opt.Generate)
+	f.positive("log-every", opt.LogEvery)
+	f.checkScorer(opt.Scorer, 1)
+	return f.err
 }
 
-// scorerConfig reads scorerFlags; flags a command lacks read as their zero value.
-func scorerConfig(c *cli.Context) predict.ScorerConfig {
-	return predict.ScorerConfig{
-		ModelDir:    c.String("model"),
-		AdapterDir:  c.String("adapter"),
-		Device:      c.String("device"),
-		DType:       c.String("dtype"),
-		Threads:     c.Int("threads"),
-		BatchSize:   c.Int("batch-size"),
-		MaxLen:      c.Int("max-len"),
-		Threshold:   c.Float64("threshold"),
-		Instruction: c.String("instruction"),
-		System:      c.String("system"),
-	}
-}
-
-func usageError(format string, a ...any) error {
-	return exitError{2, fmt.Errorf(format, a...)}
-}
-
-func runPredict(c *cli.Context) error {
-	out := c.String("out")
-	if c.Bool("merge-shards") {
-		if out == "" {
+func runPredict(c *cli.Context, opt predictOptions) error {
+	if opt.MergeShards {
+		if opt.Out == "" {
 			return usageError("predict --merge-shards: --out FILE is required")
 		}
 		removeTempsOnSignal()
 		var st *predict.MergeStats
 		var err error
 		if c.NArg() > 0 {
-			st, err = predict.MergeFiles(out, c.String("format"), c.Args().Slice())
+			st, err = predict.MergeFiles(opt.Out, opt.Format, c.Args().Slice())
 		} else {
-			st, err = predict.MergeShards(out, c.String("format"))
+			st, err = predict.MergeShards(opt.Out, opt.Format)
 		}
 		if err != nil {
 			return err
@@ -121,63 +111,43 @@ func runPredict(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("predict: unexpected arguments %q (texts go in --text or on stdin)", c.Args().Slice())
 	}
-	sc := scorerConfig(c)
-	if sc.ModelDir == "" {
+	if opt.Scorer.ModelDir == "" {
 		return usageError("predict: --model DIR is required")
 	}
-	if err := checkPredictFlags(c); err != nil {
+	if err := checkPredictOptions(opt); err != nil {
 		return err
 	}
-	texts := textValues(c, "text")
-	input := c.String("input")
 	switch {
-	case input != "" && len(texts) > 0:
+	case opt.Input != "" && len(opt.Texts) > 0:
 		return usageError("predict: give --input FILE or --text, not both")
-	case input == "" && out != "":
+	case opt.Input == "" && opt.Out != "":
 		return usageError("predict: --out needs --input FILE")
-	case input != "":
-		return predictFile(c, sc)
-	case len(texts) > 0:
-		return predictTexts(c, sc, texts)
-	case term.IsTerminal(int(os.Stdin.Fd())):
+	case opt.Input != "":
+		return predictFile(c, opt)
+	case len(opt.Texts) > 0:
+		return predictTexts(c, opt.Scorer, opt.Texts, opt.Generate)
+	case progress.IsTerminal(c.App.Reader):
 		return usageError("predict: need --input FILE, --text TEXT, or texts on stdin (one per line)")
 	default:
-		return predictLines(c, sc, c.App.Reader)
+		return predictLines(c, opt.Scorer, c.App.Reader, opt.Generate)
 	}
 }
 
-func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
-	if c.String("out") == "" {
+func predictFile(c *cli.Context, opt predictOptions) error {
+	if opt.Out == "" {
 		return usageError("predict: --out FILE is required with --input")
 	}
-	cfg := predict.Config{
-		Scorer:      sc,
-		Input:       c.String("input"),
-		InputFormat: c.String("input-format"),
-		Encoding:    c.String("encoding"),
-		TextCol:     c.String("text-col"),
-		IDCol:       c.String("id-col"),
-		LabelCol:    c.String("label-col"),
-		NoLabel:     c.Bool("no-label"),
-		LabelMap:    c.String("label-map"),
-		Out:         c.String("out"),
-		Format:      c.String("format"),
-		KeepText:    c.Bool("keep-text"),
-		Window:      c.Int("window"),
-		ShardBlock:  c.Int("shard-block"),
-		Generate:    c.Int("generate"),
-		OnBadRow:    c.String("on-bad-row"),
-	}
-	if s := c.String("shard"); s != "" {
+	cfg := opt.Config
+	if opt.ShardSpec != "" {
 		var err error
-		if cfg.Shard, err = predict.ParseShard(s); err != nil {
+		if cfg.Shard, err = predict.ParseShard(opt.ShardSpec); err != nil {
 			return usageError("predict: %v", err)
 		}
 	}
 	if progress.IsTerminal(c.App.ErrWriter) {
 		cfg.Progress = c.App.ErrWriter
 	} else {
-		cfg.Log, cfg.LogInterval = c.App.ErrWriter, c.Duration("log-every")
+		cfg.Log, cfg.LogInterval = c.App.ErrWriter, opt.LogEvery
 	}
 	removeTempsOnSignal()
 	st, err := predict.Run(cfg)
@@ -185,19 +155,19 @@ func predictFile(c *cli.Context, sc predict.ScorerConfig) error {
 		return err
 	}
 	st.WriteSummary(c.App.Writer)
-	if path := c.String("stats"); path != "" {
+	if opt.Stats != "" {
 		b, err := json.MarshalIndent(st, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(opt.Stats, append(b, '\n')); err != nil {
 			return fmt.Errorf("predict: write --stats: %w", err)
 		}
 	}
 	return nil
 }
 
-func predictTexts(c *cli.Context, cfg predict.ScorerConfig, texts []string) error {
+func predictTexts(c *cli.Context, cfg predict.ScorerConfig, texts []string, generate int) error {
 	sc, err := predict.NewScorer(cfg)
 	if err != nil {
 		return err
@@ -205,11 +175,11 @@ func predictTexts(c *cli.Context, cfg predict.ScorerConfig, texts []string) erro
 	defer sc.Close()
 	w := bufio.NewWriter(c.App.Writer)
 	defer w.Flush()
-	return printScores(w, sc, texts, c.Int("generate"), func(i int) string { return fmt.Sprintf("--text %d", i+1) })
+	return printScores(w, sc, texts, generate, func(i int) string { return fmt.Sprintf("--text %d", i+1) })
 }
 
 // predictLines scores stdin one line per text, in chunks, printing as it goes.
-func predictLines(c *cli.Context, cfg predict.ScorerConfig, r io.Reader) error {
+func predictLines(c *cli.Context, cfg predict.ScorerConfig, r io.Reader, generate int) error {
 	sc, err := predict.NewScorer(cfg)
 	if err != nil {
 		return err
@@ -228,7 +198,7 @@ func predictLines(c *cli.Context, cfg predict.ScorerConfig, r io.Reader) error {
 			return nil
 		}
 		at := first
-		err := printScores(w, sc, texts, c.Int("generate"), func(i int) string { return fmt.Sprintf("stdin line %d", at+i) })
+		err := printScores(w, sc, texts, generate, func(i int) string { return fmt.Sprintf("stdin line %d", at+i) })
 		texts, first = texts[:0], line+1
 		if err == nil {
 			err = w.Flush()

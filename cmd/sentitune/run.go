@@ -2,14 +2,39 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/pipeline"
 )
 
+// runOptionTable is run's flags over pipeline.Defaults(); --config is the sectioned run YAML
+// (pipeline.LoadConfig), read over the demo's or a real model's defaults.
+func runOptionTable() *options[pipeline.Config] {
+	o := newOptions(pipeline.Defaults())
+	o.readYAML = pipeline.LoadConfig
+	o.str("model", "Hugging Face model folder (default: a random-weight demo model)", func(c *pipeline.Config) *string { return &c.Model })
+	o.str("input", "labelled review file (default: the embedded Amazon sentences)", func(c *pipeline.Config) *string { return &c.Input })
+	o.str("out", "run folder (default ./sentitune-demo for the demo, ./sentitune-run otherwise)", func(c *pipeline.Config) *string { return &c.Out })
+	o.int64("seed", "seed for split, model init and training", func(c *pipeline.Config) *int64 { return &c.Seed })
+	o.str("text-col", "text column of --input (default: detected)", func(c *pipeline.Config) *string { return &c.Prep.TextCol })
+	o.str("label-col", "label column of --input (default: detected)", func(c *pipeline.Config) *string { return &c.Prep.LabelCol })
+	o.str("id-col", "id column of --input carried to the report (default: detected, else the row number)", func(c *pipeline.Config) *string { return &c.Prep.IDCol })
+	both := func(name, usage string, train func(*pipeline.Config) *string, score func(*pipeline.Config) *string) {
+		custom(o, &cli.StringFlag{Name: name, Usage: usage}, train, func(c *cli.Context, cfg *pipeline.Config) {
+			*train(cfg), *score(cfg) = c.String(name), c.String(name)
+		})
+	}
+	both("device", "auto | cpu | cuda | cuda:N (training and scoring)", func(c *pipeline.Config) *string { return &c.Finetune.Device }, func(c *pipeline.Config) *string { return &c.Eval.Device })
+	both("dtype", "auto | bf16 | f32", func(c *pipeline.Config) *string { return &c.Finetune.DType }, func(c *pipeline.Config) *string { return &c.Eval.DType })
+	o.real("epochs", "training epochs", func(c *pipeline.Config) *float64 { return &c.Finetune.Epochs })
+	o.integer("max-steps", "stop training after N optimizer steps", func(c *pipeline.Config) *int { return &c.Finetune.MaxSteps })
+	o.str("preset", "demo model preset: tiny | small", func(c *pipeline.Config) *string { return &c.DemoPreset })
+	return o
+}
+
 func runCommand() *cli.Command {
+	o := runOptionTable()
 	return &cli.Command{
 		Name:  "run",
 		Usage: "the whole pipeline in one command (no arguments: the built-in demo)",
@@ -17,30 +42,16 @@ func runCommand() *cli.Command {
 			"With no --model, a random-weight Qwen2-architecture model is trained from scratch (the demo);\n" +
 			"with no --input, the embedded Amazon review sentences are used. Every stage's options are\n" +
 			"reachable through --config run.yaml (sections prep:, finetune:, eval:; keys = the stages' flag names).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Usage: "Hugging Face model folder (default: a random-weight demo model)"},
-			&cli.StringFlag{Name: "input", Usage: "labelled review file (default: the embedded Amazon sentences)"},
-			&cli.StringFlag{Name: "out", Usage: "run folder (default ./sentitune-demo for the demo, ./sentitune-run otherwise)"},
-			&cli.StringFlag{Name: "config", Usage: "run YAML file (flags override it)"},
-			&cli.Int64Flag{Name: "seed", Value: 42, Usage: "seed for split, model init and training"},
-			&cli.StringFlag{Name: "text-col", Usage: "text column of --input (default: detected)"},
-			&cli.StringFlag{Name: "label-col", Usage: "label column of --input (default: detected)"},
-			&cli.StringFlag{Name: "id-col", Usage: "id column of --input carried to the report (default: detected, else the row number)"},
-			&cli.StringFlag{Name: "device", Usage: "auto | cpu | cuda | cuda:N (training and scoring)"},
-			&cli.StringFlag{Name: "dtype", Usage: "auto | bf16 | f32"},
-			&cli.Float64Flag{Name: "epochs", Usage: "training epochs"},
-			&cli.IntFlag{Name: "max-steps", Usage: "stop training after N optimizer steps"},
-			&cli.StringFlag{Name: "preset", Usage: "demo model preset: tiny | small"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			cfg, err := runConfig(c)
+			cfg, err := runConfig(c, o)
 			if err != nil {
 				return err
 			}
 			if cfg.Model == "" && cfg.Input == "" {
-				fmt.Fprintln(os.Stderr, "sentitune run: the built-in demo (Amazon review sentences, random-weight Qwen2-architecture model) → "+cfg.Out)
+				fmt.Fprintln(c.App.ErrWriter, "sentitune run: the built-in demo (Amazon review sentences, random-weight Qwen2-architecture model) → "+cfg.Out)
 			}
-			_, err = pipeline.Run(cfg, os.Stderr)
+			_, err = pipeline.Run(cfg, c.App.ErrWriter)
 			return err
 		},
 	}
@@ -48,66 +59,31 @@ func runCommand() *cli.Command {
 
 // runConfig is the run's configuration: the demo's or a real model's defaults, then --config, then
 // the flags given. It is the demo only when no model is named anywhere, flag or YAML.
-func runConfig(c *cli.Context) (pipeline.Config, error) {
+func runConfig(c *cli.Context, o *options[pipeline.Config]) (pipeline.Config, error) {
 	if c.NArg() > 0 {
 		return pipeline.Config{}, usageError("run: unexpected argument %q (options are flags, e.g. --model DIR)", c.Args().First())
 	}
-	model, path := c.String("model"), c.String("config")
+	model, path := c.String("model"), c.String(configFlag)
 	if model == "" && path != "" {
 		// The YAML's model: decides the defaults the YAML is then read over.
 		probe, err := pipeline.LoadConfig(path, pipeline.Defaults())
 		if err != nil {
-			return probe, exitError{2, err}
+			return probe, usageError("run: %w", err)
 		}
 		model = probe.Model
 	}
-	cfg := pipeline.Defaults()
+	base := pipeline.Defaults()
 	if model == "" {
-		cfg = pipeline.DemoDefaults()
+		base = pipeline.DemoDefaults()
 	} else {
-		cfg.Out = "sentitune-run"
+		base.Out = "sentitune-run"
 	}
-	if path != "" {
-		var err error
-		if cfg, err = pipeline.LoadConfig(path, cfg); err != nil {
-			return cfg, exitError{2, err}
-		}
+	cfg, err := o.loadOver(c, base)
+	if err != nil {
+		return cfg, err
 	}
-	if c.IsSet("model") {
-		cfg.Model = c.String("model")
-	}
-	if c.IsSet("input") {
-		cfg.Input = c.String("input")
-	}
-	if c.IsSet("out") {
-		cfg.Out = c.String("out")
-	}
-	if c.IsSet("seed") || cfg.Seed == 0 {
+	if cfg.Seed == 0 { // a YAML seed: 0 means the default seed
 		cfg.Seed = c.Int64("seed")
-	}
-	if c.IsSet("text-col") {
-		cfg.Prep.TextCol = c.String("text-col")
-	}
-	if c.IsSet("label-col") {
-		cfg.Prep.LabelCol = c.String("label-col")
-	}
-	if c.IsSet("id-col") {
-		cfg.Prep.IDCol = c.String("id-col")
-	}
-	if c.IsSet("device") {
-		cfg.Finetune.Device, cfg.Eval.Device = c.String("device"), c.String("device")
-	}
-	if c.IsSet("dtype") {
-		cfg.Finetune.DType, cfg.Eval.DType = c.String("dtype"), c.String("dtype")
-	}
-	if c.IsSet("epochs") {
-		cfg.Finetune.Epochs = c.Float64("epochs")
-	}
-	if c.IsSet("max-steps") {
-		cfg.Finetune.MaxSteps = c.Int("max-steps")
-	}
-	if c.IsSet("preset") {
-		cfg.DemoPreset = c.String("preset")
 	}
 	if cfg.Model != "" && c.IsSet("preset") {
 		return cfg, usageError("run: --preset picks the demo's random-weight model; it does not apply with a model (%s)", cfg.Model)

@@ -37,7 +37,7 @@ func parseRunConfig(t *testing.T, args ...string) (pipeline.Config, error) {
 	var cfg pipeline.Config
 	var cfgErr error
 	cmd.Action = func(c *cli.Context) error {
-		cfg, cfgErr = runConfig(c)
+		cfg, cfgErr = runConfig(c, runOptionTable())
 		return nil
 	}
 	app := &cli.App{Name: "sentitune", Commands: []*cli.Command{cmd}}

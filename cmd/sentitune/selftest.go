@@ -11,28 +11,38 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
+// selftestOptions is selftest's command line.
+type selftestOptions struct {
+	Device string
+	JSON   bool
+}
+
 func selftestCommand() *cli.Command {
+	o := newOptions(selftestOptions{Device: "auto"})
+	o.str("device", "auto, cpu, cuda or cuda:N", func(s *selftestOptions) *string { return &s.Device })
+	o.boolean("json", "print the report as JSON", func(s *selftestOptions) *bool { return &s.JSON })
 	return &cli.Command{
 		Name:  "selftest",
 		Usage: "check the engine on a device: optimizer, clipping, fused loss and model against float64 references",
 		Description: "Runs AdamW, gradient clipping, the fused lm_head loss and the model's partial last layer on the\n" +
 			"device and compares them with independent float64 computations in Go. Run it on a new GPU box or\n" +
 			"after rebuilding the shim against another libtorch; exits 1 if a check fails.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "device", Value: "auto", Usage: "auto, cpu, cuda or cuda:N"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-		},
+		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
-			dev, err := torch.ParseDevice(c.String("device"))
+			opt, err := o.load(c)
 			if err != nil {
-				return exitError{2, fmt.Errorf("selftest: %w", err)}
+				return err
+			}
+			dev, err := torch.ParseDevice(opt.Device)
+			if err != nil {
+				return usageError("selftest: %w", err)
 			}
 			r, err := selftest.Run(dev)
 			if err != nil {
 				return fmt.Errorf("selftest: %w", err)
 			}
 			w := c.App.Writer
-			if c.Bool("json") {
+			if opt.JSON {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(r); err != nil {

@@ -17,7 +17,45 @@ import (
 	"github.com/sentitune/sentitune/predict"
 )
 
+// serveOptions is serve's command line.
+type serveOptions struct {
+	Scorer             predict.ScorerConfig
+	Server             predict.ServerConfig
+	Addr               string // listen HOST:PORT
+	MaxBody            string // --max-body as given (1MiB), parsed into Server.MaxBody
+	TokenFile          string // bearer token file
+	PlainControlTokens bool   // Server.ControlTokens is its negation
+}
+
+func serveOptionTable() *options[serveOptions] {
+	o := newOptions(serveOptions{
+		Scorer: defaultScorer(0),
+		Server: predict.ServerConfig{
+			MaxBatch: predict.DefaultServeMaxBatch, MaxBatchTokens: predict.DefaultServeBatchTokens,
+			MaxRequestTokens: predict.DefaultServeRequestTokens, MaxQueueTokens: predict.DefaultServeQueueTokens,
+			MaxWait: predict.DefaultServeMaxWait, MaxTexts: predict.DefaultServeMaxTexts,
+			Timeout: predict.DefaultServeTimeout, Drain: predict.DefaultServeDrain,
+		},
+		Addr: "127.0.0.1:8080", MaxBody: "1MiB", PlainControlTokens: true,
+	})
+	scorerOptions(o, func(s *serveOptions) *predict.ScorerConfig { return &s.Scorer })
+	o.str("addr", "listen `HOST:PORT` (port 0 picks a free one)", func(s *serveOptions) *string { return &s.Addr })
+	o.integer("max-batch", "rows per forward pass", func(s *serveOptions) *int { return &s.Server.MaxBatch })
+	o.integer("max-batch-tokens", "padded tokens (rows × longest) per forward pass: bounds how long one pass holds the model", func(s *serveOptions) *int { return &s.Server.MaxBatchTokens })
+	o.integer("max-request-tokens", "prompt tokens of one request, after cutting texts to the max length", func(s *serveOptions) *int { return &s.Server.MaxRequestTokens })
+	o.integer("max-queue-tokens", "prompt tokens waiting over all requests before new ones get 503", func(s *serveOptions) *int { return &s.Server.MaxQueueTokens })
+	o.str("token-file", "require \"Authorization: Bearer TOKEN\" on /v1/predict and /metrics, TOKEN read from `FILE`", func(s *serveOptions) *string { return &s.TokenFile })
+	o.boolean("plain-control-tokens", "read chat control tokens written in texts (<|im_end|>) as plain text (=false: as control tokens)", func(s *serveOptions) *bool { return &s.PlainControlTokens })
+	o.duration("max-wait", "how long a micro-batch waits for more requests", func(s *serveOptions) *time.Duration { return &s.Server.MaxWait })
+	o.str("max-body", "largest request body (bytes, or with KiB/MiB)", func(s *serveOptions) *string { return &s.MaxBody })
+	o.integer("max-texts", "most texts in one request", func(s *serveOptions) *int { return &s.Server.MaxTexts })
+	o.duration("timeout", "per request, queueing included", func(s *serveOptions) *time.Duration { return &s.Server.Timeout })
+	o.duration("drain", "how long shutdown waits for requests in flight", func(s *serveOptions) *time.Duration { return &s.Server.Drain })
+	return o
+}
+
 func serveCommand() *cli.Command {
+	o := serveOptionTable()
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve predictions over HTTP",
@@ -34,71 +72,64 @@ func serveCommand() *cli.Command {
 			"tokens written in texts (<|im_end|>) are read as plain text unless --plain-control-tokens=false.\n" +
 			"SIGTERM or SIGINT stops accepting connections and lets requests in flight finish; at --drain the\n" +
 			"rest get 503 and serve exits 0.",
-		Flags: append(scorerFlags(0),
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen `HOST:PORT` (port 0 picks a free one)"},
-			&cli.IntFlag{Name: "max-batch", Value: predict.DefaultServeMaxBatch, Usage: "rows per forward pass"},
-			&cli.IntFlag{Name: "max-batch-tokens", Value: predict.DefaultServeBatchTokens, Usage: "padded tokens (rows × longest) per forward pass: bounds how long one pass holds the model"},
-			&cli.IntFlag{Name: "max-request-tokens", Value: predict.DefaultServeRequestTokens, Usage: "prompt tokens of one request, after cutting texts to the max length"},
-			&cli.IntFlag{Name: "max-queue-tokens", Value: predict.DefaultServeQueueTokens, Usage: "prompt tokens waiting over all requests before new ones get 503"},
-			&cli.StringFlag{Name: "token-file", Usage: "require \"Authorization: Bearer TOKEN\" on /v1/predict and /metrics, TOKEN read from `FILE`"},
-			&cli.BoolFlag{Name: "plain-control-tokens", Value: true, Usage: "read chat control tokens written in texts (<|im_end|>) as plain text (=false: as control tokens)"},
-			&cli.DurationFlag{Name: "max-wait", Value: 5 * time.Millisecond, Usage: "how long a micro-batch waits for more requests"},
-			&cli.StringFlag{Name: "max-body", Value: "1MiB", Usage: "largest request body (bytes, or with KiB/MiB)"},
-			&cli.IntFlag{Name: "max-texts", Value: 256, Usage: "most texts in one request"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "per request, queueing included"},
-			&cli.DurationFlag{Name: "drain", Value: 30 * time.Second, Usage: "how long shutdown waits for requests in flight"},
-		),
-		Action: runServe,
+		Flags: o.flags(),
+		Action: func(c *cli.Context) error {
+			opt, err := o.load(c)
+			if err != nil {
+				return err
+			}
+			cfg, scfg, err := serveConfig(opt)
+			if err != nil {
+				return err
+			}
+			return runServe(c, opt.Addr, cfg, scfg)
+		},
 	}
 }
 
-func runServe(c *cli.Context) error {
-	cfg := scorerConfig(c)
+// serveConfig checks serve's options and returns the scorer's and the server's configs; the
+// server replaces zero values by its defaults, so zero is refused rather than silently replaced.
+func serveConfig(opt serveOptions) (predict.ScorerConfig, predict.ServerConfig, error) {
+	cfg, scfg := opt.Scorer, opt.Server
 	if cfg.ModelDir == "" {
-		return usageError("serve: --model DIR is required")
+		return cfg, scfg, usageError("serve: --model DIR is required")
 	}
-	if err := checkServeFlags(c); err != nil {
-		return err
+	f := &flagCheck{cmd: "serve"}
+	f.atLeast(1, "max-batch", scfg.MaxBatch)
+	f.atLeast(1, "max-texts", scfg.MaxTexts)
+	f.atLeast(1, "max-batch-tokens", scfg.MaxBatchTokens)
+	f.atLeast(1, "max-request-tokens", scfg.MaxRequestTokens)
+	f.atLeast(1, "max-queue-tokens", scfg.MaxQueueTokens)
+	f.positive("max-wait", scfg.MaxWait)
+	f.positive("timeout", scfg.Timeout)
+	f.positive("drain", scfg.Drain)
+	f.checkScorer(cfg, 0)
+	if f.err != nil {
+		return cfg, scfg, f.err
 	}
-	maxBody, err := parseBytes(c.String("max-body"))
-	if err != nil {
-		return usageError("serve: --max-body: %v", err)
-	}
-	scfg := predict.ServerConfig{
-		MaxBatch: c.Int("max-batch"),
-		MaxWait:  c.Duration("max-wait"),
-		MaxBody:  maxBody,
-		MaxTexts: c.Int("max-texts"),
-		Timeout:  c.Duration("timeout"),
-		Drain:    c.Duration("drain"),
-
-		MaxBatchTokens:   c.Int("max-batch-tokens"),
-		MaxRequestTokens: c.Int("max-request-tokens"),
-		MaxQueueTokens:   c.Int("max-queue-tokens"),
-		ControlTokens:    !c.Bool("plain-control-tokens"),
-	}
-	for _, name := range []string{"max-batch-tokens", "max-request-tokens", "max-queue-tokens"} {
-		if c.Int(name) < 1 {
-			return usageError("serve: --%s %d: must be at least 1", name, c.Int(name))
-		}
+	var err error
+	if scfg.MaxBody, err = parseBytes(opt.MaxBody); err != nil {
+		return cfg, scfg, usageError("serve: --max-body: %v", err)
 	}
 	if scfg.MaxQueueTokens < scfg.MaxRequestTokens {
-		return usageError("serve: --max-queue-tokens %d is below --max-request-tokens %d: a largest request could never be queued",
+		return cfg, scfg, usageError("serve: --max-queue-tokens %d is below --max-request-tokens %d: a largest request could never be queued",
 			scfg.MaxQueueTokens, scfg.MaxRequestTokens)
 	}
-	if path := c.String("token-file"); path != "" {
-		if scfg.Token, err = readToken(path); err != nil {
-			return usageError("serve: --token-file: %v", err)
+	if opt.TokenFile != "" {
+		if scfg.Token, err = readToken(opt.TokenFile); err != nil {
+			return cfg, scfg, usageError("serve: --token-file: %v", err)
 		}
 	}
-	if scfg.MaxBatch < 1 || scfg.MaxTexts < 1 {
-		return usageError("serve: --max-batch and --max-texts must be positive")
-	}
+	scfg.ControlTokens = !opt.PlainControlTokens
 	if cfg.BatchSize == 0 { // one forward pass per micro-batch
 		cfg.BatchSize = scfg.MaxBatch
 	}
-	if host, _, err := net.SplitHostPort(c.String("addr")); err == nil && !isLoopback(host) && scfg.Token == "" {
-		fmt.Fprintf(os.Stderr, "serve: listening on %s, beyond this machine: the service has no authentication (--token-file)\n", c.String("addr"))
+	return cfg, scfg, nil
+}
+
+func runServe(c *cli.Context, addr string, cfg predict.ScorerConfig, scfg predict.ServerConfig) error {
+	if host, _, err := net.SplitHostPort(addr); err == nil && !isLoopback(host) && scfg.Token == "" {
+		fmt.Fprintf(c.App.ErrWriter, "serve: listening on %s, beyond this machine: the service has no authentication (--token-file)\n", addr)
 	}
 	sc, err := predict.NewScorer(cfg)
 	if err != nil {
@@ -109,7 +140,7 @@ func runServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	info := sc.Info()
-	err = srv.ListenAndServe(ctx, c.String("addr"), func(a net.Addr) {
+	err = srv.ListenAndServe(ctx, addr, func(a net.Addr) {
 		desc := info.Model
 		if info.Adapter != "" {
 			desc += " + " + info.Adapter

@@ -45,10 +45,11 @@ type Options struct {
 	KeepBar  bool // Bar: leave the finished bar on screen instead of clearing it
 }
 
-// IsTerminal reports whether w is a terminal.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// IsTerminal reports whether f, a writer or a reader (the CLI's stdin), is a terminal: the one
+// terminal check every command uses.
+func IsTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	return ok && term.IsTerminal(int(file.Fd()))
 }
 
 // Reporter shows progress in one of the modes; a nil *Reporter or one made for a nil
