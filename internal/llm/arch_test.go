@@ -1,6 +1,7 @@
 package llm_test
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -260,5 +261,118 @@ func TestArchPresets(t *testing.T) {
 	}
 	if _, err := llm.ArchPresetConfig("tiny", "baichuan"); err == nil || !strings.Contains(err.Error(), "gemma2, gemma3, glm4") {
 		t.Errorf("unknown arch: %v", err)
+	}
+}
+
+// TestArchGradients: the engine's LoRA gradients of the answer loss (soft-capped logits, GeGLU,
+// local/global masks, GLM-4's permuted rotation) equal central differences of the float64
+// reference's loss.
+func TestArchGradients(t *testing.T) {
+	batch := llm.Batch{IDs: [][]int{{1, 17, 42, 5, 95, 0, 63, 2}, {33, 2, 2, 71, 12}}}
+	rows, pos := []int{0, 0, 1}, []int{5, 7, 3}
+	tgt := []int64{63, 40, 12}
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-glm4"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("reference", "testdata", name)
+			m := loadModel(t, dir, llm.LoadOptions{})
+			if err := m.AddLoRA(llm.LoRAConfig{R: 2, Alpha: 4, Targets: []string{"all"}}, 1); err != nil {
+				t.Fatal(err)
+			}
+			randomizeAdapter(t, m, 5)
+			s := torch.NewScope()
+			defer s.Close()
+			h, err := m.HiddenAt(s, batch, rows, pos, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss, err := m.AnswerLoss(s, h, tgt, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Backward(loss)
+			refLoss := func() float64 {
+				r := referenceWithAdapter(t, dir, m)
+				r.EmbedScaleDType = "F32"
+				var sum float64
+				for i, row := range rows {
+					l := refLogits(t, r, batch.IDs[row])[pos[i]]
+					mx := l[0]
+					for _, v := range l {
+						mx = math.Max(mx, v)
+					}
+					var z float64
+					for _, v := range l {
+						z += math.Exp(v - mx)
+					}
+					sum += mx + math.Log(z) - l[tgt[i]]
+				}
+				return sum
+			}
+			if lv, _ := loss.Item(); math.Abs(lv-refLoss()) > 1e-5*math.Abs(lv) {
+				t.Errorf("loss %.7g, reference %.7g", lv, refLoss())
+			}
+			checked, worst := 0, 0.0
+			for _, p := range m.TrainableParams() {
+				if !p.IsLoRAB || !strings.Contains(p.Name, "layers.1.") {
+					continue
+				}
+				g, err := s.Grad(p.T).Float64s()
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, _ := p.T.Float32s()
+				i := 0
+				for j, v := range g { // the entry with the largest gradient
+					if math.Abs(v) > math.Abs(g[i]) {
+						i = j
+					}
+				}
+				orig := vals[i]
+				at := func(v float32) float64 {
+					vals[i] = v
+					if err := p.T.CopyFrom(s.FromFloat32(vals, p.T.Shape()...)); err != nil {
+						t.Fatal(err)
+					}
+					return refLoss()
+				}
+				hi, lo := orig+1e-3, orig-1e-3
+				fd := (at(hi) - at(lo)) / float64(hi-lo)
+				at(orig)
+				worst = math.Max(worst, math.Abs(fd-g[i])/math.Abs(fd))
+				if math.Abs(fd-g[i]) > 1e-3*math.Abs(fd)+1e-6 {
+					t.Errorf("%s[%d]: gradient %.6g, reference central difference %.6g", p.Name, i, g[i], fd)
+				}
+				checked++
+			}
+			t.Logf("%d LoRA B tensors of layer 1: largest relative gradient error %.2g", checked, worst)
+			if checked < 6 {
+				t.Errorf("checked %d LoRA B tensors of layer 1", checked)
+			}
+		})
+	}
+}
+
+// TestArchBF16: computing in bf16 (√hidden rounded to bf16, as transformers does in bf16) stays
+// within bf16 rounding of the float64 reference.
+func TestArchBF16(t *testing.T) {
+	ids := []int{1, 17, 42, 5, 95, 0, 63, 2, 88}
+	for _, name := range []string{"mini-gemma2", "mini-gemma3-bf16", "mini-glm4"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("reference", "testdata", name)
+			m := loadModel(t, dir, llm.LoadOptions{DType: torch.BFloat16, ExplicitDType: true})
+			ref := loadReference(t, dir)
+			ref.EmbedScaleDType = "BF16"
+			want := refLogits(t, ref, ids)
+			got := engineLogits(t, m, ids)
+			var g, w []float64
+			for i := range want {
+				g, w = append(g, f64(got[i])...), append(w, want[i]...)
+			}
+			rel := relL2(g, w)
+			t.Logf("rel. L2 %.2g", rel)
+			if !(rel <= 3e-2) {
+				t.Errorf("bf16 logits: rel. L2 %.2g vs the reference (> 3e-2)", rel)
+			}
+		})
 	}
 }
