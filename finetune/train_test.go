@@ -88,7 +88,7 @@ func TestTrain(t *testing.T) {
 		}
 		want := map[string]int{"0": 15, "1": 16}
 		if meta.Instruction != task.DefaultInstruction("en") || !reflect.DeepEqual(meta.LabelTokenIDs, want) ||
-			meta.ChatTemplate != "chatml" || !strings.HasPrefix(meta.System, "You are Qwen") {
+			meta.ChatTemplate != "model" || meta.TemplateSHA256 == "" || !strings.HasPrefix(meta.System, "You are Qwen") {
 			t.Fatalf("adapter metadata %+v", meta)
 		}
 		// The adapter loads onto the base model and gives the run's evaluation loss.

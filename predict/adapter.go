@@ -126,9 +126,10 @@ func labelIDsOf(tok *tokenizer.Tokenizer, a *adapter) (zero, one int, err error)
 		return zero, one, err
 	}
 	m := a.meta
-	if m.ChatTemplate != "" && m.ChatTemplate != tok.Chat().Name() {
-		return 0, 0, fmt.Errorf("adapter %s was trained with the %s chat template, the model's tokenizer uses %s: is --model its base model?",
-			a.dir, m.ChatTemplate, tok.Chat().Name())
+	// Files written before template_sha256 name the template's family only ("chatml"): the label ids below still check them.
+	if m.TemplateSHA256 != "" && m.TemplateSHA256 != tok.Chat().Template().SHA256() {
+		return 0, 0, fmt.Errorf("adapter %s was trained with another chat template (%s, sha256 %.12s) than this one (%s, sha256 %.12s): give --model its base model, or --template what training used",
+			a.dir, m.ChatTemplate, m.TemplateSHA256, tok.Chat().Name(), tok.Chat().Template().SHA256())
 	}
 	z, okZ := m.LabelTokenIDs["0"]
 	o, okO := m.LabelTokenIDs["1"]
@@ -137,4 +138,12 @@ func labelIDsOf(tok *tokenizer.Tokenizer, a *adapter) (zero, one int, err error)
 			a.dir, z, o, zero, one)
 	}
 	return zero, one, nil
+}
+
+// templateOf is the chat template to score with: --template, else the one training used.
+func templateOf(cfg ScorerConfig, a *adapter) string {
+	if cfg.Template == "" && a != nil && a.meta != nil {
+		return a.meta.Template
+	}
+	return cfg.Template
 }

@@ -38,6 +38,7 @@ type ScorerConfig struct {
 	// Prompt of a bare model. With an adapter they must be empty or equal
 	// to the adapter's, since scoring must see the prompt training saw.
 	Instruction string // "" = the adapter's, else task.DefaultInstruction("en")
+	Template    string // chat template: "" = the adapter's, else the model's own; a built-in name or a .jinja file
 	System      string // "" = the adapter's, else the chat template's default
 
 	MaxLen    int     // prompt + answer tokens; "" = the adapter's, else DefaultMaxLen
@@ -143,8 +144,11 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
+	if tok, err = tok.WithTemplate(templateOf(cfg, ad)); err != nil {
+		return nil, fmt.Errorf("predict: --template: %w", err)
+	}
 	if tok.Chat() == nil {
-		return nil, fmt.Errorf("predict: the tokenizer of %s has no supported chat template (ChatML or Llama-3)", cfg.ModelDir)
+		return nil, fmt.Errorf("predict: model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.ModelDir)
 	}
 	sc := &Scorer{
 		tok:       tok,

@@ -16,6 +16,8 @@
 package chattemplate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -64,6 +66,13 @@ func (t *Template) Name() string { return t.name }
 
 // Source is the template's Jinja text.
 func (t *Template) Source() string { return t.source }
+
+// SHA256 is the hex SHA-256 of Source: sentitune.json records it so that
+// scoring can tell it renders prompts as training did.
+func (t *Template) SHA256() string {
+	sum := sha256.Sum256([]byte(t.source))
+	return hex.EncodeToString(sum[:])
+}
 
 // EOS is the model's eos_token as the template sees it ("" when none).
 func (t *Template) EOS() string { return t.eos }

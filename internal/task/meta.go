@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sentitune/sentitune/internal/chattemplate"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 )
 
@@ -24,6 +25,8 @@ type Meta struct {
 	ChatTemplate  string         `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
 	// Template is the chat template training rendered prompts with (a name or a file); "" = the model's own.
 	Template string `json:"template,omitempty"`
+	// TemplateSHA256 is the SHA-256 of the template's Jinja text, so scoring can tell it is the same.
+	TemplateSHA256 string `json:"template_sha256,omitempty"`
 	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
 	MaxLen int `json:"max_len,omitempty"`
 	// TruncationSide is the end of a long review that training cut (TruncationRight).
@@ -115,7 +118,17 @@ func (ls Labels) NewMeta(rec Record, tok *tokenizer.Tokenizer, ids []int, maxLen
 		System:         system,
 		LabelTokenIDs:  byAnswer,
 		ChatTemplate:   tok.Chat().Name(),
+		Template:       templateSpec(tok.Chat().Name()),
+		TemplateSHA256: tok.Chat().Template().SHA256(),
 		MaxLen:         maxLen,
 		TruncationSide: TruncationRight,
 	}
+}
+
+// templateSpec is the --template value that selects the template named name again.
+func templateSpec(name string) string {
+	if name == chattemplate.Own {
+		return ""
+	}
+	return name
 }

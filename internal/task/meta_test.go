@@ -102,9 +102,17 @@ func TestNewMeta(t *testing.T) {
 	}
 	m := Binary.NewMeta(Record{Instruction: "Rate it.", Input: "Great", Output: "1"}, tok, ids, 64)
 	want := Meta{Instruction: "Rate it.", System: tok.Chat().DefaultSystem(), LabelTokenIDs: map[string]int{"0": 15, "1": 16},
-		ChatTemplate: tok.Chat().Name(), MaxLen: 64, TruncationSide: TruncationRight}
-	if !reflect.DeepEqual(m, want) || m.System == "" {
+		ChatTemplate: "model", TemplateSHA256: tok.Chat().Template().SHA256(), MaxLen: 64, TruncationSide: TruncationRight}
+	if !reflect.DeepEqual(m, want) || m.System == "" || len(m.TemplateSHA256) != 64 {
 		t.Fatalf("NewMeta = %+v, want %+v", m, want)
+	}
+	// --template is recorded so that scoring renders with it again.
+	qwen3, err := tok.WithTemplate("qwen3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := Binary.NewMeta(Record{Instruction: "Rate it."}, qwen3, ids, 64); m.Template != "qwen3" || m.ChatTemplate != "qwen3" || m.TemplateSHA256 == want.TemplateSHA256 {
+		t.Fatalf("with --template qwen3: %+v", m)
 	}
 	if m := Binary.NewMeta(Record{Instruction: "Rate it.", System: "Be brief."}, tok, ids, 64); m.System != "Be brief." {
 		t.Fatalf("a record's own system prompt: got %q", m.System)

@@ -4,223 +4,270 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
-)
 
-// Names of the chat templates this package renders.
-const (
-	TemplateChatML = "chatml" // Qwen1.5/2/2.5/3
-	TemplateLlama3 = "llama3" // Llama-3, 3.1, 3.2, 3.3 Instruct
+	"github.com/sentitune/sentitune/internal/chattemplate"
 )
-
-// Default system prompts written by the Qwen chat templates when the
-// conversation has no system message.
-const (
-	qwen25System = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-	qwenSystem   = "You are a helpful assistant."
-)
-
-// llama31DateHeader is what Llama-3.1+ templates always write at the top of the
-// system turn; "26 Jul 2024" is their date_string default (3.2's template uses
-// today's date when strftime_now exists — we keep the fixed default so that
-// prompts, and so training and scoring, do not change from day to day).
-const llama31DateHeader = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
 
 // Chat renders a single-turn prompt (optional system turn, one user turn, the
-// assistant generation prompt) exactly as the model's Jinja chat_template does
-// with add_generation_prompt=True, and encodes it.
+// assistant generation prompt) with the model's own Jinja chat template, or
+// the one --template names, and encodes it.
 //
 // A LLaMA-Factory alpaca record becomes the user turn instruction + "\n" + input
 // (just instruction when input is empty); callers build that string.
 type Chat struct {
 	tok           *Tokenizer
-	name          string
+	tmpl          *chattemplate.Template
 	defaultSystem string
+	answer        chattemplate.Answer
+	answerEnd     string // Answer.Tail up to and including its first added token; "" when it has none
 	eot           string
 	eotID         int
-	bos           string // Llama-3: "<|begin_of_text|>", written by the template
-	dated         bool   // Llama-3.1+: the system turn is always written, with dates
-	suffix        string
-	suffixIDs     []int
 
-	mu        sync.Mutex
-	prefixIDs map[string][]int // by effective system prompt
+	mu    sync.Mutex
+	turns map[string]*turn // by system prompt
 }
 
-// newChat recognises the template family; it returns nil for other families.
-func newChat(t *Tokenizer, template, bos string) (*Chat, error) {
-	hasTok := func(s string) bool { _, ok := t.added[s]; return ok }
-	c := &Chat{tok: t, prefixIDs: map[string][]int{}}
-	var need []string
-	switch {
-	case strings.Contains(template, "<|im_start|>"), template == "" && hasTok("<|im_start|>"):
-		c.name, c.eot = TemplateChatML, "<|im_end|>"
-		c.suffix = "<|im_end|>\n<|im_start|>assistant\n"
+// turn is a rendered prompt split around the user's text, with the ids of its
+// fixed ends: head is Before up to its last added token, tail After from its first.
+type turn struct {
+	chattemplate.Turn
+	headLen, tailAt  int
+	headIDs, tailIDs []int
+}
+
+// newChat builds the chat of the model's own template; without one it falls
+// back on ChatML or Llama-3 when the tokenizer has their tokens (nil otherwise).
+func newChat(t *Tokenizer, source, bos string) (*Chat, error) {
+	eos := t.tokenText(t.eos)
+	tmpl, err := chattemplate.Resolve("", source, bos, eos)
+	if err != nil {
+		return nil, err
+	}
+	if tmpl == nil {
 		switch {
-		case strings.Contains(template, qwen25System):
-			c.defaultSystem = qwen25System
-		case template == "" || strings.Contains(template, qwenSystem):
-			c.defaultSystem = qwenSystem
+		case t.hasAdded("<|im_start|>"):
+			tmpl, err = chattemplate.Named("chatml", bos, eos)
+		case t.hasAdded("<|start_header_id|>"):
+			if bos == "" {
+				bos = "<|begin_of_text|>"
+			}
+			tmpl, err = chattemplate.Named("llama3", bos, eos)
+		default:
+			return nil, nil
 		}
-		need = []string{"<|im_start|>", "<|im_end|>"}
-	case strings.Contains(template, "<|start_header_id|>"), template == "" && hasTok("<|start_header_id|>"):
-		c.name, c.eot = TemplateLlama3, "<|eot_id|>"
-		c.suffix = "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
-		c.bos = bos
-		if c.bos == "" {
-			c.bos = "<|begin_of_text|>"
-		}
-		c.dated = strings.Contains(template, "Cutting Knowledge Date")
-		need = []string{c.bos, "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}
-	default:
-		return nil, nil
-	}
-	for _, s := range need {
-		if !hasTok(s) {
-			return nil, fmt.Errorf("the %s chat template needs the special token %q, which tokenizer.json lacks", c.name, s)
+		if err != nil {
+			return nil, err
 		}
 	}
-	c.eotID = t.added[c.eot]
+	return chatOf(t, tmpl)
+}
+
+// WithTemplate returns a copy of t whose chat renders the template spec names:
+// "" or "model" (the model's own), a built-in name (chattemplate.Names), or a
+// .jinja file.
+func (t *Tokenizer) WithTemplate(spec string) (*Tokenizer, error) {
+	if spec == "" {
+		return t, nil
+	}
+	own := ""
+	if t.chat != nil && t.chat.tmpl.Name() == chattemplate.Own {
+		own = t.chat.tmpl.Source()
+	}
+	tmpl, err := chattemplate.Resolve(spec, own, t.tokenText(t.bos), t.tokenText(t.eos))
+	if err != nil {
+		return nil, err
+	}
+	c := *t
+	if c.chat, err = chatOf(&c, tmpl); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func chatOf(t *Tokenizer, tmpl *chattemplate.Template) (*Chat, error) {
+	c := &Chat{tok: t, tmpl: tmpl, turns: map[string]*turn{}}
+	if _, err := c.turn(""); err != nil {
+		return nil, err
+	}
 	var err error
-	if c.suffixIDs, err = t.Encode(c.suffix); err != nil {
+	if c.answer, err = tmpl.Answer(); err != nil {
 		return nil, err
 	}
-	if _, err := c.prefix(""); err != nil {
-		return nil, err
+	start, end, tok := t.firstAdded(c.answer.Tail)
+	switch {
+	case tok != nil:
+		c.answerEnd, c.eot = c.answer.Tail[:end], c.answer.Tail[start:end]
+	case strings.TrimSpace(c.answer.Tail) != "":
+		return nil, fmt.Errorf("chat template %s ends an answer with %q, which holds no token of tokenizer.json", tmpl.Name(), c.answer.Tail)
+	case t.eos < 0:
+		return nil, fmt.Errorf("chat template %s writes nothing after an answer, and the tokenizer has no eos_token to end it", tmpl.Name())
+	default:
+		c.eot = tmpl.EOS() // GLM-4: the next turn's token ends it
 	}
+	id, ok := t.added[c.eot]
+	if !ok {
+		return nil, fmt.Errorf("chat template %s: an answer ends with %q, which is not an added token of tokenizer.json", tmpl.Name(), c.eot)
+	}
+	c.eotID = id
+	c.defaultSystem = tmpl.DefaultSystem()
 	return c, nil
 }
 
-// Name is "chatml" or "llama3".
-func (c *Chat) Name() string { return c.name }
+// Name is where the template came from: "model" for the model's own, a
+// built-in name ("chatml", "qwen3", "raw", ...) or a file.
+func (c *Chat) Name() string { return c.tmpl.Name() }
+
+// Template is the chat template itself.
+func (c *Chat) Template() *chattemplate.Template { return c.tmpl }
 
 // DefaultSystem is the system prompt the template writes when none is given:
 // Qwen2.5's "You are Qwen, created by Alibaba Cloud. You are a helpful
-// assistant.", Qwen1.5/2's "You are a helpful assistant.", "" for Qwen3 and Llama-3.
+// assistant.", Qwen2's "You are a helpful assistant.", "" for most others.
 func (c *Chat) DefaultSystem() string { return c.defaultSystem }
 
-// EndOfTurn is the token that ends an assistant answer: "<|im_end|>" or "<|eot_id|>".
+// EndOfTurn is the token that ends an assistant answer: "<|im_end|>",
+// "<|eot_id|>", or the eos_token when the template writes none (GLM-4).
 func (c *Chat) EndOfTurn() string { return c.eot }
 
 // EndOfTurnID is the id of EndOfTurn().
 func (c *Chat) EndOfTurnID() int { return c.eotID }
 
-// Prompt is the text of a conversation with an optional system turn and one
-// user turn, up to and including the assistant generation prompt. system ""
-// means DefaultSystem(); when that is "" too, no system turn is written
-// (except by Llama-3.1+ templates, which always write one).
-func (c *Chat) Prompt(system, user string) string {
-	return c.prefixText(system) + c.middle(user) + c.suffix
+// Prompt is the text of a conversation with an optional system turn ("" for
+// none: the template writes its default) and one user turn, up to and
+// including the assistant generation prompt.
+func (c *Chat) Prompt(system, user string) (string, error) {
+	p, err := c.turn(system)
+	if err != nil {
+		return "", err
+	}
+	return p.Text(user), nil
 }
 
-// EncodePrompt returns the ids of Prompt(system, user). The fixed parts of the
-// template are encoded once and cached; only the user text is tokenized (with
-// the template text between the special tokens around it, so the result is
-// identical to Encode(Prompt(system, user))).
+// EncodePrompt returns the ids of Prompt(system, user).
 func (c *Chat) EncodePrompt(system, user string) ([]int, error) {
-	return c.encodePrompt(system, user, c.tok.Encode)
+	p, err := c.checkedTurn(system, user)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := c.tok.Encode(p.Text(user))
+	if err != nil {
+		return nil, fmt.Errorf("encode prompt: %w", err)
+	}
+	return ids, nil
 }
 
 // EncodePromptPlain is EncodePrompt with special tokens inside the user text
-// encoded as plain text (Tokenizer.EncodePlain); the template's own stay special.
+// encoded as plain text (Tokenizer.EncodePlain); the template's own stay
+// special. The text between the template's last added token before the user
+// text and its first after is encoded as one piece, as Encode would.
 func (c *Chat) EncodePromptPlain(system, user string) ([]int, error) {
-	return c.encodePrompt(system, user, c.tok.EncodePlain)
+	p, err := c.checkedTurn(system, user)
+	if err != nil {
+		return nil, err
+	}
+	if p.Strip {
+		user = chattemplate.PyStrip(user)
+	}
+	mid, err := c.tok.EncodePlain(p.Before[p.headLen:] + user + p.After[:p.tailAt])
+	if err != nil {
+		return nil, fmt.Errorf("encode user turn: %w", err)
+	}
+	ids := make([]int, 0, len(p.headIDs)+len(mid)+len(p.tailIDs))
+	return append(append(append(ids, p.headIDs...), mid...), p.tailIDs...), nil
 }
 
-func (c *Chat) encodePrompt(system, user string, encode func(string) ([]int, error)) ([]int, error) {
+func (c *Chat) checkedTurn(system, user string) (*turn, error) {
 	if !utf8.ValidString(user) {
 		return nil, fmt.Errorf("encode prompt: user text is not valid UTF-8 (bad byte at offset %d)", invalidOffset(user))
 	}
 	if !utf8.ValidString(system) {
 		return nil, fmt.Errorf("encode prompt: system prompt is not valid UTF-8 (bad byte at offset %d)", invalidOffset(system))
 	}
-	pre, err := c.prefix(system)
+	return c.turn(system)
+}
+
+// EncodeAnswer returns the ids of an assistant answer as the template writes
+// it, up to and including the end of turn, e.g. "1" → [16, 151645] for Qwen.
+// It is encoded on its own, as LLaMA-Factory encodes prompt and response
+// separately. Templates that trim message content (Llama-3, Gemma) trim the answer.
+func (c *Chat) EncodeAnswer(answer string) ([]int, error) {
+	if c.answer.Strip {
+		answer = chattemplate.PyStrip(answer)
+	}
+	ids, err := c.tok.Encode(c.answer.Lead + answer + c.answerEnd)
+	if err != nil || c.answerEnd != "" {
+		return ids, err
+	}
+	return append(ids, c.eotID), nil
+}
+
+const maxCachedTurns = 32
+
+// turn renders the template for a system prompt once and keeps the split.
+func (c *Chat) turn(system string) (*turn, error) {
+	c.mu.Lock()
+	p, ok := c.turns[system]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	rendered, err := c.tmpl.Turn(system)
 	if err != nil {
 		return nil, err
 	}
-	mid := c.middle(user)
-	ids := make([]int, 0, len(pre)+len(mid)/3+len(c.suffixIDs)+4)
-	ids = append(ids, pre...)
-	midIDs, err := encode(mid)
-	if err != nil {
-		return nil, fmt.Errorf("encode user turn: %w", err)
+	p = &turn{Turn: rendered, tailAt: len(rendered.After)}
+	if _, end, tok := c.tok.lastAdded(rendered.Before); tok != nil {
+		p.headLen = end
 	}
-	ids = append(ids, midIDs...)
-	return append(ids, c.suffixIDs...), nil
-}
-
-// EncodeAnswer returns the ids of an assistant answer followed by the end of
-// turn, e.g. "1" → [16, 151645] for Qwen. It is encoded on its own, as
-// LLaMA-Factory encodes prompt and response separately. Llama-3 templates trim
-// message content, so the answer is trimmed there.
-func (c *Chat) EncodeAnswer(answer string) ([]int, error) {
-	if c.name == TemplateLlama3 {
-		answer = pyStrip(answer)
+	if start, _, tok := c.tok.firstAdded(rendered.After); tok != nil {
+		p.tailAt = start
 	}
-	return c.tok.Encode(answer + c.eot)
-}
-
-// prefixText ends with a special token, so its ids do not depend on what follows.
-func (c *Chat) prefixText(system string) string {
-	if system == "" {
-		system = c.defaultSystem
-	}
-	var b strings.Builder
-	switch c.name {
-	case TemplateChatML:
-		if system != "" {
-			b.WriteString("<|im_start|>system\n" + system + "<|im_end|>\n")
-		}
-		b.WriteString("<|im_start|>")
-	case TemplateLlama3:
-		b.WriteString(c.bos)
-		if c.dated || system != "" {
-			b.WriteString("<|start_header_id|>system<|end_header_id|>\n\n")
-			if c.dated {
-				b.WriteString(llama31DateHeader)
-			}
-			b.WriteString(pyStrip(system) + "<|eot_id|>")
-		}
-		b.WriteString("<|start_header_id|>user<|end_header_id|>")
-	}
-	return b.String()
-}
-
-// middle is the user turn's text between the special tokens around it.
-func (c *Chat) middle(user string) string {
-	if c.name == TemplateLlama3 {
-		return "\n\n" + pyStrip(user)
-	}
-	return "user\n" + user
-}
-
-const maxCachedPrefixes = 32
-
-func (c *Chat) prefix(system string) ([]int, error) {
-	c.mu.Lock()
-	ids, ok := c.prefixIDs[system]
-	c.mu.Unlock()
-	if ok {
-		return ids, nil
-	}
-	ids, err := c.tok.Encode(c.prefixText(system))
-	if err != nil {
+	if p.headIDs, err = c.tok.Encode(rendered.Before[:p.headLen]); err != nil {
 		return nil, fmt.Errorf("encode system turn: %w", err)
 	}
-	c.mu.Lock()
-	if len(c.prefixIDs) >= maxCachedPrefixes {
-		clear(c.prefixIDs)
+	if p.tailIDs, err = c.tok.Encode(rendered.After[p.tailAt:]); err != nil {
+		return nil, fmt.Errorf("encode generation prompt: %w", err)
 	}
-	c.prefixIDs[system] = ids
+	c.mu.Lock()
+	if len(c.turns) >= maxCachedTurns {
+		clear(c.turns)
+	}
+	c.turns[system] = p
 	c.mu.Unlock()
-	return ids, nil
+	return p, nil
 }
 
-// pyStrip is Jinja's trim filter: Python's str.strip(), whose white space is
-// Unicode White_Space plus the separators U+001C..U+001F.
-func pyStrip(s string) string {
-	return strings.TrimFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || (r >= 0x1C && r <= 0x1F)
-	})
+// firstAdded finds the first added token in s (raw or normalized).
+func (t *Tokenizer) firstAdded(s string) (start, end int, tok *addedToken) {
+	start, end, tok = t.rawAdded.find(s, 0)
+	if s2, e2, tok2 := t.normAdded.find(s, 0); tok2 != nil && (tok == nil || s2 < start) {
+		start, end, tok = s2, e2, tok2
+	}
+	return start, end, tok
+}
+
+// lastAdded finds the last added token in s.
+func (t *Tokenizer) lastAdded(s string) (start, end int, tok *addedToken) {
+	for from := 0; ; {
+		a, b, found := t.firstAdded(s[from:])
+		if found == nil {
+			return start, end, tok
+		}
+		start, end, tok = from+a, from+b, found
+		from += b
+		if b == 0 {
+			return start, end, tok
+		}
+	}
+}
+
+func (t *Tokenizer) hasAdded(s string) bool { _, ok := t.added[s]; return ok }
+
+// tokenText is the text of token id, "" for none (-1).
+func (t *Tokenizer) tokenText(id int) string {
+	if id < 0 || id >= len(t.idToken) {
+		return ""
+	}
+	return t.idToken[id]
 }
