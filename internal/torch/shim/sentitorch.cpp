@@ -258,6 +258,30 @@ const char* st_manual_seed(uint64_t seed) {
   ST_CATCH
 }
 
+// defaultGenerator is the generator dropout draws from on a device (CPU's, or CUDA device devidx's).
+static at::Generator defaultGenerator(int devtype, int devidx) {
+  if (devtype == 0) return at::detail::getDefaultCPUGenerator();
+  return at::globalContext().defaultGenerator(device(devtype, devidx));
+}
+
+// st_rng_get_state copies a device generator's state, as torch.utils.checkpoint saves it before a
+// layer so that its recomputation draws the same dropout masks.
+const char* st_rng_get_state(int devtype, int devidx, st_tensor* out) {
+  ST_TRY
+  auto gen = defaultGenerator(devtype, devidx);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  *out = wrap(gen.get_state());
+  ST_CATCH
+}
+
+const char* st_rng_set_state(int devtype, int devidx, st_tensor state) {
+  ST_TRY
+  auto gen = defaultGenerator(devtype, devidx);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(T(state, "rng_set_state"));
+  ST_CATCH
+}
+
 const char* st_set_num_threads(int n) {
   ST_TRY
   at::set_num_threads(n);
@@ -418,6 +442,14 @@ const char* st_zero_grad(st_tensor t) {
 const char* st_backward(st_tensor t) {
   ST_TRY
   T(t, "backward").backward();
+  ST_CATCH
+}
+
+// st_backward_grad back-propagates grad (t's shape) from a non-scalar t: one checkpointed layer's
+// output with the gradient its successor passed back.
+const char* st_backward_grad(st_tensor t, st_tensor grad) {
+  ST_TRY
+  T(t, "backward").backward(T(grad, "backward gradient"));
   ST_CATCH
 }
 

@@ -36,6 +36,8 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_cuda_synchronize, (int dev), (dev)) \
   X(st_cuda_empty_cache, (void), ()) \
   X(st_manual_seed, (uint64_t seed), (seed)) \
+  X(st_rng_get_state, (int devtype, int devidx, st_tensor* out), (devtype, devidx, out)) \
+  X(st_rng_set_state, (int devtype, int devidx, st_tensor state), (devtype, devidx, state)) \
   X(st_set_num_threads, (int n), (n)) \
   X(st_get_num_threads, (int* out), (out)) \
   X(st_set_grad_enabled, (int enabled, int* prev), (enabled, prev)) \
@@ -58,6 +60,7 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_grad, (st_tensor t, st_tensor* out), (t, out)) \
   X(st_zero_grad, (st_tensor t), (t)) \
   X(st_backward, (st_tensor t), (t)) \
+  X(st_backward_grad, (st_tensor t, st_tensor grad), (t, grad)) \
   X(st_unary, (st_tensor a, int op, st_tensor* out), (a, op, out)) \
   X(st_binary, (st_tensor a, st_tensor b, int op, st_tensor* out), (a, b, op, out)) \
   X(st_add_scaled, (st_tensor a, st_tensor b, double alpha, st_tensor* out), (a, b, alpha, out)) \
