@@ -190,19 +190,30 @@ func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, keyRope ropeAt, a
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("forward: embeddings: %w", err)
 	}
-	ls := torch.NewScope()
-	defer ls.Close()
-	var carried *torch.Tensor // the previous layer's output, owned by no scope
-	defer func() { carried.Free() }()
-	for i, layer := range m.layers {
+	run := func(ls *torch.Scope, i int, x *torch.Tensor) *torch.Tensor {
 		q, kr := all, keyRope
 		if i == len(m.layers)-1 {
 			q = last
 		}
-		if layer.sliding && q.local != nil {
+		if m.layers[i].sliding && q.local != nil {
 			q, kr = q.local, q.local.keyRope
 		}
-		y := layer.Forward(ls, x, kr, q, b, t, train)
+		return m.layers[i].Forward(ls, x, kr, q, b, t, train)
+	}
+	layers := m.layers
+	if train && m.checkpointing { // x becomes the last layer's output (checkpoint.go)
+		var err error
+		if x, err = m.checkpointedLayers(s, x, run); err != nil {
+			return nil, err
+		}
+		layers = nil
+	}
+	ls := torch.NewScope()
+	defer ls.Close()
+	var carried *torch.Tensor // the previous layer's output, owned by no scope
+	defer func() { carried.Free() }()
+	for i := range layers {
+		y := run(ls, i, x)
 		if err := ls.Err(); err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", i, err)
 		}

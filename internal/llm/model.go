@@ -70,6 +70,9 @@ type Model struct {
 	ropeSin *torch.Tensor
 	// gemma3's sliding layers rotate at rope_local_base_freq: their own tables, or nil.
 	ropeLocalCos, ropeLocalSin *torch.Tensor
+
+	checkpointing bool              // training forwards keep only each layer's input (checkpoint.go)
+	pending       *layerCheckpoints // the last checkpointed forward's, until Backward
 }
 
 // safetensorsDTypes maps the floating-point safetensors dtypes to torch's.
@@ -171,6 +174,8 @@ func (m *Model) Close() {
 	if m == nil || m.params == nil {
 		return
 	}
+	m.pending.free()
+	m.pending = nil
 	m.params.Close()
 	m.params = nil
 	m.layers = nil
