@@ -22,7 +22,6 @@ import (
 // --config file are the command-line flag names.
 type Config struct {
 	Model     string `yaml:"model" json:"model"`         // Hugging Face model folder
-	Template  string `yaml:"template" json:"template"`   // chat template: "" the model's own, a built-in name or a .jinja file
 	Data      string `yaml:"data" json:"data"`           // prep output folder: train.json, optional val.json / test.json
 	TrainFile string `yaml:"train" json:"train"`         // or an Alpaca file to train on ...
 	EvalFile  string `yaml:"eval" json:"eval"`           // ... and an optional one to evaluate on
@@ -66,6 +65,9 @@ type Config struct {
 	MetricForBest         string  `yaml:"metric-for-best" json:"metric-for-best"`                 // eval_loss | eval_accuracy | eval_label_loss
 	LoadBest              bool    `yaml:"load-best" json:"load-best"`                             // the adapter written is the best evaluated step's
 
+	// GradientCheckpointing keeps only each decoder layer's input in the forward and recomputes
+	// the layer in backward: auto (on for CUDA, off on CPU) | on | off.
+	GradientCheckpointing string `yaml:"gradient-checkpointing" json:"gradient-checkpointing"`
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
@@ -86,28 +88,29 @@ type Config struct {
 // Defaults returns LLaMA-Factory's defaults for LoRA supervised fine-tuning.
 func Defaults() Config {
 	return Config{
-		LoRAR:          8,
-		LoRAAlpha:      16,
-		LoRADropout:    0.05,
-		LoRATarget:     List{"all"},
-		Epochs:         3,
-		LR:             1e-4,
-		Scheduler:      "cosine",
-		WarmupRatio:    0.03,
-		BatchSize:      8,
-		GradAccum:      1,
-		MaxLen:         512,
-		MaxGradNorm:    1.0,
-		Seed:           42,
-		Device:         "auto",
-		DType:          "auto",
-		SaveTotalLimit: 2,
-		ValRatio:       0.1,
-		MetricForBest:  MetricEvalLoss,
-		LoadBest:       true,
-		DistBackend:    "auto",
-		DistTimeout:    60,
-		LogEvery:       30 * time.Second,
+		LoRAR:                 8,
+		LoRAAlpha:             16,
+		LoRADropout:           0.05,
+		LoRATarget:            List{"all"},
+		Epochs:                3,
+		LR:                    1e-4,
+		Scheduler:             "cosine",
+		WarmupRatio:           0.03,
+		BatchSize:             8,
+		GradAccum:             1,
+		MaxLen:                512,
+		MaxGradNorm:           1.0,
+		Seed:                  42,
+		Device:                "auto",
+		DType:                 "auto",
+		SaveTotalLimit:        2,
+		ValRatio:              0.1,
+		MetricForBest:         MetricEvalLoss,
+		LoadBest:              true,
+		DistBackend:           "auto",
+		GradientCheckpointing: "auto",
+		DistTimeout:           60,
+		LogEvery:              30 * time.Second,
 	}
 }
 
@@ -191,6 +194,8 @@ func (c Config) Validate() error {
 		return errors.New("early-stopping-patience needs evaluations during training: set eval-every")
 	case c.MetricForBest != "" && !validMetricForBest(c.MetricForBest):
 		return fmt.Errorf("metric-for-best must be one of %s, got %q", strings.Join(MetricsForBest, ", "), c.MetricForBest)
+	case !slices.Contains(gradientCheckpointingValues, strings.ToLower(c.GradientCheckpointing)):
+		return fmt.Errorf("gradient-checkpointing must be auto, on or off, got %q", c.GradientCheckpointing)
 	case c.Threads < 0:
 		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
 	case c.NProc < 0:

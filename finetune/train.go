@@ -33,6 +33,8 @@ type Result struct {
 	Rank, World     int    // this process's place in a data-parallel run (0, 1 alone)
 	Backend         string // c10d backend of a data-parallel run (gloo, nccl)
 
+	GradientCheckpointing bool // decoder layers recomputed in backward (--gradient-checkpointing)
+
 	// TrainTruncated and EvalTruncated count the examples whose review --max-len cut (its end).
 	TrainTruncated, EvalTruncated int
 
@@ -192,6 +194,7 @@ func (t *trainer) setup() error {
 	t.meta = task.Binary.NewMeta(recs[0].Record, t.tok, []int{t.zeroID, t.oneID}, cfg.MaxLen)
 	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world()}
 	t.res.TrainTruncated, t.res.EvalTruncated = countCut(t.train), countCut(t.evalSet)
+	t.res.GradientCheckpointing = t.model.GradientCheckpointing()
 	if t.d.on() {
 		t.res.Backend = t.d.backend
 		fmt.Fprintf(t.progress, "data parallel: %d ranks over %s; each runs about %d of a batch's %d rows\n",
@@ -222,11 +225,8 @@ func (t *trainer) readData() ([]task.Example, error) {
 	if t.tok, err = tokenizer.Load(cfg.Model); err != nil {
 		return nil, err
 	}
-	if t.tok, err = t.tok.WithTemplate(cfg.Template); err != nil {
-		return nil, fmt.Errorf("--template: %w", err)
-	}
 	if t.tok.Chat() == nil {
-		return nil, fmt.Errorf("model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.Model)
+		return nil, fmt.Errorf("model %s: its tokenizer has no ChatML or Llama-3 chat template", cfg.Model)
 	}
 	train, recs, err := readExamples(t.tok, t.trainPath, cfg.MaxLen)
 	if err != nil {
@@ -290,6 +290,7 @@ func (t *trainer) loadModel(ckpt string, dtype torch.DType, explicit bool) error
 	if t.model, err = llm.LoadModel(cfg.Model, llm.LoadOptions{Device: t.dev, DType: dtype, ExplicitDType: explicit}); err != nil {
 		return err
 	}
+	t.model.SetGradientCheckpointing(gradientCheckpointing(cfg, t.dev))
 	fmt.Fprintf(t.progress, "finetune: %d examples, %d steps (batch %d × accumulation %d), %d evaluation examples, %v %v\n",
 		len(t.train), t.total, cfg.BatchSize, cfg.GradAccum, len(t.evalSet), t.model.Device(), t.model.DType())
 	fmt.Fprint(t.progress, truncationLine(cfg.MaxLen, t.train, t.evalSet))
@@ -582,8 +583,7 @@ func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, full
 	if err := prof.mark("forward, loss"); err != nil {
 		return 0, err
 	}
-	s.Backward(loss)
-	if err := s.Err(); err != nil {
+	if err := model.Backward(s, loss); err != nil { // recomputes checkpointed layers
 		return 0, err
 	}
 	v, err := loss.Item()
