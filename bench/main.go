@@ -61,10 +61,18 @@ func main() {
 	flag.StringVar(&render, "render", "", "rewrite the markdown table of an existing results `JSON` file and exit")
 	baseline := flag.Bool("baseline", false, "instead: the TF-IDF baseline's fit on 50k IMDB-like reviews vs scikit-learn, written to baseline-<date>.json/.md")
 	baselineNoSklearn := flag.Bool("baseline-no-sklearn", false, "with -baseline: the Go fit only (baseline-<date>-go.json/.md)")
+	checkpointing := flag.Bool("checkpointing", false, "instead: finetune steps on the small preset at 8 × 512 with --gradient-checkpointing off and on (peak RSS, step time), written to checkpointing-<date>.json/.md")
 	flag.BoolVar(&loadtest, "loadtest", false, "instead: the bounded serve load test (make loadtest), written to serve-load-<date>.json/.md")
 	flag.Parse()
 	if *baseline {
 		if err := runBaselineBench(o, !*baselineNoSklearn); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *checkpointing {
+		if err := runCheckpointingBench(o); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

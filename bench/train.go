@@ -22,6 +22,8 @@ type trainSpec struct {
 	Rank       int    `json:"rank"`
 	Threads    int    `json:"threads"`
 	FullLogits bool   `json:"full_logits"`
+	// GradientCheckpointing runs with --gradient-checkpointing on (else off).
+	GradientCheckpointing bool `json:"gradient_checkpointing,omitempty"`
 }
 
 type trainOut struct {
@@ -79,6 +81,10 @@ func childTrain(raw []byte) (any, error) {
 	cfg.BatchSize, cfg.GradAccum, cfg.MaxLen = sp.Batch, 1, sp.Seq
 	cfg.Device, cfg.DType, cfg.Threads, cfg.Seed = "cpu", "f32", sp.Threads, 0
 	cfg.FullLogits = sp.FullLogits
+	cfg.GradientCheckpointing = "off"
+	if sp.GradientCheckpointing {
+		cfg.GradientCheckpointing = "on"
+	}
 	res, err := finetune.Train(cfg, nil)
 	if err != nil {
 		return nil, err
