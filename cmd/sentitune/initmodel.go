@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -12,6 +13,7 @@ import (
 // initModelConfig is what init-model needs.
 type initModelConfig struct {
 	Preset     string
+	Arch       string
 	Seed       uint64
 	Out        string
 	DType      string
@@ -19,8 +21,10 @@ type initModelConfig struct {
 }
 
 func initModelOptionTable() *options[initModelConfig] {
-	o := newOptions(initModelConfig{Preset: "tiny", DType: "f32"})
+	o := newOptions(initModelConfig{Preset: "tiny", Arch: "qwen2", DType: "f32"})
 	o.str("preset", "model size: tiny or small", func(c *initModelConfig) *string { return &c.Preset })
+	o.str("arch", "architecture: qwen2, "+strings.Join(llm.ArchPresets, ", ")+" (the preset's sizes, the Qwen tokenizer)",
+		func(c *initModelConfig) *string { return &c.Arch })
 	o.uint64("seed", "random seed for the weights", func(c *initModelConfig) *uint64 { return &c.Seed })
 	o.str("out", "output folder (must not exist or be empty)", func(c *initModelConfig) *string { return &c.Out })
 	o.str("dtype", "weight dtype: f32 or bf16", func(c *initModelConfig) *string { return &c.DType })
@@ -33,7 +37,7 @@ func initModelCommand() *cli.Command {
 	o := initModelOptionTable()
 	return &cli.Command{
 		Name:  "init-model",
-		Usage: "write a random-weight Qwen2-architecture model folder (for tests and the demo)",
+		Usage: "write a random-weight model folder, Qwen2 or --arch (for tests and the demo)",
 		Description: "Writes config.json, generation_config.json, model.safetensors and the bundled Qwen tokenizer\n" +
 			"in Hugging Face format. tiny: 2 layers, hidden 64, 4/2 heads; small: 4 layers, hidden 256, 8/2 heads;\n" +
 			"both with the full 151,936-token vocabulary and tied embeddings. Same seed → byte-identical files.",
@@ -59,6 +63,9 @@ func checkInitModel(cfg initModelConfig) error {
 	if _, err := llm.PresetConfig(cfg.Preset); err != nil {
 		return usageError("init-model: --preset: %v", err)
 	}
+	if _, err := llm.ArchPresetConfig(cfg.Preset, cfg.Arch); err != nil {
+		return usageError("init-model: --arch: %v", err)
+	}
 	if !(cfg.LogitScale >= 0) || math.IsInf(cfg.LogitScale, 0) {
 		return usageError("init-model: --logit-scale %v: must be a finite number ≥ 0 (0: norm weights 1)", cfg.LogitScale)
 	}
@@ -66,15 +73,15 @@ func checkInitModel(cfg initModelConfig) error {
 }
 
 func runInitModel(cfg initModelConfig, out interface{ Write([]byte) (int, error) }) error {
-	opt := llm.InitOptions{Preset: cfg.Preset, Seed: cfg.Seed, DType: cfg.DType, LogitScale: cfg.LogitScale}
+	opt := llm.InitOptions{Preset: cfg.Preset, Arch: cfg.Arch, Seed: cfg.Seed, DType: cfg.DType, LogitScale: cfg.LogitScale}
 	if err := llm.InitRandomModelWith(cfg.Out, opt); err != nil {
 		return err
 	}
-	mc, err := llm.PresetConfig(cfg.Preset)
+	mc, err := llm.ArchPresetConfig(cfg.Preset, cfg.Arch)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "wrote %s Qwen2 model (%d layers, hidden %d, %.1fM parameters, %s, seed %d) to %s\n",
-		cfg.Preset, mc.NumHiddenLayers, mc.HiddenSize, float64(mc.NumParameters())/1e6, cfg.DType, cfg.Seed, cfg.Out)
+	_, err = fmt.Fprintf(out, "wrote %s %s model (%d layers, hidden %d, %.1fM parameters, %s, seed %d) to %s\n",
+		cfg.Preset, strings.TrimSuffix(mc.Architectures[0], "ForCausalLM"), mc.NumHiddenLayers, mc.HiddenSize, float64(mc.NumParameters())/1e6, cfg.DType, cfg.Seed, cfg.Out)
 	return err
 }

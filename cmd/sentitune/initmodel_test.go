@@ -37,11 +37,32 @@ func TestInitModelCommand(t *testing.T) {
 		{[]string{"--logit-scale", "-1", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale -1", 2},
 		{[]string{"--logit-scale", "NaN", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale NaN", 2},
 		{[]string{"--preset", "tiny"}, "--out DIR is required", 2},
+		{[]string{"--arch", "baichuan", "--out", filepath.Join(t.TempDir(), "m")}, `--arch: unknown architecture "baichuan"`, 2},
 	}
 	for _, tc := range cases {
 		err := newApp().Run(append([]string{"sentitune", "init-model"}, tc.args...))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != tc.code {
 			t.Errorf("%v: got %v (exit %d), want %q (exit %d)", tc.args, err, exitCode(err), tc.want, tc.code)
+		}
+	}
+}
+
+// TestInitModelArch: --arch writes that architecture's config.json, which the model loader reads.
+func TestInitModelArch(t *testing.T) {
+	for _, arch := range llm.ArchPresets {
+		dir := filepath.Join(t.TempDir(), arch)
+		var out bytes.Buffer
+		app := newApp()
+		app.Writer = &out
+		if err := app.Run([]string{"sentitune", "init-model", "--arch", arch, "--out", dir}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := llm.LoadConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(cfg.ModelType, arch) || !strings.Contains(out.String(), "wrote tiny "+strings.TrimSuffix(cfg.Architectures[0], "ForCausalLM")) {
+			t.Errorf("--arch %s: model_type %q, output %q", arch, cfg.ModelType, out.String())
 		}
 	}
 }
