@@ -52,6 +52,50 @@ func ReadPredictions(path string) ([]Prediction, error) {
 	if err != nil {
 		return nil, err
 	}
+	return toPredictions(path, recs, cols)
+}
+
+// ReadPredictionsFrom reads a predictions file from r (a pipe, stdin), naming it name in
+// messages. The format is name's extension when it has a known one, else the content's: Parquet
+// by its magic bytes, a JSON array or JSON Lines by their first character, TSV when the header
+// line has a tab and no comma, else CSV.
+func ReadPredictionsFrom(r io.Reader, name string) ([]Prediction, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	ext := strings.ToLower(filepath.Ext(name))
+	if _, known := predictionFormats[ext]; !known {
+		ext = sniffFormat(b)
+	}
+	recs, cols, err := readRecordsAs(ext, name, bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	return toPredictions(name, recs, cols)
+}
+
+// predictionFormats are the extensions ReadPredictions knows.
+var predictionFormats = map[string]bool{".csv": true, ".tsv": true, ".jsonl": true, ".ndjson": true, ".json": true, ".parquet": true, ".pq": true}
+
+// sniffFormat is the extension of the format b's content is in.
+func sniffFormat(b []byte) string {
+	if bytes.HasPrefix(b, []byte("PAR1")) {
+		return ".parquet"
+	}
+	t := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\ufeff")), " \t\r\n")
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return ".json" // a JSON array or JSON Lines: readJSON tells them apart
+	}
+	header, _, _ := bytes.Cut(t, []byte("\n"))
+	if bytes.IndexByte(header, '\t') >= 0 && bytes.IndexByte(header, ',') < 0 {
+		return ".tsv"
+	}
+	return ".csv"
+}
+
+// toPredictions validates records read from the file called path.
+func toPredictions(path string, recs []record, cols map[string]bool) ([]Prediction, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("read %s: no prediction rows", path)
 	}
@@ -198,26 +242,47 @@ func scalarString(v any) string {
 }
 
 func readRecords(path string) ([]record, map[string]bool, error) {
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".csv":
-		return readDelimited(path, ',')
-	case ".tsv":
-		return readDelimited(path, '\t')
-	case ".jsonl", ".ndjson", ".json":
-		return readJSON(path)
-	case ".parquet", ".pq":
-		return readParquet(path)
-	default:
+	ext := strings.ToLower(filepath.Ext(path))
+	if !predictionFormats[ext] {
 		return nil, nil, fmt.Errorf("read %s: unknown predictions format %q (want .csv, .tsv, .jsonl, .json or .parquet)", path, ext)
 	}
-}
-
-func readDelimited(path string, comma rune) ([]record, map[string]bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
+	var size int64
+	if ext == ".parquet" || ext == ".pq" {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, nil, err
+		}
+		size = st.Size()
+	}
+	return readRecordsAs(ext, path, f, size)
+}
+
+// fileReader is what every format's reader needs: a stream, and random access for Parquet.
+type fileReader interface {
+	io.Reader
+	io.ReaderAt
+}
+
+// readRecordsAs reads f (size bytes, needed for Parquet only) in the format of extension ext.
+func readRecordsAs(ext, path string, f fileReader, size int64) ([]record, map[string]bool, error) {
+	switch ext {
+	case ".csv":
+		return readDelimited(f, path, ',')
+	case ".tsv":
+		return readDelimited(f, path, '\t')
+	case ".parquet", ".pq":
+		return readParquet(f, size, path)
+	default:
+		return readJSON(f, path)
+	}
+}
+
+func readDelimited(f io.Reader, path string, comma rune) ([]record, map[string]bool, error) {
 	cr := csv.NewReader(bufio.NewReader(f))
 	cr.Comma = comma
 	cr.LazyQuotes = comma == '\t' // TSV exports rarely quote; a bare " is text
@@ -260,10 +325,10 @@ func readDelimited(path string, comma rune) ([]record, map[string]bool, error) {
 	return recs, cols, nil
 }
 
-func readJSON(path string) ([]record, map[string]bool, error) {
-	b, err := os.ReadFile(path)
+func readJSON(f io.Reader, path string) ([]record, map[string]bool, error) {
+	b, err := io.ReadAll(f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	cols := map[string]bool{}
 	var recs []record
@@ -309,17 +374,8 @@ func readJSON(path string) ([]record, map[string]bool, error) {
 	return recs, cols, nil
 }
 
-func readParquet(path string) ([]record, map[string]bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
+func readParquet(f io.ReaderAt, size int64, path string) ([]record, map[string]bool, error) {
+	pf, err := parquet.OpenFile(f, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}

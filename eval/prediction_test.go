@@ -74,12 +74,25 @@ func TestReadPredictionsFormats(t *testing.T) {
 		}, []Prediction{{ID: "7", Label: 1, Pred: 1, Prob: 0.5}, {ID: "2", Label: 0, Pred: 0, Prob: 0.49}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ReadPredictions(tc.path(t))
+			path := tc.path(t)
+			got, err := ReadPredictions(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+			// From a pipe (stdin) with no extension to go by, the content tells the format.
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if got, err = ReadPredictionsFrom(f, "stdin"); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("from stdin: got  %+v\nwant %+v", got, tc.want)
 			}
 		})
 	}

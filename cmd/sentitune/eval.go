@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/eval/scoring"
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
@@ -29,7 +30,7 @@ func evalOptionTable() *options[evalOptions] {
 	def := evalOptions{Scorer: defaultScorer(32), Data: defaultInput()}
 	def.Report.Name, def.Report.LogEvery = "model", progress.DefaultInterval
 	o := newOptions(def)
-	o.str("predictions", "predictions `FILE` with label, pred, prob", func(e *evalOptions) *string { return &e.Predictions }, "p")
+	o.str("predictions", "predictions `FILE` with label, pred, prob (- : stdin)", func(e *evalOptions) *string { return &e.Predictions }, "p")
 	inputOptions(o, "data", "labelled `FILE` to score (with --model): PREPDIR/test.json, or csv, tsv, json, jsonl, parquet", func(e *evalOptions) *predict.Config { return &e.Data })
 	o.str("out", "report folder `REPORTDIR`", func(e *evalOptions) *string { return &e.Report.Out }, "o")
 	o.str("baseline", "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json", func(e *evalOptions) *string { return &e.Report.BaselineDir })
@@ -88,12 +89,12 @@ func runEval(c *cli.Context, opt evalOptions) error {
 	case predsPath != "":
 		var err error
 		fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", predsPath)
-		if preds, err = eval.ReadPredictions(predsPath); err != nil {
+		if preds, err = readPredictions(c, predsPath); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.ErrWriter, "eval: %d predictions\n", len(preds))
 		cfg.Provenance["predictions"] = predsPath
-		if !prep.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
+		if predsPath != "-" && !prep.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
 			if h, err := filehash.SHA256(predsPath); err == nil {
 				cfg.Provenance["predictions_sha256"] = h
 			}
@@ -102,20 +103,11 @@ func runEval(c *cli.Context, opt evalOptions) error {
 		if dataPath == "" {
 			return usageError("eval: --model needs --data PREPDIR/test.json")
 		}
-		scored, prov, err := scoreForEval(c, opt.Data, opt.Scorer, cfg.LogEvery)
+		scored, err := scoring.Split(scoring.Config{Data: opt.Data, DataFlag: "--data", Scorer: opt.Scorer, Log: c.App.ErrWriter, LogEvery: cfg.LogEvery})
 		if err != nil {
 			return err
 		}
-		preds = scored
-		for k, v := range prov {
-			cfg.Provenance[k] = v
-		}
-		cfg.Provenance["data"] = dataPath
-		if !prep.IsStream(dataPath) { // a pipe was read once already: nothing is left to hash
-			if h, err := filehash.SHA256(dataPath); err == nil {
-				cfg.Provenance["data_sha256"] = h
-			}
-		}
+		preds, cfg.Provenance = scored.Predictions, scored.Provenance
 		// A test split written by prep has its train split beside it: that is the baseline's.
 		if dir := filepath.Dir(dataPath); cfg.BaselineDir == "" && evalFileExists(filepath.Join(dir, "train.json")) {
 			cfg.BaselineDir = dir
@@ -138,6 +130,23 @@ func runEval(c *cli.Context, opt evalOptions) error {
 	fmt.Fprint(w, reports.Summary(in))
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(cfg.Out, reports.HTMLFile))
 	return nil
+}
+
+// readPredictions reads --predictions: a file, or "-" for stdin. A pipe (stdin, <(...)) is read
+// once, in the format of its name's extension or else of its content.
+func readPredictions(c *cli.Context, path string) ([]eval.Prediction, error) {
+	if path == "-" {
+		return eval.ReadPredictionsFrom(c.App.Reader, "stdin")
+	}
+	if !prep.IsStream(path) {
+		return eval.ReadPredictions(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return eval.ReadPredictionsFrom(f, path)
 }
 
 func evalFileExists(path string) bool {

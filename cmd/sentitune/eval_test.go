@@ -44,7 +44,7 @@ func TestEvalCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := filepath.Join(dir, "report-a")
+	first := filepath.Join(dir, "report-a,v1") // a comma in the name: --compare must not split it
 	var out bytes.Buffer
 	app := newApp()
 	app.Writer = &out
@@ -78,6 +78,15 @@ func TestEvalCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "McNemar again vs made-up") {
 		t.Errorf("stdout lacks the comparison:\n%s", out.String())
+	}
+
+	// --predictions - reads stdin (a pipe): the same rows, the same metrics.
+	third := filepath.Join(dir, "report-c")
+	if _, err := runApp(t, buf.String(), "eval", "-p", "-", "--out", third, "--no-baseline"); err != nil {
+		t.Fatal(err)
+	}
+	if metrics, err := os.ReadFile(filepath.Join(third, reports.MetricsFile)); err != nil || !strings.Contains(string(metrics), `"accuracy": 0.75,`) {
+		t.Errorf("eval -p - (stdin): metrics.json %s, %v; want accuracy 0.75", metrics, err)
 	}
 }
 
