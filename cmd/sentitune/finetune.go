@@ -22,6 +22,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 			func(c *cli.Context, cfg *finetune.Config) { *field(cfg) = finetune.ParseList(c.String(name)) })
 	}
 	o.str("model", "base model folder `DIR` (Hugging Face layout)", func(c *finetune.Config) *string { return &c.Model })
+	o.str("template", templateUsage, func(c *finetune.Config) *string { return &c.Template })
 	o.str("data", "prep output folder `PREPDIR` (train.json; val.json or test.json for evaluation)", func(c *finetune.Config) *string { return &c.Data })
 	o.str("train", "Alpaca training file `FILE` (instead of --data)", func(c *finetune.Config) *string { return &c.TrainFile })
 	o.str("eval", "Alpaca evaluation file `FILE` (with --train)", func(c *finetune.Config) *string { return &c.EvalFile })
@@ -59,7 +60,6 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.duration("log-every", "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line at least every `DURATION`, and one per evaluation", func(c *finetune.Config) *time.Duration { return &c.LogEvery })
 	list("report-to", "also write metrics to: none|tensorboard (event files in RUNDIR/runs)", func(c *finetune.Config) *finetune.List { return &c.ReportTo })
 	o.integer("threads", "CPU threads for libtorch (0: its default)", func(c *finetune.Config) *int { return &c.Threads })
-	o.str("gradient-checkpointing", "auto|on|off: keep only each decoder layer's input and recompute the layer in backward, for less memory (auto: on for CUDA, off on CPU)", func(c *finetune.Config) *string { return &c.GradientCheckpointing })
 	o.str("gradient-checkpointing", "auto|on|off: keep only each decoder layer's input and recompute the layer in backward, for less memory (auto: on for CUDA, off on CPU)", func(c *finetune.Config) *string { return &c.GradientCheckpointing })
 	o.boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits })
 	o.boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile })

@@ -18,6 +18,7 @@ func scorerOptions[C any](o *options[C], sc func(*C) *predict.ScorerConfig) {
 	o.real("threshold", "pred = 1 when prob ≥ `P`", func(c *C) *float64 { return &sc(c).Threshold })
 	o.str("instruction", "instruction `TEXT` for a bare model (an adapter brings its own)", func(c *C) *string { return &sc(c).Instruction })
 	o.str("system", "system prompt `TEXT` for a bare model (default: the chat template's)", func(c *C) *string { return &sc(c).System })
+	o.str("template", templateUsage, func(c *C) *string { return &sc(c).Template })
 }
 
 // defaultScorer is the scorer options' defaults with batch rows per forward pass.
