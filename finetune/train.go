@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/task"
@@ -154,6 +155,11 @@ type planPos struct{ epoch, batch int }
 // shape, the run folder (or the checkpoint to resume), model, LoRA and optimizer,
 // and evaluates the untuned model.
 func (t *trainer) setup() error {
+	model, err := hub.ResolveModel(t.cfg.Model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return err
+	}
+	t.cfg.Model = model
 	cfg := t.cfg
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/internal/task"
@@ -187,6 +188,11 @@ func Run(cfg Config, w io.Writer) (*Result, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("run: no output folder")
 	}
+	model, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache, before any stage runs
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	cfg.Model = model
 	start := time.Now()
 	res := &Result{
 		Out:       cfg.Out,

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -130,6 +131,11 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.ModelDir == "" {
 		return nil, errors.New("predict: no model folder (--model DIR)")
 	}
+	dir, err := hub.ResolveModel(cfg.ModelDir) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	cfg.ModelDir = dir
 	if cfg.BatchSize < 0 || cfg.MaxLen < 0 {
 		return nil, fmt.Errorf("predict: batch size %d and max length %d must not be negative", cfg.BatchSize, cfg.MaxLen)
 	}

@@ -1,6 +1,9 @@
 package prep
 
-import "github.com/sentitune/sentitune/internal/llm/tokenizer"
+import (
+	"github.com/sentitune/sentitune/internal/hub"
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+)
 
 // PromptEncoder is an Encoder that also knows the model's chat template;
 // prompt token lengths then count the whole prompt the model sees.
@@ -24,7 +27,11 @@ func (m modelTokenizer) EncodePrompt(system, user string) ([]int, error) {
 }
 
 // loadTokenizer loads the tokenizer of a model folder.
-func loadTokenizer(dir string) (Encoder, error) {
+func loadTokenizer(model string) (Encoder, error) {
+	dir, err := hub.ResolveModel(model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return nil, err
+	}
 	t, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, err

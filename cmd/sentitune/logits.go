@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/torch"
 )
@@ -97,7 +98,11 @@ func runLogits(cfg logitsConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := llm.LoadModel(cfg.Model, llm.LoadOptions{Device: dev, DType: dtype, ExplicitDType: explicit})
+	dir, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return err
+	}
+	m, err := llm.LoadModel(dir, llm.LoadOptions{Device: dev, DType: dtype, ExplicitDType: explicit})
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,13 @@ func notImplemented(name string) cli.ActionFunc {
 
 func newApp() *cli.App {
 	app := &cli.App{
-		Name:  "sentitune",
-		Usage: "task-specific sentiment classification with LoRA-tuned chat models",
+		Name:    "sentitune",
+		Usage:   "task-specific sentiment classification with LoRA-tuned chat models",
+		Version: moduleVersion(),
 		Commands: []*cli.Command{
 			prepCommand(),
 			initModelCommand(),
+			downloadCommand(),
 			tokenizeCommand(),
 			logitsCommand(),
 			finetuneCommand(),

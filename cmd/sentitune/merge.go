@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 )
 
@@ -48,9 +49,13 @@ func mergeCommand() *cli.Command {
 }
 
 func runMerge(cfg mergeConfig, out io.Writer) error {
-	if err := llm.MergeToFolder(cfg.Model, cfg.Adapter, cfg.Out); err != nil {
+	model, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(out, "merged adapter %s into %s: wrote %s\n", cfg.Adapter, cfg.Model, cfg.Out)
+	if err := llm.MergeToFolder(model, cfg.Adapter, cfg.Out); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(out, "merged adapter %s into %s: wrote %s\n", cfg.Adapter, cfg.Model, cfg.Out)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/progress"
 )
@@ -75,7 +76,11 @@ func runTokenize(cfg tokenizeConfig, stdout, progress io.Writer) error {
 	case cfg.HasText && cfg.Text == "":
 		return usageError("tokenize: --text: empty text")
 	}
-	tok, err := tokenizer.Load(cfg.Model)
+	dir, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return err
 	}
