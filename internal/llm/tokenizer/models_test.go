@@ -70,7 +70,11 @@ func modelTokenizerJSON(t testing.TB, name string) []byte {
 		}
 		return files["tokenizer.json"]
 	case "mistral-metaspace":
-		return metaspaceVariant(t, modelTokenizerJSON(t, "mistral-v0.1"))
+		return metaspaceVariant(t, modelTokenizerJSON(t, "mistral-v0.1"),
+			`{"type":"Metaspace","replacement":"▁","add_prefix_space":true,"prepend_scheme":"first","split":false}`)
+	case "mistral-metaspace-split": // Hugging Face's reference only: transformers.js ignores split
+		return metaspaceVariant(t, modelTokenizerJSON(t, "mistral-v0.1"),
+			`{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}`)
 	}
 	return gunzipFile(t, filepath.Join("testdata", "models", name, "tokenizer.json.gz"))
 }
@@ -78,13 +82,13 @@ func modelTokenizerJSON(t testing.TB, name string) []byte {
 // metaspaceVariant rewrites a Prepend/Replace (legacy) SentencePiece pipeline
 // into the Metaspace one transformers writes with legacy=false, as
 // models_golden.js does.
-func metaspaceVariant(t testing.TB, tokJSON []byte) []byte {
+func metaspaceVariant(t testing.TB, tokJSON []byte, metaJSON string) []byte {
 	t.Helper()
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(tokJSON, &m); err != nil {
 		t.Fatal(err)
 	}
-	meta := json.RawMessage(`{"type":"Metaspace","replacement":"▁","add_prefix_space":true,"prepend_scheme":"first","split":false}`)
+	meta := json.RawMessage(metaJSON)
 	m["normalizer"], m["pre_tokenizer"], m["decoder"] = json.RawMessage("null"), meta, meta
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -102,7 +106,7 @@ func modelTok(t testing.TB, name string) *Tokenizer {
 	return tok
 }
 
-var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
+var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "mistral-metaspace-split", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
 
 func TestModelsMatchReference(t *testing.T) {
 	for _, name := range goldenModels {
