@@ -6,7 +6,9 @@ Run by scripts/gpu-check.sh (which rebuilds the shim first). Steps, each timed a
   2. logits: sentitune vs transformers, f32 and bf16;
   3. LoRA training: tokens/s, peak GPU memory, MFU — sentitune vs transformers+PEFT, same batch/seq/rank;
   4. scoring rows/s: sentitune predict vs a transformers forward over the same rows;
-  5. PEFT loads sentitune's adapter: logits must match sentitune's with the adapter.
+  5. PEFT loads sentitune's adapter: logits must match sentitune's with the adapter;
+  6. one conformance row per architecture (init-model --arch): f32 logits vs transformers (or, with no
+     transformers, vs internal/llm/reference/testdata/golden.py's PyTorch forward).
 Writes $OUT/gpu-check.json and $OUT/gpu-check.md. With --cpu (and no transformers) it runs the same
 plumbing on a tiny model against bench/torch_ref.py, so the script is tested before a GPU is at hand.
 """
@@ -202,6 +204,50 @@ def logits_bf16(args, model_dir, ids):
     # bf16 has 8 mantissa bits (rel. eps 2^-8 ≈ 0.4 %); two implementations differ in rounding order.
     r["pass"] = r["rel_l2"] <= 0.05
     return r
+
+
+ARCHS = ["qwen3", "mistral", "gemma2", "gemma3", "glm4"]
+
+
+def golden_forward(model_dir, ids):
+    """Logits from golden.py, the PyTorch float64 forward the reference decoder is checked against."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "golden", os.path.join(ROOT, "internal", "llm", "reference", "testdata", "golden.py"))
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    W, dtypes = g.load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    t = torch.tensor([ids])
+    return g.forward(cfg, W, dtypes, t, torch.ones_like(t))[0].float()
+
+
+@step("arch_conformance")
+def arch_conformance(args, ids):
+    # Each architecture as init-model --arch writes it (the tiny sizes: the check is the layout, not
+    # the scale), f32 on this device. Pass: max |diff| ≤ 1e-5 × max |logit| (issue 16's bar).
+    rows = {}
+    for arch in ARCHS:
+        d = os.path.join(args.work, "arch-" + arch)
+        shutil.rmtree(d, ignore_errors=True)
+        p = subprocess.run([args.bin, "init-model", "--arch", arch, "--seed", "1", "--out", d], capture_output=True, text=True)
+        if p.returncode != 0:
+            rows[arch] = {"pass": None, "skipped": p.stderr.strip()[-200:]}
+            continue
+        if args.hf:
+            from transformers import AutoModelForCausalLM
+            m = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").to(args.device)
+            with torch.no_grad():
+                ref = m(torch.tensor([ids], device=args.device)).logits[0].float().cpu()
+            del m
+        else:
+            ref = golden_forward(d, ids)
+        r = compare(st_logits(args, d, ids, "f32"), ref)
+        r["rel_max"] = r["max_abs"] / r["ref_abs_max"]
+        r["pass"] = r["rel_max"] <= 1e-5
+        rows[arch] = r
+    failed = [a for a, r in rows.items() if r["pass"] is False]
+    return {"archs": rows, "pass": not failed, "failed": ",".join(failed)}
 
 
 def write_reviews(path, n, words, seed=0):
@@ -453,6 +499,7 @@ def main():
     ids = [9707, 11, 1879, 0, 151644, 872, 198, 16, 15, 151645, 198, 151644, 77091, 198]
     logits_f32(args, model_dir, ids)
     logits_bf16(args, model_dir, ids)
+    arch_conformance(args, ids)
 
     reviews = os.path.join(args.work, "reviews.jsonl")
     # ~4 tokens per 3 words; reviews long enough to fill --seq after the prompt template.
@@ -493,6 +540,12 @@ def markdown(r):
     if st.get("checks"):
         lines += ["", "## sentitune selftest on this device", "", "| check | pass | max rel. error | detail |", "|---|---|---|---|"]
         lines += [f"| {c['name']} | {c['pass']} | {fmt(c.get('max_rel_err'))} | {c.get('detail', '')} |" for c in st["checks"]]
+    a = s.get("arch_conformance", {})
+    if a.get("archs"):
+        lines += ["", "## Architectures (init-model --arch, f32 logits vs the reference)", "",
+                  "| arch | pass | max abs diff / max abs logit | rel. L2 |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v.get('pass')} | {fmt(v.get('rel_max'))} | {fmt(v.get('rel_l2'))} |" if "skipped" not in v
+                  else f"| {k} | skipped | {v['skipped']} | |" for k, v in a["archs"].items()]
     t = s.get("train", {})
     if t.get("ok"):
         st, ref = t["sentitune"], t["reference"]
