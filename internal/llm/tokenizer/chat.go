@@ -169,12 +169,24 @@ func (c *Chat) EncodePromptPlain(system, user string) ([]int, error) {
 	if p.Strip {
 		user = chattemplate.PyStrip(user)
 	}
-	mid, err := c.tok.EncodePlain(p.Before[p.headLen:] + user + p.After[:p.tailAt])
-	if err != nil {
-		return nil, fmt.Errorf("encode user turn: %w", err)
+	ids := make([]int, 0, len(p.headIDs)+len(user)/3+len(p.tailIDs)+8)
+	ids = append(ids, p.headIDs...)
+	ids = c.tok.appendPlainAt(ids, p.Before[p.headLen:]+user+p.After[:p.tailAt], p.headLen == 0)
+	return append(ids, p.tailIDs...), nil
+}
+
+// appendPlainAt is EncodePlain of text that starts the whole text only when
+// atStart: Metaspace's prepend_scheme "first" marks that start alone.
+func (t *Tokenizer) appendPlainAt(ids []int, text string, atStart bool) []int {
+	for from := 0; ; {
+		a, b, tok := t.rawOrdinary.find(text, from)
+		if tok == nil {
+			return t.appendSegment(ids, text[from:], atStart && from == 0, t.normOrdinary)
+		}
+		ids = t.appendSegment(ids, text[from:a], atStart && from == 0, t.normOrdinary)
+		ids = append(ids, tok.ID)
+		from = b
 	}
-	ids := make([]int, 0, len(p.headIDs)+len(mid)+len(p.tailIDs))
-	return append(append(append(ids, p.headIDs...), mid...), p.tailIDs...), nil
 }
 
 func (c *Chat) checkedTurn(system, user string) (*turn, error) {
