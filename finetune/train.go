@@ -155,15 +155,15 @@ type planPos struct{ epoch, batch int }
 // shape, the run folder (or the checkpoint to resume), model, LoRA and optimizer,
 // and evaluates the untuned model.
 func (t *trainer) setup() error {
-	model, err := hub.ResolveModel(t.cfg.Model) // ORG/NAME: its folder in a hub cache
-	if err != nil {
-		return err
-	}
-	t.cfg.Model = model
 	cfg := t.cfg
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	model, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return err
+	}
+	t.cfg.Model, cfg.Model = model, model
 	if err := loraConfig(cfg).Validate(); err != nil {
 		return err
 	}

@@ -131,17 +131,17 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.ModelDir == "" {
 		return nil, errors.New("predict: no model folder (--model DIR)")
 	}
-	dir, err := hub.ResolveModel(cfg.ModelDir) // ORG/NAME: its folder in a hub cache
-	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
-	}
-	cfg.ModelDir = dir
 	if cfg.BatchSize < 0 || cfg.MaxLen < 0 {
 		return nil, fmt.Errorf("predict: batch size %d and max length %d must not be negative", cfg.BatchSize, cfg.MaxLen)
 	}
 	if !(cfg.Threshold >= 0 && cfg.Threshold <= 1) { // NaN too: it would make every prediction 0
 		return nil, fmt.Errorf("predict: threshold %v is outside [0, 1]", cfg.Threshold)
 	}
+	dir, err := hub.ResolveModel(cfg.ModelDir) // ORG/NAME: its folder in a hub cache
+	if err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
+	}
+	cfg.ModelDir = dir
 	ad, err := readAdapter(cfg)
 	if err != nil {
 		return nil, err
