@@ -312,7 +312,7 @@ func (m *Model) rotaryTable(s *torch.Scope, n int, local bool) (cos, sin *torch.
 
 // ArchPresets are the architectures init-model writes beside qwen2 from this file: the preset's
 // sizes with each architecture's own layout (norms, activation, attention, rotary embedding).
-var ArchPresets = []string{"gemma2", "gemma3", "glm4"}
+var ArchPresets = []string{"gemma2", "gemma3", "glm4", "mistral", "qwen3"}
 
 // applyArchPreset turns a Qwen2 preset config into the same-sized arch model (the Qwen vocabulary
 // and tokenizer stay); false for an arch this file does not know.
@@ -351,7 +351,7 @@ func applyArchPreset(c *Config, arch string) bool {
 		c.RotaryDim = c.HeadDim / 2
 		c.TieWordEmbeddings = false
 	default:
-		return false
+		return applyDensePreset(c, arch) // arch_qwen3.go
 	}
 	return true
 }

@@ -16,7 +16,7 @@ import (
 // largest logit.
 func TestArchConformance(t *testing.T) {
 	rows := [][]int{{1, 17, 42, 5, 95, 0, 63, 2, 88, 31, 7}, {33, 2, 2, 71}, {9, 3, 77, 41, 5, 6, 60}}
-	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4"} {
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4", "mini-qwen3", "mini-mistral"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", name)
 			m := loadModel(t, dir, llm.LoadOptions{})
@@ -94,6 +94,8 @@ func TestArchLoRA(t *testing.T) {
 		{"mini-gemma2", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 		{"mini-gemma3", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 		{"mini-glm4", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}},
+		{"mini-qwen3", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
+		{"mini-mistral", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", tc.name)
@@ -239,7 +241,7 @@ func TestArchConfigs(t *testing.T) {
 	}
 }
 
-// TestArchPresets: init-model's gemma2, gemma3 and glm4 presets write a config.json the
+// TestArchPresets: init-model's presets (ArchPresets) write a config.json the
 // independent reference reads as the same model, and the engine agrees with it.
 func TestArchPresets(t *testing.T) {
 	ids := []int{151644, 872, 198, 9707, 11, 1879, 0, 151645, 198, 151644, 77091, 198}
@@ -271,7 +273,7 @@ func TestArchGradients(t *testing.T) {
 	batch := llm.Batch{IDs: [][]int{{1, 17, 42, 5, 95, 0, 63, 2}, {33, 2, 2, 71, 12}}}
 	rows, pos := []int{0, 0, 1}, []int{5, 7, 3}
 	tgt := []int64{63, 40, 12}
-	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-glm4"} {
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-glm4", "mini-qwen3", "mini-mistral"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", name)
 			m := loadModel(t, dir, llm.LoadOptions{})

@@ -17,13 +17,13 @@ import (
 const ConfigFile = "config.json"
 
 // SupportedModelTypes lists the config.json model_type values sentitune can run.
-var SupportedModelTypes = []string{"gemma2", "gemma3_text", "glm4", "llama", "qwen2"}
+var SupportedModelTypes = []string{"gemma2", "gemma3_text", "glm4", "llama", "mistral", "qwen2", "qwen3"}
 
-// Config is the part of a Hugging Face config.json that defines a Qwen2/Llama decoder.
-// Defaults follow transformers' Qwen2Config and LlamaConfig.
+// Config is the part of a Hugging Face config.json that defines a decoder.
+// Defaults follow transformers' <Model>Config of each model_type.
 type Config struct {
 	Architectures         []string
-	ModelType             string // "qwen2" or "llama"
+	ModelType             string // one of SupportedModelTypes
 	HiddenSize            int
 	IntermediateSize      int
 	NumAttentionHeads     int
@@ -81,6 +81,7 @@ type rawConfig struct {
 	MLPBias               *bool           `json:"mlp_bias"`
 	HiddenAct             string          `json:"hidden_act"`
 	UseSlidingWindow      *bool           `json:"use_sliding_window"`
+	SlidingWindow         json.RawMessage `json:"sliding_window"`
 	BOSTokenID            json.RawMessage `json:"bos_token_id"`
 	EOSTokenID            json.RawMessage `json:"eos_token_id"`
 }
@@ -170,12 +171,28 @@ func ParseConfig(data []byte) (*Config, error) {
 	if raw.TieWordEmbeddings != nil {
 		c.TieWordEmbeddings = *raw.TieWordEmbeddings
 	}
+	var err error
 	switch c.ModelType {
-	case "qwen2":
-		c.MaxPositionEmbeddings = 32768
-		c.AttentionBias = true // Qwen2Attention hard-codes bias=True for q/k/v, False for o_proj
+	case "qwen2", "qwen3":
 		if raw.UseSlidingWindow != nil && *raw.UseSlidingWindow {
 			return nil, errors.New("use_sliding_window=true is not supported (sliding-window attention)")
+		}
+		c.MaxPositionEmbeddings = 32768
+		if c.ModelType == "qwen2" {
+			c.AttentionBias = true // Qwen2Attention hard-codes bias=True for q/k/v, False for o_proj
+			break
+		}
+		c.QKNorm = true // Qwen3Attention: q_norm/k_norm over head_dim before RoPE
+		if raw.HeadDim == nil {
+			c.HeadDim = 128 // Qwen3Config's default, not hidden/heads
+		}
+		if raw.AttentionBias != nil && *raw.AttentionBias {
+			c.AttentionBias, c.OProjBias = true, true // q/k/v/o all take attention_bias
+		}
+	case "mistral":
+		c.MaxPositionEmbeddings = 4096 * 32
+		if c.SlidingWindow, err = parseSlidingWindow(raw.SlidingWindow, 4096); err != nil {
+			return nil, err
 		}
 	case "llama":
 		c.MaxPositionEmbeddings = 2048
@@ -242,6 +259,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.RMSNormEps > 0) || math.IsInf(c.RMSNormEps, 0) {
 		problems = append(problems, fmt.Sprintf("rms_norm_eps must be positive, got %g", c.RMSNormEps))
+	}
+	if c.SlidingWindow < 0 {
+		problems = append(problems, fmt.Sprintf("sliding_window must not be negative, got %d", c.SlidingWindow))
 	}
 	if c.HiddenAct != "silu" && !(c.HiddenAct == "gelu_pytorch_tanh" && c.GemmaNorm) {
 		problems = append(problems, fmt.Sprintf("hidden_act %q is not supported (only silu; gemma: gelu_pytorch_tanh)", c.HiddenAct))
@@ -334,6 +354,21 @@ func parseRope(scaling, params json.RawMessage) (*RopeScaling, float64, error) {
 	default:
 		return nil, 0, fmt.Errorf("%s type %q is not supported (supported: default, linear, llama3)", field, typ)
 	}
+}
+
+// parseSlidingWindow reads sliding_window: def when absent, 0 (off) when null.
+func parseSlidingWindow(m json.RawMessage, def int) (int, error) {
+	if m == nil {
+		return def, nil
+	}
+	if isJSONNull(m) {
+		return 0, nil
+	}
+	var w int
+	if err := json.Unmarshal(m, &w); err != nil || w <= 0 {
+		return 0, fmt.Errorf("sliding_window %s: want a positive integer or null", m)
+	}
+	return w, nil
 }
 
 func isJSONNull(m json.RawMessage) bool {

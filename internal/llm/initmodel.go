@@ -264,7 +264,8 @@ func (c *Config) HFJSON() ([]byte, error) {
 	}
 	arch := c.Architectures
 	if len(arch) == 0 {
-		arch = []string{map[string]string{"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM"}[c.ModelType]}
+		arch = []string{map[string]string{"qwen2": "Qwen2ForCausalLM", "llama": "LlamaForCausalLM",
+			"qwen3": "Qwen3ForCausalLM", "mistral": "MistralForCausalLM"}[c.ModelType]}
 	}
 	m := map[string]any{
 		"architectures":           arch,
@@ -326,7 +327,16 @@ func (c *Config) HFJSON() ([]byte, error) {
 		m["attention_bias"] = c.AttentionBias
 		m["mlp_bias"] = c.MLPBias
 		m["pretraining_tp"] = 1
+	case "qwen3":
+		if c.AttentionBias != c.OProjBias || c.MLPBias {
+			return nil, errors.New("qwen3 config: attention_bias covers q/k/v and o_proj together; no MLP bias")
+		}
+	case "mistral":
+		if c.AttentionBias || c.OProjBias || c.MLPBias {
+			return nil, errors.New("mistral config: no projection has a bias")
+		}
 	}
+	c.denseJSON(m)
 	c.archJSON(m)
 	return marshalSortedJSON(m)
 }
