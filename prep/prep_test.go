@@ -202,7 +202,9 @@ func TestRunBadInput(t *testing.T) {
 		{"bad policy", Config{Input: "testdata/in/reviews.csv", OnBadRow: "ignore"}, []string{`"ignore"`}},
 		{"bad label map", Config{Input: "testdata/in/reviews.csv", LabelMap: "pos=yes"}, []string{"1, 0 or skip"}},
 		{"too few rows", Config{Input: "testdata/in/alpaca.json", TestRatio: 0.1}, []string{"too few"}},
-		{"model without tokenizer", Config{Input: "testdata/in/reviews.csv", Model: "nowhere"}, []string{"--model nowhere", "tokenizer.json not found"}},
+		{"model without tokenizer", Config{Input: "testdata/in/reviews.csv", Model: "testdata/in"}, []string{"--model testdata/in", "tokenizer.json not found"}},
+		{"model nowhere", Config{Input: "testdata/in/reviews.csv", Model: "nowhere"}, []string{"--model nowhere", "does not exist"}},
+		{"model name in no cache", Config{Input: "testdata/in/reviews.csv", Model: "no-org/no-model"}, []string{"no-org/no-model", "models--no-org--no-model", "sentitune download"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
