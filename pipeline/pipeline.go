@@ -5,7 +5,6 @@ package pipeline
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +18,10 @@ import (
 
 	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/eval/scoring"
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/internal/progress"
-	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
@@ -329,27 +327,9 @@ func runModel(cfg Config, res *Result, w io.Writer) error {
 
 func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	testPath := filepath.Join(res.PrepDir, prep.FileTest)
-	recs, err := task.ReadRecords(testPath)
+	scored, err := scoring.Split(scoring.Config{Data: predict.Config{Input: testPath}, Loaded: sc, Log: w, LogEvery: cfg.Finetune.LogEvery})
 	if err != nil {
 		return err
-	}
-	texts := make([]string, len(recs))
-	labels := make([]int, len(recs))
-	for i, r := range recs {
-		texts[i] = r.Input
-		if labels[i], err = strconv.Atoi(strings.TrimSpace(r.Output)); err != nil || (labels[i] != 0 && labels[i] != 1) {
-			return fmt.Errorf("%s record %d: output %q is not 0 or 1", testPath, i+1, r.Output)
-		}
-	}
-	rows := progress.New(w, progress.Options{Name: "eval: scoring", Unit: "rows", Total: int64(len(texts)), Interval: cfg.Finetune.LogEvery})
-	scores, _, err := sc.ScoreStats(texts, func(n int) { rows.Add(int64(n)) })
-	rows.Finish()
-	if err != nil {
-		return err
-	}
-	preds := make([]eval.Prediction, len(recs))
-	for i := range recs {
-		preds[i] = eval.Prediction{ID: cmp.Or(recs[i].ID, strconv.Itoa(i+1)), Text: texts[i], Label: labels[i], Pred: scores[i].Pred, Prob: scores[i].Prob}
 	}
 	baseline := res.PrepDir
 	if cfg.Eval.Baseline != nil && !*cfg.Eval.Baseline {
@@ -359,7 +339,9 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	if cfg.Model == "" {
 		model += " (random-weight demo model)"
 	}
-	in, err := reports.RunEval(preds, reports.EvalConfig{
+	prov := scored.Provenance
+	prov["model"], prov["adapter"], prov["seed"], prov["command"] = model, res.Train.Adapter, strconv.FormatInt(cfg.Seed, 10), "sentitune run"
+	in, err := reports.RunEval(scored.Predictions, reports.EvalConfig{
 		Out:         res.ReportDir,
 		Title:       "sentitune run — " + filepath.Base(filepath.Clean(cfg.Out)),
 		Name:        "LoRA-tuned model",
@@ -367,13 +349,7 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 		RunDir:      res.RunDir,
 		Note:        cfg.Note,
 		Progress:    w,
-		Provenance: map[string]string{
-			"model":   model,
-			"adapter": res.Train.Adapter,
-			"data":    testPath,
-			"seed":    strconv.FormatInt(cfg.Seed, 10),
-			"command": "sentitune run",
-		},
+		Provenance:  prov,
 	})
 	if err != nil {
 		return err

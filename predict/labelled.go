@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -44,6 +45,8 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 		return nil, 0, fmt.Errorf("%s: no label column found among %s: name it with --label-col", in.path, listColumns(rd.Columns()))
 	}
 	instr, system := optionalColumn(rd.Columns(), "instruction"), optionalColumn(rd.Columns(), "system")
+	// A prep split (Alpaca: an instruction column, the label in output) holds the model's answer, parsed as finetune parses it.
+	answers := instr >= 0 && in.labelName == "output" && cfg.LabelMap == ""
 	text := *in
 	text.label = -1 // the label is required here: read below, with eval's words
 	var rows []LabelledRow
@@ -71,7 +74,13 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 			return nil, 0, err
 		}
 		it, err := text.parse(rec)
-		if err == nil {
+		switch {
+		case err != nil:
+		case answers:
+			if it.label, err = task.Binary.ParseAnswer(rec.Get(in.label)); err != nil {
+				err = fmt.Errorf("%s: %w", prep.Where(in.path, rec), err)
+			}
+		default:
 			if it.label, err = prep.NormalizeLabel(rec.Get(in.label), in.labels); err != nil {
 				err = fmt.Errorf("%s: label column %q: %w (want 1/0, pos/neg, …; or map it with --label-map)", prep.Where(in.path, rec), in.labelName, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/eval/scoring"
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/progress"
 	"github.com/sentitune/sentitune/predict"
@@ -102,20 +103,11 @@ func runEval(c *cli.Context, opt evalOptions) error {
 		if dataPath == "" {
 			return usageError("eval: --model needs --data PREPDIR/test.json")
 		}
-		scored, prov, err := scoreForEval(c, opt.Data, opt.Scorer, cfg.LogEvery)
+		scored, err := scoring.Split(scoring.Config{Data: opt.Data, DataFlag: "--data", Scorer: opt.Scorer, Log: c.App.ErrWriter, LogEvery: cfg.LogEvery})
 		if err != nil {
 			return err
 		}
-		preds = scored
-		for k, v := range prov {
-			cfg.Provenance[k] = v
-		}
-		cfg.Provenance["data"] = dataPath
-		if !prep.IsStream(dataPath) { // a pipe was read once already: nothing is left to hash
-			if h, err := filehash.SHA256(dataPath); err == nil {
-				cfg.Provenance["data_sha256"] = h
-			}
-		}
+		preds, cfg.Provenance = scored.Predictions, scored.Provenance
 		// A test split written by prep has its train split beside it: that is the baseline's.
 		if dir := filepath.Dir(dataPath); cfg.BaselineDir == "" && evalFileExists(filepath.Join(dir, "train.json")) {
 			cfg.BaselineDir = dir

@@ -70,7 +70,7 @@ func TestEvalModelBadData(t *testing.T) {
 	empty := filepath.Join(dir, "empty.json")
 	os.WriteFile(empty, []byte(`[{"instruction": "x", "input": "fine", "output": "1"}, {"instruction": "x", "input": " ", "output": "0"}]`), 0o644)
 	for _, c := range []struct{ data, want string }{
-		{bad, `test.json row 1: label column "output": unknown label value "maybe"`},
+		{bad, `test.json row 1: output "maybe" is not a label (want 0 or 1)`}, // the answer, parsed as finetune parses it
 		{empty, "empty.json row 2: empty text"},
 		{filepath.Join(dir, "nope.json"), "nope.json"},
 	} {
