@@ -150,11 +150,7 @@ func (c *Chat) EncodePrompt(system, user string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := c.tok.Encode(p.Text(user))
-	if err != nil {
-		return nil, fmt.Errorf("encode prompt: %w", err)
-	}
-	return ids, nil
+	return p.encode(c.tok, user, false), nil
 }
 
 // EncodePromptPlain is EncodePrompt with special tokens inside the user text
@@ -166,27 +162,34 @@ func (c *Chat) EncodePromptPlain(system, user string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.encode(c.tok, user, true), nil
+}
+
+// encode returns the ids of the prompt for user: the cached ids of the
+// template's ends and the text between them, which starts the whole text only
+// when head is empty (Metaspace's prepend_scheme "first" marks that start alone).
+func (p *turn) encode(t *Tokenizer, user string, plain bool) []int {
 	if p.Strip {
 		user = chattemplate.PyStrip(user)
 	}
+	raw, normd := t.rawAdded, t.normAdded
+	if plain {
+		raw, normd = t.rawOrdinary, t.normOrdinary
+	}
 	ids := make([]int, 0, len(p.headIDs)+len(user)/3+len(p.tailIDs)+8)
 	ids = append(ids, p.headIDs...)
-	ids = c.tok.appendPlainAt(ids, p.Before[p.headLen:]+user+p.After[:p.tailAt], p.headLen == 0)
-	return append(ids, p.tailIDs...), nil
-}
-
-// appendPlainAt is EncodePlain of text that starts the whole text only when
-// atStart: Metaspace's prepend_scheme "first" marks that start alone.
-func (t *Tokenizer) appendPlainAt(ids []int, text string, atStart bool) []int {
+	text, atStart := p.Before[p.headLen:]+user+p.After[:p.tailAt], p.headLen == 0
 	for from := 0; ; {
-		a, b, tok := t.rawOrdinary.find(text, from)
+		a, b, tok := raw.find(text, from)
 		if tok == nil {
-			return t.appendSegment(ids, text[from:], atStart && from == 0, t.normOrdinary)
+			ids = t.appendSegment(ids, text[from:], atStart && from == 0, normd)
+			break
 		}
-		ids = t.appendSegment(ids, text[from:a], atStart && from == 0, t.normOrdinary)
+		ids = t.appendSegment(ids, text[from:a], atStart && from == 0, normd)
 		ids = append(ids, tok.ID)
 		from = b
 	}
+	return append(ids, p.tailIDs...)
 }
 
 func (c *Chat) checkedTurn(system, user string) (*turn, error) {
