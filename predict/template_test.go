@@ -1,0 +1,40 @@
+package predict
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sentitune/sentitune/internal/chattemplate"
+)
+
+// TestAdapterTemplate: scoring renders prompts with the template the adapter
+// recorded, and refuses another one.
+func TestAdapterTemplate(t *testing.T) {
+	qwen3, err := chattemplate.Named("qwen3", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := tinyMeta(t, "Positive (1) or negative (0)?")
+	meta.ChatTemplate, meta.Template, meta.TemplateSHA256 = "qwen3", "qwen3", qwen3.SHA256()
+	ad := makeAdapter(t, tinyModel(t), meta)
+
+	sc := newTinyScorer(t, ScorerConfig{AdapterDir: ad})
+	if name := sc.tok.Chat().Name(); name != "qwen3" {
+		t.Fatalf("scored with the %s template, want the adapter's qwen3", name)
+	}
+	ids, err := sc.Encode("Great value.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := sc.tok.Decode(ids); !strings.HasSuffix(text, "<|im_start|>assistant\n<think>\n\n</think>\n\n") {
+		t.Fatalf("prompt %q does not end in Qwen3's empty think block", text)
+	}
+	// The model's own template (Qwen2.5's) is not the one training used.
+	_, err = NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: ad, Device: "cpu", Template: "model"})
+	if err == nil || !strings.Contains(err.Error(), "trained with another chat template (qwen3") {
+		t.Fatalf("--template model over a qwen3 adapter: %v", err)
+	}
+	if _, err := NewScorer(ScorerConfig{ModelDir: tinyModel(t), Device: "cpu", Template: "nosuch"}); err == nil || !strings.Contains(err.Error(), `--template: unknown chat template "nosuch"`) {
+		t.Fatalf("unknown --template: %v", err)
+	}
+}
