@@ -3,7 +3,7 @@
 // does for BPE models: added/special tokens split out first, the normalizer,
 // the pre-tokenizer, then byte-level BPE (Qwen, Llama-3, DeepSeek-V3, GLM-4) or
 // SentencePiece-style BPE with byte fallback (Llama-2, Mistral, Yi, Gemma).
-// It also renders the two chat templates Qwen and Llama-3 use, in plain Go.
+// Its Chat renders the model's own Jinja chat template (internal/chattemplate).
 //
 // Encode never adds BOS/EOS itself (Hugging Face's add_special_tokens=False):
 // the chat templates write the special tokens they need into the text.
@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sentitune/sentitune/internal/chattemplate"
 )
 
 // Tokenizer encodes text to token ids and back. Build one with Load.
@@ -348,7 +350,7 @@ func parseConfig(b []byte) (tokenizerConfig, error) {
 	if c.pad, err = tokenContent(raw.Pad); err != nil {
 		return c, fmt.Errorf("pad_token: %w", err)
 	}
-	if c.template, err = chatTemplate(raw.ChatTemplate); err != nil {
+	if c.template, err = chattemplate.FromConfig(raw.ChatTemplate); err != nil {
 		return c, fmt.Errorf("chat_template: %w", err)
 	}
 	return c, nil
@@ -371,34 +373,6 @@ func tokenContent(raw json.RawMessage) (string, error) {
 		return "", errors.New("neither a string nor an object with content")
 	}
 	return obj.Content, nil
-}
-
-// chatTemplate reads a template written as a string or as a list of
-// {"name", "template"} (the one named "default" is used).
-func chatTemplate(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
-	}
-	var list []struct {
-		Name     string `json:"name"`
-		Template string `json:"template"`
-	}
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return "", errors.New("neither a string nor a list of named templates")
-	}
-	for _, t := range list {
-		if t.Name == "default" {
-			return t.Template, nil
-		}
-	}
-	if len(list) > 0 {
-		return list[0].Template, nil
-	}
-	return "", nil
 }
 
 func (t *Tokenizer) idOf(tok string) int {
