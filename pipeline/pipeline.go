@@ -34,6 +34,7 @@ type Config struct {
 	Out            string          `yaml:"out"`              // run folder (demo default: ./sentitune-demo)
 	Model          string          `yaml:"model"`            // Hugging Face model folder; "" = a random-weight demo model
 	DemoPreset     string          `yaml:"demo-preset"`      // init-model preset for the demo model (tiny | small)
+	DemoArch       string          `yaml:"demo-arch"`        // init-model --arch for the demo model ("" = qwen2)
 	DemoLogitScale float64         `yaml:"demo-logit-scale"` // init-model --logit-scale for the demo model (0: norm weights 1)
 	Input          string          `yaml:"input"`            // review file; "" = the embedded Amazon sentences
 	Seed           int64           `yaml:"seed"`             // one seed for split, init, training
@@ -313,15 +314,20 @@ func runModel(cfg Config, res *Result, w io.Writer) error {
 	if preset == "" {
 		preset = "tiny"
 	}
-	if err := llm.InitRandomModelWith(res.ModelDir, llm.InitOptions{Preset: preset, Seed: uint64(cfg.Seed), DType: "f32", LogitScale: cfg.DemoLogitScale}); err != nil {
+	mc, err := llm.ArchPresetConfig(preset, cfg.DemoArch)
+	if err != nil {
+		return err
+	}
+	opt := llm.InitOptions{Preset: preset, Arch: cfg.DemoArch, Seed: uint64(cfg.Seed), DType: "f32", LogitScale: cfg.DemoLogitScale}
+	if err := llm.InitRandomModelWith(res.ModelDir, opt); err != nil {
 		return err
 	}
 	v, err := torch.Version()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "   model: random-weight Qwen2 (%s preset, seed %d, logit scale %g) with the real Qwen tokenizer → %s; libtorch %s\n",
-		preset, cfg.Seed, cfg.DemoLogitScale, res.ModelDir, v)
+	fmt.Fprintf(w, "   model: random-weight %s (%s preset, seed %d, logit scale %g) with the real Qwen tokenizer → %s; libtorch %s\n",
+		strings.TrimSuffix(mc.Architectures[0], "ForCausalLM"), preset, cfg.Seed, cfg.DemoLogitScale, res.ModelDir, v)
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/pipeline"
 )
 
@@ -31,6 +34,7 @@ func runOptionTable() *options[pipeline.Config] {
 	o.real("epochs", "training epochs", func(c *pipeline.Config) *float64 { return &c.Finetune.Epochs })
 	o.integer("max-steps", "stop training after N optimizer steps", func(c *pipeline.Config) *int { return &c.Finetune.MaxSteps })
 	o.str("preset", "demo model preset: tiny | small", func(c *pipeline.Config) *string { return &c.DemoPreset })
+	o.str("arch", "demo model architecture: qwen2 (default), "+strings.Join(llm.ArchPresets, ", "), func(c *pipeline.Config) *string { return &c.DemoArch })
 	return o
 }
 
@@ -86,8 +90,13 @@ func runConfig(c *cli.Context, o *options[pipeline.Config]) (pipeline.Config, er
 	if cfg.Seed == 0 { // a YAML seed: 0 means the default seed
 		cfg.Seed = c.Int64("seed")
 	}
-	if cfg.Model != "" && c.IsSet("preset") {
-		return cfg, usageError("run: --preset picks the demo's random-weight model; it does not apply with a model (%s)", cfg.Model)
+	if cfg.Model != "" && (c.IsSet("preset") || c.IsSet("arch")) {
+		return cfg, usageError("run: --preset and --arch pick the demo's random-weight model; they do not apply with a model (%s)", cfg.Model)
+	}
+	if cfg.Model == "" {
+		if _, err := llm.ArchPresetConfig(cmp.Or(cfg.DemoPreset, "tiny"), cfg.DemoArch); err != nil {
+			return cfg, usageError("run: --preset/--arch: %v", err)
+		}
 	}
 	return cfg, checkRunOptions(cfg)
 }
