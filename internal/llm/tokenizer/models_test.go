@@ -106,7 +106,7 @@ func modelTok(t testing.TB, name string) *Tokenizer {
 	return tok
 }
 
-var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "mistral-metaspace-split", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
+var goldenModels = []string{"mistral-v0.1", "mistral-metaspace", "mistral-metaspace-split", "gemma2", "gemma3", "deepseek_v3", "qwen3", "llama3_1"}
 
 func TestModelsMatchReference(t *testing.T) {
 	for _, name := range goldenModels {
