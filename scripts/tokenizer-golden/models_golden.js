@@ -119,7 +119,7 @@ const models = {
     tokenizerConfig: { tokenizer_class: "PreTrainedTokenizer", bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", clean_up_tokenization_spaces: false },
   }),
   "mistral-metaspace-split": null,
-  gemma2: () => pkg("tokenizer-gemini").fromPreTrained(), // the package ships Gemma-2's tokenizer (256,000 tokens)
+  gemma2: () => pkg("tokenizer-gemini").fromPreTrained(), // the package ships the tokenizer Gemma and Gemma-2 share (256,000 tokens)
   gemma3: () => pkg("tokenizer-gemma3").fromPreTrained(),
   deepseek_v3: () => pkg("tokenizer-deepseek_v3").fromPreTrained(),
   qwen3: () => pkg("tokenizer-qwen3").fromPreTrained(),
