@@ -203,29 +203,21 @@ func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta task.Me
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	final := filepath.Join(dir, fmt.Sprintf("step-%d", st.Step))
-	tmp, err := os.MkdirTemp(dir, fmt.Sprintf(".tmp-step-%d-", st.Step)+atomicfile.PIDTag())
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	atomicfile.Track(tmp)
-	defer atomicfile.Untrack(tmp)
 	st.RNG = rngNote
-	err = model.SaveAdapter(filepath.Join(tmp, ckptAdapterDir), meta)
-	if err == nil {
-		err = saveOptimizer(filepath.Join(tmp, fileOptimizer), opt, model.TrainableParams())
-	}
-	if err == nil {
-		err = writeJSONAtomic(filepath.Join(tmp, fileTrainerState), st)
-	}
-	if err == nil {
-		err = writeChecksums(tmp)
-	}
-	if err == nil {
-		os.RemoveAll(final) // a step-N left by an earlier, interrupted attempt
-		err = os.Rename(tmp, final)
-	}
+	// A step-N left by an earlier, interrupted attempt is replaced whole.
+	err := atomicfile.WriteDir(final, atomicfile.Replace, func(tmp string) error {
+		if err := model.SaveAdapter(filepath.Join(tmp, ckptAdapterDir), meta); err != nil {
+			return err
+		}
+		if err := saveOptimizer(filepath.Join(tmp, fileOptimizer), opt, model.TrainableParams()); err != nil {
+			return err
+		}
+		if err := writeJSONAtomic(filepath.Join(tmp, fileTrainerState), st); err != nil {
+			return err
+		}
+		return writeChecksums(tmp)
+	})
 	if err != nil {
-		os.RemoveAll(tmp)
 		return fmt.Errorf("checkpoint step %d: %w", st.Step, err)
 	}
 	paths, steps, err := checkpoints(cfg.Out)

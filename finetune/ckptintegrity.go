@@ -157,11 +157,12 @@ func available(steps []int) string {
 	return "checkpoints: " + strings.Join(names, ", ")
 }
 
-// removeStaleTemps removes what interrupted writes of an earlier run left in the run folder:
-// .tmp-step-N-… checkpoint folders (up to a whole checkpoint each) and hidden .NAME.tmp-… files
-// and folders, when their writer is gone (atomicfile.RemoveStale).
+// removeStaleTemps removes what interrupted writes of an earlier run left in the run folder and
+// its checkpoints folder: hidden .step-N.tmp-… checkpoint folders (.tmp-step-N-… from older
+// versions; up to a whole checkpoint each) and .NAME.tmp-… files and folders, when their writer
+// is gone (atomicfile.RemoveStale).
 func removeStaleTemps(out string) error {
-	for _, d := range []struct{ dir, prefix string }{{filepath.Join(out, DirCheckpoint), ".tmp-step-"}, {out, "."}} {
+	for _, d := range []struct{ dir, prefix string }{{filepath.Join(out, DirCheckpoint), "."}, {out, "."}} {
 		if _, err := atomicfile.RemoveStale(d.dir, d.prefix); err != nil {
 			return fmt.Errorf("remove stale temporary files: %w", err)
 		}

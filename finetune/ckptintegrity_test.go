@@ -132,12 +132,15 @@ func TestStaleTempsRemoved(t *testing.T) {
 	}
 	dead, live := strconv.Itoa(cmd.Process.Pid), strconv.Itoa(os.Getppid())
 	ck := filepath.Join(out, DirCheckpoint)
-	stale := []string{filepath.Join(ck, ".tmp-step-4-pid"+dead+"-11"), filepath.Join(out, ".run.json.tmp-pid"+dead+"-12")}
-	kept := []string{filepath.Join(ck, ".tmp-step-6-pid"+live+"-13"), filepath.Join(out, "notes.txt")}
+	stale := []string{filepath.Join(ck, ".tmp-step-4-pid"+dead+"-11"), filepath.Join(out, ".run.json.tmp-pid"+dead+"-12"),
+		filepath.Join(ck, ".step-5.tmp-pid"+dead+"-14")} // atomicfile.WriteDir's name for a checkpoint folder
+	kept := []string{filepath.Join(ck, ".tmp-step-6-pid"+live+"-13"), filepath.Join(out, "notes.txt"), filepath.Join(ck, ".step-7.tmp-pid"+live+"-15")}
 	os.MkdirAll(filepath.Join(stale[0], ckptAdapterDir), 0o755)
 	os.WriteFile(filepath.Join(stale[0], ckptAdapterDir, "adapter_model.safetensors"), make([]byte, 1<<16), 0o644)
 	os.WriteFile(stale[1], []byte("{"), 0o644)
+	os.MkdirAll(stale[2], 0o755)
 	os.MkdirAll(kept[0], 0o755)
+	os.MkdirAll(kept[2], 0o755)
 	os.WriteFile(kept[1], []byte("mine"), 0o644)
 	cfg := testConfig(t, out)
 	cfg.Resume = true

@@ -15,8 +15,6 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
-
-	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // Output formats of Run and MergeShards.
@@ -695,73 +693,4 @@ func (p *parquetRows) Next() (Row, error) {
 		}
 	}
 	return row, nil
-}
-
-// atomicFile is an output written to a temporary file beside its path and
-// renamed into place by Commit, so readers never see half a file.
-type atomicFile struct {
-	f    *os.File
-	bw   *bufio.Writer
-	path string
-	done bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	path, err := atomicfile.Target(path) // a symlinked --out keeps its link; the target gets the rows
-	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("output %s is a directory", path)
-	}
-	// An interrupted earlier run of the same output left its temporary file: ours to remove
-	// (best effort: what cannot be removed is no reason to fail this run).
-	atomicfile.RemoveStale(dir, "."+filepath.Base(path)+".tmp-")
-	f, err := os.CreateTemp(dir, atomicfile.TempPattern(filepath.Base(path)))
-	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
-	}
-	atomicfile.Track(f.Name())
-	return &atomicFile{f: f, bw: bufio.NewWriterSize(f, 256<<10), path: path}, nil
-}
-
-func (a *atomicFile) Write(p []byte) (int, error) { return a.bw.Write(p) }
-
-// Commit flushes, syncs and renames the file into place.
-func (a *atomicFile) Commit() error {
-	if err := a.bw.Flush(); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
-	if err := a.f.Sync(); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
-	if err := a.f.Chmod(0o644); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
-	if err := a.f.Close(); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
-	if err := os.Rename(a.f.Name(), a.path); err != nil {
-		a.Abort()
-		return fmt.Errorf("write %s: %w", a.path, err)
-	}
-	a.done = true
-	atomicfile.Untrack(a.f.Name())
-	return nil
-}
-
-// Abort removes the temporary file; after Commit it does nothing.
-func (a *atomicFile) Abort() {
-	if a.done {
-		return
-	}
-	a.done = true
-	a.f.Close()
-	os.Remove(a.f.Name())
-	atomicfile.Untrack(a.f.Name())
 }

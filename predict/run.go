@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -392,7 +393,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	st.LoadSec = time.Since(t1).Seconds()
 
 	cols := Columns{Label: in.label >= 0, Prob: cfg.Generate == 0, Text: cfg.KeepText, Generated: cfg.Generate > 0}
-	af, err := createAtomic(cfg.Out)
+	af, err := atomicfile.Create(cfg.Out)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // Shard selects the Index-th (from 0) of Count contiguous slices of an input
@@ -201,7 +203,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		}
 		cols = rr.Columns()
 	}
-	af, err := createAtomic(out)
+	af, err := atomicfile.Create(out)
 	if err != nil {
 		return nil, err
 	}

@@ -20,52 +20,27 @@ type outFile struct {
 	write func(io.Writer) error
 }
 
-// writeAtomically writes files into a temporary folder beside dir, then
-// moves them in: a new dir is renamed into place whole; into an existing
-// dir each file is renamed (atomic per file) and stale outputs of an earlier
-// run (names in ours that this run did not write) are removed. Until the
-// moves, dir is untouched; on error the temporary folder is removed.
-func writeAtomically(dir string, files []outFile, ours []string) (err error) {
-	if dir, err = atomicfile.Target(filepath.Clean(dir)); err != nil { // a symlinked --out stays a link
-		return err
-	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
+// writeAtomically writes files into dir through atomicfile.WriteDir (Merge): a new dir appears
+// whole; into an existing dir each file is renamed (atomic per file) and stale outputs of an
+// earlier run (names in ours that this run did not write) are then removed. Until the moves, dir
+// is untouched; on error nothing of this run is left behind.
+func writeAtomically(dir string, files []outFile, ours []string) error {
 	written := map[string]bool{}
-	for _, f := range files {
-		if err := writeFile(filepath.Join(tmp, f.name), f.write); err != nil {
-			return err
+	err := atomicfile.WriteDir(dir, atomicfile.Merge, func(tmp string) error {
+		for _, f := range files {
+			if err := writeFile(filepath.Join(tmp, f.name), f.write); err != nil {
+				return err
+			}
+			written[f.name] = true
 		}
-		written[f.name] = true
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return os.Rename(tmp, dir)
-	}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if !st.IsDir() {
-		return &fs.PathError{Op: "write", Path: dir, Err: errors.New("not a folder")}
-	}
-	for _, f := range files {
-		if err := os.Rename(filepath.Join(tmp, f.name), filepath.Join(dir, f.name)); err != nil {
-			return err
-		}
+	dir, err = atomicfile.Target(filepath.Clean(dir))
+	if err != nil {
+		return err
 	}
 	for _, name := range ours {
 		if !written[name] {
@@ -74,7 +49,7 @@ func writeAtomically(dir string, files []outFile, ours []string) (err error) {
 			}
 		}
 	}
-	return os.RemoveAll(tmp)
+	return nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {

@@ -12,43 +12,85 @@ import (
 
 // Write streams path's new content through write. On any error the temporary file is removed and
 // path is untouched. When path is a symbolic link, its target gets the content (see Target).
-func Write(path string, write func(io.Writer) error) (err error) {
+func Write(path string, write func(io.Writer) error) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Abort()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Commit()
+}
+
+// File is a file being written atomically: Write into it, then Commit renames it into place, or
+// Abort removes it. Readers of its path see the old content until Commit.
+type File struct {
+	f    *os.File
+	bw   *bufio.Writer
+	path string // the target: what Commit replaces
+	name string // the path as given, for messages
+	done bool
+}
+
+// Create starts writing path atomically: a temporary file beside its target (Target), which
+// must not be a folder.
+func Create(path string) (*File, error) {
 	target, err := Target(path)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	// An earlier, interrupted write of the same file left its temporary file: ours to remove.
-	RemoveStale(filepath.Dir(target), "."+filepath.Base(target)+".tmp-")
-	tmp, err := os.CreateTemp(filepath.Dir(target), TempPattern(filepath.Base(target)))
+	if st, err := os.Stat(target); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("write %s: it is a folder", path)
+	}
+	dir, base := filepath.Dir(target), filepath.Base(target)
+	// An earlier, interrupted write of the same file left its temporary file: ours to remove
+	// (best effort: what cannot be removed is no reason to fail this write).
+	RemoveStale(dir, "."+base+".tmp-")
+	f, err := os.CreateTemp(dir, TempPattern(base))
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
-	Track(tmp.Name())
-	defer func() {
-		Untrack(tmp.Name())
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return err
+	Track(f.Name())
+	return &File{f: f, bw: bufio.NewWriterSize(f, 1<<20), path: target, name: path}, nil
+}
+
+func (a *File) Write(p []byte) (int, error) { return a.bw.Write(p) }
+
+// Commit flushes, syncs and renames the file into place; on error the temporary file is removed.
+func (a *File) Commit() error {
+	err := a.bw.Flush()
+	if err == nil {
+		err = a.f.Chmod(0o644)
 	}
-	if err = bw.Flush(); err != nil {
-		return err
+	if err == nil {
+		err = a.f.Sync()
 	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
+	if err == nil {
+		err = a.f.Close()
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(a.f.Name(), a.path)
 	}
-	if err = tmp.Close(); err != nil {
-		return err
+	if err != nil {
+		a.Abort()
+		return fmt.Errorf("write %s: %w", a.name, err)
 	}
-	return os.Rename(tmp.Name(), target)
+	a.done = true
+	Untrack(a.f.Name())
+	return nil
+}
+
+// Abort removes the temporary file; after Commit (or a second Abort) it does nothing.
+func (a *File) Abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.f.Close()
+	os.Remove(a.f.Name())
+	Untrack(a.f.Name())
 }
 
 // maxLinks bounds how many symbolic links Target follows (Linux's own limit is 40).

@@ -204,52 +204,36 @@ func InitRandomModelWith(dir string, opt InitOptions) error {
 	if err != nil {
 		return fmt.Errorf("init-model: bundled tokenizer: %w", err)
 	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("init-model: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(dir))+".tmp-")
-	if err != nil {
-		return fmt.Errorf("init-model: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
+	err = atomicfile.WriteDir(dir, atomicfile.Replace, func(tmp string) error {
+		if err := WriteRandomModel(tmp, cfg, RandomInit{Seed: seed, DType: stDType, LogitScale: opt.LogitScale}); err != nil {
+			return err
 		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("init-model: %w", err)
-	}
-	if err := WriteRandomModel(tmp, cfg, RandomInit{Seed: seed, DType: stDType, LogitScale: opt.LogitScale}); err != nil {
-		return fmt.Errorf("init-model: %w", err)
-	}
-	gen, err := marshalSortedJSON(map[string]any{
-		"bos_token_id":         qwenEndOfText,
-		"pad_token_id":         qwenEndOfText,
-		"eos_token_id":         []int{qwenImEnd, qwenEndOfText},
-		"do_sample":            false,
-		"transformers_version": hfTransformersVersion,
+		gen, err := marshalSortedJSON(map[string]any{
+			"bos_token_id":         qwenEndOfText,
+			"pad_token_id":         qwenEndOfText,
+			"eos_token_id":         []int{qwenImEnd, qwenEndOfText},
+			"do_sample":            false,
+			"transformers_version": hfTransformersVersion,
+		})
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(tmp, "generation_config.json"), gen); err != nil {
+			return err
+		}
+		for _, name := range sortedKeys(tokFiles) {
+			if name == "" || name != filepath.Base(name) || name == ConfigFile || name == SafetensorsFile {
+				return fmt.Errorf("bundled tokenizer file has a bad name %q", name)
+			}
+			if err := atomicfile.WriteFile(filepath.Join(tmp, name), tokFiles[name]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(tmp, "generation_config.json"), gen); err != nil {
 		return fmt.Errorf("init-model: %w", err)
 	}
-	names := sortedKeys(tokFiles)
-	for _, name := range names {
-		if name == "" || name != filepath.Base(name) || name == ConfigFile || name == SafetensorsFile {
-			return fmt.Errorf("init-model: bundled tokenizer file has a bad name %q", name)
-		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, name), tokFiles[name]); err != nil {
-			return fmt.Errorf("init-model: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("init-model: %w", err)
-	}
-	done = true
 	return nil
 }
 
