@@ -22,6 +22,7 @@ import (
 // --config file are the command-line flag names.
 type Config struct {
 	Model     string `yaml:"model" json:"model"`         // Hugging Face model folder
+	Template  string `yaml:"template" json:"template"`   // chat template: "" the model's own, a built-in name or a .jinja file
 	Data      string `yaml:"data" json:"data"`           // prep output folder: train.json, optional val.json / test.json
 	TrainFile string `yaml:"train" json:"train"`         // or an Alpaca file to train on ...
 	EvalFile  string `yaml:"eval" json:"eval"`           // ... and an optional one to evaluate on

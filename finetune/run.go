@@ -75,6 +75,8 @@ type engine struct {
 	GoArch   string `json:"goarch"`
 	World    int    `json:"world_size"`             // data-parallel ranks
 	Backend  string `json:"dist_backend,omitempty"` // gloo | nccl with several ranks
+	// GradientCheckpointing: decoder layers were recomputed in backward.
+	GradientCheckpointing bool `json:"gradient_checkpointing"`
 }
 
 type timings struct {
@@ -124,7 +126,8 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 		Data: dataRecord{Train: trainPath, Eval: evalPath, SHA256: hashes, TrainExamples: nTrain, EvalExamples: nEval,
 			Validation: res.Validation},
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
-			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend},
+			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend,
+			GradientCheckpointing: res.GradientCheckpointing},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond,
 			Profile: res.Profile, ProfileOps: res.ProfileOps},
 		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval, Best: res.Best,

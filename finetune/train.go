@@ -231,8 +231,11 @@ func (t *trainer) readData() ([]task.Example, error) {
 	if t.tok, err = tokenizer.Load(cfg.Model); err != nil {
 		return nil, err
 	}
+	if t.tok, err = t.tok.WithTemplate(cfg.Template); err != nil {
+		return nil, fmt.Errorf("--template: %w", err)
+	}
 	if t.tok.Chat() == nil {
-		return nil, fmt.Errorf("model %s: its tokenizer has no ChatML or Llama-3 chat template", cfg.Model)
+		return nil, fmt.Errorf("model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.Model)
 	}
 	train, recs, err := readExamples(t.tok, t.trainPath, cfg.MaxLen)
 	if err != nil {
