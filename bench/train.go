@@ -81,6 +81,7 @@ func childTrain(raw []byte) (any, error) {
 	cfg.BatchSize, cfg.GradAccum, cfg.MaxLen = sp.Batch, 1, sp.Seq
 	cfg.Device, cfg.DType, cfg.Threads, cfg.Seed = "cpu", "f32", sp.Threads, 0
 	cfg.FullLogits = sp.FullLogits
+	cfg.ValRatio = 0 // every row trains: a held-out slice would leave a short last batch
 	cfg.GradientCheckpointing = "off"
 	if sp.GradientCheckpointing {
 		cfg.GradientCheckpointing = "on"

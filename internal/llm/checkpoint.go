@@ -86,11 +86,16 @@ func (m *Model) checkpointedLayers(s *torch.Scope, x *torch.Tensor, run runLayer
 		}
 		in = c.lastIn
 	}
-	y := run(s, L-1, in)
-	if err := s.Err(); err != nil {
+	// In its own scope, as in the plain forward: only autograd keeps the layer's activations, and
+	// they go with the loss's backward instead of lasting through the recomputation.
+	ls := torch.NewScope()
+	defer ls.Close()
+	y := ls.Keep(run(ls, L-1, in))
+	if err := ls.Err(); err != nil {
 		c.free()
 		return nil, fmt.Errorf("forward: layer %d: %w", L-1, err)
 	}
+	s.Adopt(y)
 	c.after = c.store.RNGState(m.dev)
 	if err := c.store.Err(); err != nil {
 		c.free()
@@ -137,6 +142,9 @@ func (m *Model) Backward(s *torch.Scope, loss *torch.Tensor) error {
 		}
 		y := c.run(ls, i, in)
 		ls.BackwardWith(y, g)
+		if i > 0 {
+			c.inputs[i].Free() // the layer's input is needed by its own recomputation only
+		}
 		if i > 0 {
 			next := gs.Adopt(ls.Keep(ls.Grad(in)))
 			g.Free()
