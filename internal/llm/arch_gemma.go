@@ -36,6 +36,7 @@ var archConfigs = map[string]func(c *Config, raw map[string]json.RawMessage) err
 	"gemma2":      parseGemma,
 	"gemma3_text": parseGemma,
 	"glm4":        parseGLM4,
+	"glm":         parseGLM4, // GLM-4-9B-chat-hf: glm4's attention and MLP without its post-norms
 }
 
 // parseArchOptions fills ArchOptions from config.json with transformers' <Model>Config defaults;

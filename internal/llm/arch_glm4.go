@@ -8,7 +8,8 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// GLM-4 (transformers' modeling_glm4.py, model_type glm4): a Llama-style decoder with
+// GLM-4 (transformers' modeling_glm4.py, model_type glm4; modeling_glm.py's glm, GLM-4-9B-chat-hf,
+// is the same without the two post-norms): a Llama-style decoder with
 //   - four norms a layer: input_layernorm, post_self_attn_layernorm (on the attention output),
 //     post_attention_layernorm (before the MLP), post_mlp_layernorm (on the MLP output);
 //   - one fused mlp.gate_up_proj [2·I, H] whose first half is the gate;
@@ -20,7 +21,7 @@ import (
 // (pair i to dims i and i + head_dim/2, pass-through dims into the rest) and the rotary tables
 // hold cos 1, sin 0 there: the half-split op then computes GLM-4's rotation exactly.
 
-// parseGLM4 reads Glm4Config.
+// parseGLM4 reads Glm4Config (GlmConfig has the same defaults).
 func parseGLM4(c *Config, raw map[string]json.RawMessage) error {
 	if _, ok := raw["head_dim"]; !ok {
 		c.HeadDim = 128

@@ -16,7 +16,7 @@ import (
 // largest logit.
 func TestArchConformance(t *testing.T) {
 	rows := [][]int{{1, 17, 42, 5, 95, 0, 63, 2, 88, 31, 7}, {33, 2, 2, 71}, {9, 3, 77, 41, 5, 6, 60}}
-	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4", "mini-qwen3", "mini-mistral"} {
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4", "mini-glm", "mini-qwen3", "mini-mistral"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", name)
 			m := loadModel(t, dir, llm.LoadOptions{})
@@ -96,6 +96,7 @@ func TestArchLoRA(t *testing.T) {
 		{"mini-glm4", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}},
 		{"mini-qwen3", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
 		{"mini-mistral", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
+		{"mini-glm", []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", tc.name)
@@ -213,6 +214,16 @@ func TestArchConfigs(t *testing.T) {
 		}
 		if c.ExpectedShape("model.layers.3.mlp.gate_proj.weight") != nil || c.ExpectedShape("model.layers.0.post_mlp_layernorm.weight") == nil {
 			t.Error("glm4 lists gate_proj or lacks post_mlp_layernorm")
+		}
+	})
+	t.Run("glm (GLM-4-9B-chat-hf): glm4 without the post-norms", func(t *testing.T) {
+		c := parse(t, strings.Replace(strings.Replace(glm4, `"glm4"`, `"glm"`, 1), "Glm4ForCausalLM", "GlmForCausalLM", 1))
+		if c.RotaryDim != 64 || !c.FusedGateUp || !c.AttentionBias || c.OProjBias {
+			t.Errorf("%+v", c)
+		}
+		if c.ExpectedShape("model.layers.0.post_mlp_layernorm.weight") != nil || c.ExpectedShape("model.layers.0.post_attention_layernorm.weight") == nil ||
+			c.ExpectedShape("model.layers.0.mlp.gate_up_proj.weight") == nil {
+			t.Error("glm's layer is not Llama's norms with a fused gate_up_proj")
 		}
 	})
 	t.Run("defaults", func(t *testing.T) {

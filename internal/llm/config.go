@@ -17,7 +17,7 @@ import (
 const ConfigFile = "config.json"
 
 // SupportedModelTypes lists the config.json model_type values sentitune can run.
-var SupportedModelTypes = []string{"gemma2", "gemma3_text", "glm4", "llama", "mistral", "qwen2", "qwen3"}
+var SupportedModelTypes = []string{"gemma2", "gemma3_text", "glm", "glm4", "llama", "mistral", "qwen2", "qwen3"}
 
 // Config is the part of a Hugging Face config.json that defines a decoder.
 // Defaults follow transformers' <Model>Config of each model_type.

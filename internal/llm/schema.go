@@ -69,7 +69,7 @@ var layerWeights = []layerWeight{
 }
 
 func gemmaLayout(c *Config) bool    { return c.GemmaNorm }
-func glm4Layout(c *Config) bool     { return c.FusedGateUp }
+func glm4Layout(c *Config) bool     { return c.ModelType == "glm4" }
 func separateGateUp(c *Config) bool { return !c.FusedGateUp }
 
 func hiddenVec(c *Config) []int64 { return []int64{int64(c.HiddenSize)} }

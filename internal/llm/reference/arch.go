@@ -68,7 +68,7 @@ var (
 )
 
 // ModelTypes are the config.json model_type values the reference implements.
-var ModelTypes = []string{"gemma2", "gemma3_text", "glm4", "llama", "mistral", "qwen2", "qwen3"}
+var ModelTypes = []string{"gemma2", "gemma3_text", "glm", "glm4", "llama", "mistral", "qwen2", "qwen3"}
 
 // LoadArch reads dir/config.json.
 func LoadArch(dir string) (*Arch, error) {
@@ -104,6 +104,8 @@ var defaults = map[string]archDefaults{
 	"gemma2":      {headDim: 256, eps: 1e-6, theta: 10000, tied: true, act: "gelu_pytorch_tanh", norms: gemmaNorms, biasKey: "qkvo", slidingByKey: "alternate"},
 	"gemma3_text": {headDim: 256, eps: 1e-6, theta: 1e6, tied: true, act: "gelu_pytorch_tanh", norms: gemmaNorms, biasKey: "qkvo", slidingByKey: "pattern"},
 	"glm4":        {headDim: 128, eps: 1.5625e-7, theta: 10000, act: "silu", norms: glm4Norms, biasKey: "qkv", attnBiasDef: true},
+	// GLM-4-9B-chat-hf (modeling_glm.py): GLM-4's attention and fused MLP in a Llama layer, no post-norms.
+	"glm": {headDim: 128, eps: 1.5625e-7, theta: 10000, act: "silu", norms: standardNorms, biasKey: "qkv", attnBiasDef: true},
 }
 
 // ParseArch reads a config.json with transformers' defaults for its model_type.
@@ -185,7 +187,7 @@ func ParseArch(data []byte) (*Arch, error) {
 			def = 30
 		}
 		a.FinalSoftcap = r.nullableFloat("final_logit_softcapping", def, &err)
-	case "glm4":
+	case "glm", "glm4":
 		a.FusedGateUp = true
 	}
 
@@ -249,10 +251,10 @@ func (a *Arch) parseRope(r rawJSON, defTheta float64, errp *error) error {
 	}
 	if partial > 0 {
 		a.Rope.Dim = int(float64(a.HeadDim) * partial)
-	} else if a.ModelType == "glm4" {
-		a.Rope.Dim = a.HeadDim / 2 // Glm4Config's partial_rotary_factor default 0.5
+	} else if a.FusedGateUp {
+		a.Rope.Dim = a.HeadDim / 2 // GlmConfig's and Glm4Config's partial_rotary_factor default 0.5
 	}
-	a.Rope.Interleaved = a.ModelType == "glm4"
+	a.Rope.Interleaved = a.FusedGateUp // modeling_glm's rotate_half pairs (2i, 2i+1)
 	if a.ModelType == "gemma3_text" {
 		local := Rope{Theta: r.floatOr("rope_local_base_freq", 10000, errp), Dim: a.HeadDim}
 		if p := perType["sliding_attention"]; p != nil {

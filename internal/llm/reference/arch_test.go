@@ -34,6 +34,8 @@ func TestFeaturesMatter(t *testing.T) {
 		{"mini-glm4", "partial rotary", func(m *Model) { m.Arch.Rope.Dim = m.Arch.HeadDim }},
 		{"mini-glm4", "post-attention norm", func(m *Model) { m.Arch.Norms.PostAttn = "" }},
 		{"mini-glm4", "post-MLP norm", func(m *Model) { m.Arch.Norms.PostMLP = "" }},
+		{"mini-glm", "interleaved rope", func(m *Model) { m.Arch.Rope.Interleaved = false }},
+		{"mini-glm", "partial rotary", func(m *Model) { m.Arch.Rope.Dim = m.Arch.HeadDim }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.model+"/"+tc.feature, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package reference is a plain-Go float64 forward pass of the decoders sentitune runs, written
 // from the Hugging Face transformers definitions (modeling_qwen2.py, modeling_llama.py,
-// modeling_qwen3.py, modeling_mistral.py, modeling_gemma2.py, modeling_gemma3.py,
+// modeling_qwen3.py, modeling_mistral.py, modeling_gemma2.py, modeling_gemma3.py, modeling_glm.py,
 // modeling_glm4.py). It is slow and simple on purpose: it exists as an independent check of the
 // libtorch decoder and of LoRA merges, not for production use.
 //

@@ -66,6 +66,10 @@ func miniModels() map[string]miniModel {
 	glm4 := sizes(map[string]any{"architectures": []string{"Glm4ForCausalLM"}, "model_type": "glm4", "head_dim": 16,
 		"partial_rotary_factor": 0.5, "attention_bias": true, "rms_norm_eps": 1.5625e-07, "rope_theta": 10000.0,
 		"tie_word_embeddings": false, "hidden_act": "silu"})
+	// GLM (GLM-4-9B-chat-hf): the same attention and MLP in a Llama layer.
+	glm := sizes(map[string]any{"architectures": []string{"GlmForCausalLM"}, "model_type": "glm", "head_dim": 8,
+		"partial_rotary_factor": 0.5, "attention_bias": true, "rms_norm_eps": 1.5625e-07, "rope_theta": 10000.0,
+		"tie_word_embeddings": false, "hidden_act": "silu"})
 	random := func(seed uint64, dtype string) llm.RandomInit {
 		return llm.RandomInit{Seed: seed, DType: dtype, Std: 0.3, NormJitter: 0.2}
 	}
@@ -79,6 +83,7 @@ func miniModels() map[string]miniModel {
 		"mini-gemma3":      {config: gemma3, init: random(13, "F32")},
 		"mini-gemma3-bf16": {config: gemma3, init: random(14, "BF16")},
 		"mini-glm4":        {config: glm4, init: random(15, "F32")},
+		"mini-glm":         {config: glm, init: random(16, "F32")},
 	}
 }
 

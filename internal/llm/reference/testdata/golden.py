@@ -2,7 +2,7 @@
 """Golden logits for the mini models in this folder, computed with PyTorch in float64.
 
 Written after transformers' modeling_qwen2.py / modeling_llama.py / modeling_qwen3.py /
-modeling_mistral.py / modeling_gemma2.py / modeling_gemma3.py / modeling_glm4.py (eager attention
+modeling_mistral.py / modeling_gemma2.py / modeling_gemma3.py / modeling_glm.py / modeling_glm4.py (eager attention
 path): RMSNorm (Gemma's with 1 + w), rotate_half RoPE (GLM-4's interleaved and partial), q_norm/k_norm,
 repeat_kv, causal + padding + sliding-window mask (masking_utils: kv_idx > q_idx - sliding_window)
 filled with finfo.min, attention and final logit soft-capping, SwiGLU / GeGLU (tanh) / fused gate_up,
@@ -30,6 +30,8 @@ DEFAULTS = {
                         rope_local_base_freq=10000.0, sliding_window_pattern=6),
     "glm4": dict(rope_theta=10000.0, tie_word_embeddings=False, head_dim=128, partial_rotary_factor=0.5,
                  attention_bias=True),
+    "glm": dict(rope_theta=10000.0, tie_word_embeddings=False, head_dim=128, partial_rotary_factor=0.5,
+                attention_bias=True),
 }
 
 
@@ -191,8 +193,8 @@ def forward(cfg, W, dtypes, input_ids, attention_mask):
             k = norm(k, p + "self_attn.k_norm")
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         c, s_ = (cos_l, sin_l) if typ == "gemma3_text" and sliding else (cos, sin)
-        q = apply_rope(q, c, s_, typ == "glm4")
-        k = apply_rope(k, c, s_, typ == "glm4")
+        q = apply_rope(q, c, s_, typ in ("glm", "glm4"))
+        k = apply_rope(k, c, s_, typ in ("glm", "glm4"))
         k = repeat_kv(k, nH // nKV)
         v = repeat_kv(v, nH // nKV)
         att = (q @ k.transpose(2, 3)) * scaling if gemma else (q @ k.transpose(2, 3)) / math.sqrt(hd)
@@ -206,7 +208,7 @@ def forward(cfg, W, dtypes, input_ids, attention_mask):
             o = norm(o, p + "post_self_attn_layernorm")
         x = residual + o
         h = norm(x, p + ("pre_feedforward_layernorm" if gemma else "post_attention_layernorm"))
-        if typ == "glm4":
+        if typ in ("glm", "glm4"):
             g, u = lin(h, p + "mlp.gate_up_proj").chunk(2, dim=-1)
         else:
             g, u = lin(h, p + "mlp.gate_proj"), lin(h, p + "mlp.up_proj")
