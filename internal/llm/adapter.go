@@ -15,13 +15,22 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Files of an adapter folder: PEFT's two. Beside them sentitune writes task.MetaFile, the task
-// contract, which internal/task owns; the engine only carries it in the same atomic folder write
-// and checks the base shape it records before reading any weight.
+// Files of an adapter folder: PEFT's two plus sentitune's own metadata (internal/task's).
 const (
 	AdapterConfigFile  = "adapter_config.json"
 	AdapterWeightsFile = "adapter_model.safetensors"
+	AdapterMetaFile    = task.MetaFile
 )
+
+// Forwarding names while callers move to internal/task, which now owns sentitune.json.
+type (
+	AdapterMeta    = task.Meta
+	BestCheckpoint = task.BestCheckpoint
+	BaseShape      = task.BaseShape
+)
+
+// TruncationRight forwards to task.TruncationRight.
+const TruncationRight = task.TruncationRight
 
 func shapeOf(c *Config) task.BaseShape {
 	return task.BaseShape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
