@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
 // makeAdapter trains nothing but writes a real adapter for modelDir: LoRA
 // r=4 on every linear with random nonzero B (so it changes the outputs),
 // saved by llm.SaveAdapter with meta.
-func makeAdapter(t testing.TB, modelDir string, meta llm.AdapterMeta) string {
+func makeAdapter(t testing.TB, modelDir string, meta task.Meta) string {
 	t.Helper()
 	m, err := llm.LoadModel(modelDir, llm.LoadOptions{Device: torch.CPU})
 	if err != nil {
@@ -47,9 +48,9 @@ func makeAdapter(t testing.TB, modelDir string, meta llm.AdapterMeta) string {
 	return dir
 }
 
-func tinyMeta(t testing.TB, instruction string) llm.AdapterMeta {
+func tinyMeta(t testing.TB, instruction string) task.Meta {
 	sc := sharedScorer(t)
-	return llm.AdapterMeta{
+	return task.Meta{
 		Instruction:   instruction,
 		System:        sc.tok.Chat().DefaultSystem(),
 		LabelTokenIDs: map[string]int{"0": sc.zero, "1": sc.one},
@@ -129,7 +130,7 @@ func TestAdapterForAnotherBase(t *testing.T) {
 		}
 	}
 	// A PEFT adapter without sentitune.json: the weights' shapes tell.
-	os.Remove(filepath.Join(ad, llm.AdapterMetaFile))
+	os.Remove(filepath.Join(ad, task.MetaFile))
 	_, err = NewScorer(ScorerConfig{ModelDir: tinyModel(t), AdapterDir: ad, Device: "cpu"})
 	if err == nil || !strings.Contains(err.Error(), "another model shape") {
 		t.Errorf("PEFT adapter for another base: %v", err)
@@ -139,7 +140,7 @@ func TestAdapterForAnotherBase(t *testing.T) {
 func TestAdapterBadFolders(t *testing.T) {
 	dir := t.TempDir()
 	good := makeAdapter(t, tinyModel(t), tinyMeta(t, "Positive?"))
-	meta, err := os.ReadFile(filepath.Join(good, llm.AdapterMetaFile))
+	meta, err := os.ReadFile(filepath.Join(good, task.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestAdapterBadFolders(t *testing.T) {
 		writeFile(t, filepath.Join(badIDs, f), b)
 	}
 	b, _ := json.Marshal(m)
-	writeFile(t, filepath.Join(badIDs, llm.AdapterMetaFile), b)
+	writeFile(t, filepath.Join(badIDs, task.MetaFile), b)
 	for _, c := range []struct {
 		dir, want string
 	}{

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // The scoring contract: an adapter trained at max_len 48 scores at 48 (its
@@ -15,7 +15,7 @@ import (
 func TestScoringContractMaxLen(t *testing.T) {
 	const instr = "Positive (1) or negative (0)?"
 	meta := tinyMeta(t, instr)
-	meta.MaxLen, meta.TruncationSide = 48, llm.TruncationRight
+	meta.MaxLen, meta.TruncationSide = 48, task.TruncationRight
 	ad := makeAdapter(t, tinyModel(t), meta)
 	long := strings.Repeat("The battery lasts all day and the screen is bright. ", 60)
 
@@ -33,11 +33,11 @@ func TestScoringContractMaxLen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(ad, llm.AdapterMetaFile))
+	b, err := os.ReadFile(filepath.Join(ad, task.MetaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(merged, llm.AdapterMetaFile), b)
+	writeFile(t, filepath.Join(merged, task.MetaFile), b)
 
 	for _, c := range []struct {
 		name string

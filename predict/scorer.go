@@ -18,6 +18,7 @@ import (
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -115,7 +116,7 @@ type Scorer struct {
 	mu        sync.Mutex // one forward at a time: bounds memory, keeps batches whole
 	model     *llm.Model
 	tok       *tokenizer.Tokenizer
-	spec      llm.PromptSpec
+	spec      task.PromptSpec
 	zero, one int           // label token ids
 	head      *torch.Tensor // [H, 2]: the lm_head rows of the label tokens (labelHead)
 	stop      []int         // ids that end a generated answer
@@ -252,14 +253,14 @@ func (sc *Scorer) info() Info { return sc.meta }
 func (sc *Scorer) Tokenizer() *tokenizer.Tokenizer { return sc.tok }
 
 // Encode returns the prompt ids of one review exactly as training built them
-// (cleaned as prep cleans, then llm.BuildPrompt with the adapter's prompt and
+// (cleaned as prep cleans, then task.BuildPrompt with the adapter's prompt and
 // the answer's length reserved).
 func (sc *Scorer) Encode(text string) ([]int, error) {
 	return sc.encode(cleanText(text))
 }
 
 func (sc *Scorer) encode(clean string) ([]int, error) {
-	return llm.BuildPrompt(sc.tok, sc.spec, clean, sc.maxLen, sc.answerLen)
+	return task.BuildPrompt(sc.tok, sc.spec, clean, sc.maxLen, sc.answerLen)
 }
 
 // cleanText applies prep's cleaning, so raw reviews reach the model as the

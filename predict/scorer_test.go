@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -453,12 +454,12 @@ func TestScoreTruncatesLikeTraining(t *testing.T) {
 	if len(ids)+sc.answerLen > 64 || len(ids)+sc.answerLen < 60 {
 		t.Fatalf("%d prompt ids + %d answer ids for max length 64", len(ids), sc.answerLen)
 	}
-	want, err := llm.BuildPrompt(sc.tok, sc.spec, strings.TrimSpace(strings.Repeat("word ", 500)), 64, sc.answerLen)
+	want, err := task.BuildPrompt(sc.tok, sc.spec, strings.TrimSpace(strings.Repeat("word ", 500)), 64, sc.answerLen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(ids) != fmt.Sprint(want) {
-		t.Fatal("Encode differs from llm.BuildPrompt on the cleaned text")
+		t.Fatal("Encode differs from task.BuildPrompt on the cleaned text")
 	}
 }
 

@@ -18,8 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // ServerConfig bounds the HTTP service. Zero values take the defaults.
@@ -752,9 +752,9 @@ func (sc *Scorer) scoreRows(rows [][]int) ([]Score, error) {
 // encodeBounded is BuildPrompt on the text cut to maxLen × maxBytesPerToken
 // bytes (at a character boundary). truncated reports that the prompt reached
 // the max length or the text was cut.
-func encodeBounded(tok *tokenizer.Tokenizer, spec llm.PromptSpec, clean string, maxLen, answerLen int) ([]int, bool, error) {
+func encodeBounded(tok *tokenizer.Tokenizer, spec task.PromptSpec, clean string, maxLen, answerLen int) ([]int, bool, error) {
 	text, cut := cutBytes(clean, maxLen*maxBytesPerToken)
-	ids, err := llm.BuildPrompt(tok, spec, text, maxLen, answerLen)
+	ids, err := task.BuildPrompt(tok, spec, text, maxLen, answerLen)
 	if err != nil {
 		return nil, false, err
 	}

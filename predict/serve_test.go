@@ -19,8 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 func postJSON(t testing.TB, url string, body string) (int, []byte) {
@@ -760,10 +760,10 @@ func TestEncodeBoundedMatchesFullTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := llm.PromptSpec{Instruction: "Is this review positive? Answer 1 or 0.", PlainText: true}
+	spec := task.PromptSpec{Instruction: "Is this review positive? Answer 1 or 0.", PlainText: true}
 	long := strings.Repeat("The battery died after two days and support never answered, 电池续航太短了. ", 1000) // ~85 KB
 	for _, maxLen := range []int{64, 512} {
-		want, err := llm.BuildPrompt(tok, spec, long, maxLen, 2)
+		want, err := task.BuildPrompt(tok, spec, long, maxLen, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -777,7 +777,7 @@ func TestEncodeBoundedMatchesFullTruncation(t *testing.T) {
 	}
 	short := "Great phone."
 	ids, truncated, err := encodeBounded(tok, spec, short, 512, 2)
-	want, _ := llm.BuildPrompt(tok, spec, short, 512, 2)
+	want, _ := task.BuildPrompt(tok, spec, short, 512, 2)
 	if err != nil || truncated || !slices.Equal(ids, want) {
 		t.Fatalf("short text: %v truncated %v", err, truncated)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/reference"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -101,7 +102,7 @@ func TestLogitsAndMergeCommands(t *testing.T) {
 			}
 		}
 		s.Close()
-		if err := m.SaveAdapter(adapter, llm.AdapterMeta{}); err != nil {
+		if err := m.SaveAdapter(adapter, task.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		m.Close()

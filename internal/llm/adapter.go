@@ -15,22 +15,13 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Files of an adapter folder: PEFT's two plus sentitune's own metadata (internal/task's).
+// Files of an adapter folder: PEFT's two. Beside them sentitune writes task.MetaFile, the task
+// contract, which internal/task owns; the engine only carries it in the same atomic folder write
+// and checks the base shape it records before reading any weight.
 const (
 	AdapterConfigFile  = "adapter_config.json"
 	AdapterWeightsFile = "adapter_model.safetensors"
-	AdapterMetaFile    = task.MetaFile
 )
-
-// Forwarding names while callers move to internal/task, which now owns sentitune.json.
-type (
-	AdapterMeta    = task.Meta
-	BestCheckpoint = task.BestCheckpoint
-	BaseShape      = task.BaseShape
-)
-
-// TruncationRight forwards to task.TruncationRight.
-const TruncationRight = task.TruncationRight
 
 func shapeOf(c *Config) task.BaseShape {
 	return task.BaseShape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
@@ -58,7 +49,7 @@ type peftAdapterConfig struct {
 // SaveAdapter writes the attached adapter to dir in PEFT's format (adapter_config.json,
 // adapter_model.safetensors with f32 tensors) plus sentitune.json. The folder appears whole: it is
 // built beside dir and renamed into place (an existing adapter folder is replaced).
-func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
+func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
@@ -116,25 +107,28 @@ func (m *Model) SaveAdapter(dir string, meta AdapterMeta) error {
 	if err != nil {
 		return fmt.Errorf("save adapter: %w", err)
 	}
-	return writeDirAtomic(dir, []string{AdapterConfigFile, AdapterWeightsFile, AdapterMetaFile}, func(tmp string) error {
+	return writeDirAtomic(dir, []string{AdapterConfigFile, AdapterWeightsFile, task.MetaFile}, func(tmp string) error {
 		if err := atomicfile.WriteFile(filepath.Join(tmp, AdapterConfigFile), cfgJSON); err != nil {
 			return err
 		}
 		if err := WriteSafetensors(filepath.Join(tmp, AdapterWeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 			return err
 		}
-		return atomicfile.WriteFile(filepath.Join(tmp, AdapterMetaFile), metaJSON)
+		return atomicfile.WriteFile(filepath.Join(tmp, task.MetaFile), metaJSON)
 	})
 }
 
-// writeDirAtomic writes dir through atomicfile.WriteDir. An existing dir is replaced only if it
-// holds nothing but files named in replaceable (so a wrong --out never deletes unrelated work).
+// writeDirAtomic fills a fresh temporary folder beside dir and renames it to dir. An existing dir
+// is replaced only if it holds nothing but files named in replaceable (so a wrong --out never
+// deletes unrelated work).
 func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) error) error {
 	dir, err := atomicfile.Target(filepath.Clean(dir)) // a symlinked --out stays a link; its target is replaced
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
+	var existing bool
 	if entries, err := os.ReadDir(dir); err == nil {
+		existing = true
 		for _, e := range entries {
 			if !slices.Contains(replaceable, e.Name()) {
 				return fmt.Errorf("write %s: the folder exists and holds %s, which is not ours to replace", dir, e.Name())
@@ -143,20 +137,43 @@ func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) erro
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	if err := atomicfile.WriteDir(dir, atomicfile.Replace, fill); err != nil {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	return nil
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if err := fill(tmp); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if !existing {
+		if err := os.Rename(tmp, dir); err != nil {
+			return fmt.Errorf("write %s: %w", dir, err)
+		}
+		return nil
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.Rename(old, dir)
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	return os.RemoveAll(old)
 }
-
-// LoadAdapterMeta forwards to task.ReadMeta.
-func LoadAdapterMeta(dir string) (*AdapterMeta, error) { return task.ReadMeta(dir) }
 
 // LoadAdapter reads an adapter folder (sentitune's or PEFT's own) and attaches it, replacing any
 // adapter already attached. Keys may carry the adapter name (".lora_A.default.weight") and may
 // lack the "base_model.model." prefix. The tensors become trainable f32 parameters, so training can
 // resume from them. The metadata is nil when the folder has no sentitune.json.
-func (m *Model) LoadAdapter(dir string) (*AdapterMeta, error) {
+func (m *Model) LoadAdapter(dir string) (*task.Meta, error) {
 	if err := m.usable(); err != nil {
 		return nil, err
 	}

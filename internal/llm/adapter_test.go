@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // adaptedModel loads dir, attaches a randomized adapter and returns it with its logits on ids.
@@ -22,7 +23,7 @@ func adaptedModel(t *testing.T, dir string, cfg llm.LoRAConfig, ids []int) (*llm
 	return m, allLogits(t, m, ids)
 }
 
-var testMeta = llm.AdapterMeta{
+var testMeta = task.Meta{
 	Instruction:   "Is this review positive? Answer 1 or 0.",
 	System:        "You are a helpful assistant.",
 	LabelTokenIDs: map[string]int{"0": 15, "1": 16},
@@ -105,13 +106,13 @@ func TestAdapterSaveLoad(t *testing.T) {
 		}
 	})
 	t.Run("sentitune.json", func(t *testing.T) {
-		meta, err := llm.LoadAdapterMeta(dir)
+		meta, err := task.ReadMeta(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := testMeta
 		want.BaseModel, _ = filepath.Abs(base)
-		want.Base = llm.BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500}
+		want.Base = task.BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500}
 		if !reflect.DeepEqual(*meta, want) {
 			t.Errorf("meta\n got %+v\nwant %+v", *meta, want)
 		}
@@ -338,7 +339,7 @@ func TestAdapterErrors(t *testing.T) {
 		})
 	}
 	t.Run("LoadAdapterMeta without sentitune.json", func(t *testing.T) {
-		if _, err := llm.LoadAdapterMeta(t.TempDir()); err == nil || !strings.Contains(err.Error(), "sentitune.json") {
+		if _, err := task.ReadMeta(t.TempDir()); err == nil || !strings.Contains(err.Error(), "sentitune.json") {
 			t.Errorf("error %v", err)
 		}
 	})

@@ -150,8 +150,8 @@ func MergeToFolder(modelDir, adapterDir, outDir string) error {
 		if err := copyModelFiles(modelDir, tmp); err != nil {
 			return err
 		}
-		if _, err := os.Stat(filepath.Join(adapterDir, AdapterMetaFile)); err == nil {
-			return copyFile(filepath.Join(adapterDir, AdapterMetaFile), filepath.Join(tmp, AdapterMetaFile))
+		if _, err := os.Stat(filepath.Join(adapterDir, task.MetaFile)); err == nil {
+			return copyFile(filepath.Join(adapterDir, task.MetaFile), filepath.Join(tmp, task.MetaFile))
 		}
 		return nil
 	})

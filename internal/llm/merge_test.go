@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 func TestMergeInMemory(t *testing.T) {
@@ -199,7 +200,7 @@ func TestMergeToFolder(t *testing.T) {
 		llama := customModel(t, llamaConfig(), 44, "F32")
 		m, _ := adaptedModel(t, llama, llm.LoRAConfig{R: 2, Alpha: 4, Targets: []string{"all"}}, []int{1})
 		adapter := filepath.Join(t.TempDir(), "adapter")
-		if err := m.SaveAdapter(adapter, llm.AdapterMeta{}); err != nil {
+		if err := m.SaveAdapter(adapter, task.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		parent := t.TempDir()
