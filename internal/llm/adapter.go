@@ -118,17 +118,14 @@ func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
 	})
 }
 
-// writeDirAtomic fills a fresh temporary folder beside dir and renames it to dir. An existing dir
-// is replaced only if it holds nothing but files named in replaceable (so a wrong --out never
-// deletes unrelated work).
+// writeDirAtomic writes dir through atomicfile.WriteDir. An existing dir is replaced only if it
+// holds nothing but files named in replaceable (so a wrong --out never deletes unrelated work).
 func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) error) error {
 	dir, err := atomicfile.Target(filepath.Clean(dir)) // a symlinked --out stays a link; its target is replaced
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	var existing bool
 	if entries, err := os.ReadDir(dir); err == nil {
-		existing = true
 		for _, e := range entries {
 			if !slices.Contains(replaceable, e.Name()) {
 				return fmt.Errorf("write %s: the folder exists and holds %s, which is not ours to replace", dir, e.Name())
@@ -137,36 +134,10 @@ func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) erro
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := atomicfile.WriteDir(dir, atomicfile.Replace, fill); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	if !existing {
-		if err := os.Rename(tmp, dir); err != nil {
-			return fmt.Errorf("write %s: %w", dir, err)
-		}
-		return nil
-	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir)
-		return fmt.Errorf("write %s: %w", dir, err)
-	}
-	return os.RemoveAll(old)
+	return nil
 }
 
 // LoadAdapter reads an adapter folder (sentitune's or PEFT's own) and attaches it, replacing any
