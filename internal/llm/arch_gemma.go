@@ -405,3 +405,17 @@ func ArchPresetConfig(preset, arch string) (*Config, error) {
 	}
 	return c, c.Validate()
 }
+
+// modelTypeHint says what to use instead of an unsupported model_type close to a supported one.
+func modelTypeHint(modelType string) string {
+	switch modelType {
+	case "gemma3":
+		return " (gemma3 is Gemma3ForConditionalGeneration, the image-text gemma-3-4b/12b/27b checkpoints with " +
+			"text_config and language_model.* weights; sentitune runs text-only gemma3_text checkpoints such as gemma-3-1b)"
+	case "gemma":
+		return " (Gemma 1 is not implemented; Gemma 2 is gemma2, Gemma 3 text is gemma3_text)"
+	case "chatglm":
+		return " (chatglm is THUDM's remote-code GLM; its transformers-native export, e.g. THUDM/glm-4-9b-chat-hf, is model_type glm)"
+	}
+	return ""
+}

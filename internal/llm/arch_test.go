@@ -244,6 +244,8 @@ func TestArchConfigs(t *testing.T) {
 	for _, bad := range []struct{ js, want string }{
 		{`{"model_type": "gemma2", "layer_types": ["full_attention"], "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 100}`, "layer_types lists 1 layers"},
 		{`{"model_type": "glm4", "head_dim": 10, "partial_rotary_factor": 0.3, "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 100}`, "rotary dimension 3"},
+		{`{"model_type": "gemma3", "text_config": {"hidden_size": 2560}, "vision_config": {}}`, "sentitune runs text-only gemma3_text"},
+		{`{"model_type": "chatglm", "hidden_size": 64}`, "model_type glm"},
 		{`{"model_type": "gemma2", "hidden_activation": "relu", "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "num_hidden_layers": 2, "vocab_size": 100}`, `hidden_act "relu"`},
 	} {
 		if _, err := llm.ParseConfig([]byte(bad.js)); err == nil || !strings.Contains(err.Error(), bad.want) {

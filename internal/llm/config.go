@@ -115,8 +115,8 @@ func ParseConfig(data []byte) (*Config, error) {
 			raw.Architectures, strings.Join(SupportedModelTypes, ", "))
 	}
 	if !isSupportedModelType(raw.ModelType) {
-		return nil, fmt.Errorf("unsupported architecture %q (model_type, architectures %v); supported model_type: %s",
-			raw.ModelType, raw.Architectures, strings.Join(SupportedModelTypes, ", "))
+		return nil, fmt.Errorf("unsupported architecture %q (model_type, architectures %v); supported model_type: %s%s",
+			raw.ModelType, raw.Architectures, strings.Join(SupportedModelTypes, ", "), modelTypeHint(raw.ModelType))
 	}
 	c := &Config{
 		Architectures: raw.Architectures,
