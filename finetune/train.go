@@ -159,7 +159,8 @@ func (t *trainer) setup() error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	model, err := hub.ResolveModel(cfg.Model) // ORG/NAME: its folder in a hub cache
+	ref := cfg.Model
+	model, err := hub.ResolveModel(ref) // ORG/NAME: its folder in a hub cache
 	if err != nil {
 		return err
 	}
@@ -198,6 +199,9 @@ func (t *trainer) setup() error {
 	}
 
 	t.meta = task.Binary.NewMeta(recs[0].Record, t.tok, []int{t.zeroID, t.oneID}, cfg.MaxLen)
+	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
+		t.meta.BaseModel = ref
+	}
 	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world()}
 	t.res.TrainTruncated, t.res.EvalTruncated = countCut(t.train), countCut(t.evalSet)
 	t.res.GradientCheckpointing = t.model.GradientCheckpointing()

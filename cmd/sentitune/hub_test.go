@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sentitune/sentitune/data"
 	"github.com/sentitune/sentitune/internal/hub/hubtest"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -140,5 +142,51 @@ func TestDownloadFlagsAfterTheName(t *testing.T) {
 	}
 	if !strings.Contains(dir, filepath.Join("models", "org", "m")) {
 		t.Errorf("downloaded into %s, not the ModelScope cache", dir)
+	}
+}
+
+// TestFinetuneModelByName trains on a model found by name in the Hugging Face cache: the adapter
+// records the name as PEFT does (base_model_name_or_path), not this machine's snapshot path, and
+// predict by the same name scores with it.
+func TestFinetuneModelByName(t *testing.T) {
+	hf, _ := isolateHubCaches(t)
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	repo := filepath.Join(hf, "models--org--tiny")
+	if err := os.MkdirAll(filepath.Join(repo, "snapshots"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tinyPredictModel(t), filepath.Join(repo, "snapshots", commit)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "reviews.jsonl")
+	lines := bytes.SplitAfter(data.AmazonJSONL(), []byte("\n"))
+	if err := os.WriteFile(in, bytes.Join(lines[:60], nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prepDir, run := filepath.Join(dir, "prep"), filepath.Join(dir, "run")
+	if _, err := runApp(t, "", "prep", "--input", in, "--test-ratio", "0.2", "--out", prepDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runApp(t, "", "finetune", "--model", "org/tiny", "--data", prepDir, "--out", run, "--device", "cpu",
+		"--max-steps", "1", "--batch-size", "4"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(run, "adapter", "adapter_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `"base_model_name_or_path": "org/tiny"`) {
+		t.Errorf("adapter_config.json does not name its base org/tiny:\n%s", cfg)
+	}
+	out, err := runApp(t, "", "predict", "--model", "org/tiny", "--adapter", filepath.Join(run, "adapter"), "--device", "cpu", "--text", "great phone")
+	if err != nil || len(strings.Fields(out)) != 2 {
+		t.Fatalf("predict by name: %q, %v", out, err)
 	}
 }
