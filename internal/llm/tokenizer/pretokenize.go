@@ -15,6 +15,9 @@ const (
 	llama3Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 	// gpt2Pattern is what a ByteLevel pre-tokenizer with use_regex=true applies.
 	gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	// The first two of DeepSeek-V3's three Split patterns: digit groups, and runs of CJK ideographs and kana.
+	deepseekDigitsPattern = `\p{N}{1,3}`
+	deepseekCJKPattern    = "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"
 )
 
 // preTokenizer cuts normalized text into pieces (substrings of s, in order,
@@ -31,6 +34,10 @@ func newPreTokenizer(pattern string) (preTokenizer, error) {
 		return regexSplitter{maxDigits: 1}, nil
 	case llama3Pattern:
 		return regexSplitter{maxDigits: 3}, nil
+	case deepseekDigitsPattern:
+		return runSplitter{in: unicode.IsNumber, max: 3}, nil
+	case deepseekCJKPattern:
+		return runSplitter{in: isDeepSeekCJK}, nil
 	}
 	re, err := regexp2.Compile(pattern, regexp2.None)
 	if err != nil {
@@ -262,4 +269,41 @@ func (c chainSplitter) split(s string, out []string) []string {
 		out = c.second.split(p, out)
 	}
 	return out
+}
+
+// runSplitter is an Isolated Split whose pattern is one character class
+// repeated: each run of class characters (cut every max characters when max
+// > 0, as {1,max} matches greedily) and each gap between runs is a piece.
+type runSplitter struct {
+	in  func(rune) bool
+	max int
+}
+
+func (sp runSplitter) split(s string, out []string) []string {
+	start, inRun, n := 0, false, 0
+	for i, r := range s {
+		in := sp.in(r)
+		switch {
+		case in && (!inRun || (sp.max > 0 && n == sp.max)):
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start, n = i, 0
+		case !in && inRun:
+			out = append(out, s[start:i])
+			start = i
+		}
+		inRun = in
+		if in {
+			n++
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func isDeepSeekCJK(r rune) bool {
+	return (r >= 0x4e00 && r <= 0x9fa5) || (r >= 0x3040 && r <= 0x309f) || (r >= 0x30a0 && r <= 0x30ff)
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dlclark/regexp2"
 )
 
 func TestSplitBehaviors(t *testing.T) {
@@ -164,6 +166,31 @@ func TestCutBeforeMetaSpace(t *testing.T) {
 		whole := tok.model.encodeWord(strings.ReplaceAll(tt.in, " ", "▁"))
 		if !slices.Equal(got, tt.want) || len(whole) != len(got) {
 			t.Errorf("Encode(%q) = %v, want %v (whole-piece BPE %v)", tt.in, got, tt.want, whole)
+		}
+	}
+}
+
+// TestRunSplitterMatchesRegex: the hand-written DeepSeek-V3 splitters cut
+// exactly where the regex engine does.
+func TestRunSplitterMatchesRegex(t *testing.T) {
+	var texts []string
+	for _, c := range readModelGolden(t, "deepseek_v3") {
+		texts = append(texts, c.Text)
+	}
+	texts = append(texts, "1234567", "１２３４ ½¾ 一二三", "ひらがなカタカナ漢字123abc", "a1b22c333d4444")
+	for _, pattern := range []string{deepseekDigitsPattern, deepseekCJKPattern} {
+		hand, err := newPreTokenizer(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := hand.(runSplitter); !ok {
+			t.Fatalf("%q: got %T, want the hand-written runSplitter", pattern, hand)
+		}
+		re := regexp2Splitter{re: regexp2.MustCompile(pattern, regexp2.None)}
+		for _, s := range texts {
+			if got, want := hand.split(s, nil), re.split(s, nil); !slices.Equal(got, want) {
+				t.Errorf("%q on %q: hand %q, regexp2 %q", pattern, s, got, want)
+			}
 		}
 	}
 }
