@@ -85,35 +85,16 @@ func (a *adapter) attach(m *llm.Model) error {
 	return nil
 }
 
-// promptOf returns the prompt and max length: the adapter's when it has
-// sentitune.json, else the flags or defaults. Flags that contradict the
-// adapter's prompt are an error: scoring with another prompt than training's
-// would quietly give other probabilities. The max length is the one setting a
-// flag may override (cfg.MaxLen > 0, e.g. to read more of long reviews than
-// training did); otherwise scoring cuts reviews where training cut them.
+// promptOf returns the prompt and max length to score with: the adapter's contract
+// (task.Meta.ScoringPrompt) against the flags.
 func promptOf(cfg ScorerConfig, a *adapter) (task.PromptSpec, int, error) {
-	spec := task.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}
-	maxLen := cmpOr(cfg.MaxLen, DefaultMaxLen)
-	if a == nil || a.meta == nil {
-		if spec.Instruction == "" {
-			spec.Instruction = task.DefaultInstruction("en")
-		}
-		return spec, maxLen, nil
+	var meta *task.Meta
+	if a != nil {
+		meta = a.meta
 	}
-	m := a.meta
-	if cfg.Instruction != "" && cfg.Instruction != m.Instruction {
-		return spec, 0, fmt.Errorf("predict: --instruction differs from the instruction adapter %s was trained with (%q): scoring must use the training prompt; leave --instruction out", a.dir, m.Instruction)
-	}
-	if cfg.System != "" && cfg.System != m.System {
-		return spec, 0, fmt.Errorf("predict: --system differs from the system prompt adapter %s was trained with (%q); leave --system out", a.dir, m.System)
-	}
-	if m.TruncationSide != "" && m.TruncationSide != task.TruncationRight {
-		return spec, 0, fmt.Errorf("predict: adapter %s was trained cutting long reviews on the %q side; sentitune scores cutting on the %q side only",
-			a.dir, m.TruncationSide, task.TruncationRight)
-	}
-	spec = task.PromptSpec{Instruction: m.Instruction, System: m.System}
-	if cfg.MaxLen == 0 && m.MaxLen > 0 {
-		maxLen = m.MaxLen
+	spec, maxLen, err := meta.ScoringPrompt(task.PromptSpec{Instruction: cfg.Instruction, System: cfg.System}, cfg.MaxLen, DefaultMaxLen)
+	if err != nil {
+		return spec, 0, fmt.Errorf("predict: adapter %s: %w", a.dir, err)
 	}
 	return spec, maxLen, nil
 }

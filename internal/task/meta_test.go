@@ -118,3 +118,39 @@ func TestNewMeta(t *testing.T) {
 		t.Fatalf("a record's own system prompt: got %q", m.System)
 	}
 }
+
+func TestScoringPrompt(t *testing.T) {
+	m := &Meta{Instruction: "Rate it.", System: "Be brief.", MaxLen: 96, TruncationSide: TruncationRight}
+	cases := []struct {
+		name    string
+		meta    *Meta
+		flags   PromptSpec
+		maxLen  int
+		want    PromptSpec
+		wantLen int
+		err     string
+	}{
+		{"no contract, no flags", nil, PromptSpec{}, 0, PromptSpec{Instruction: InstructionEN}, 512, ""},
+		{"no contract, flags", nil, PromptSpec{Instruction: "Classify.", System: "S."}, 64, PromptSpec{Instruction: "Classify.", System: "S."}, 64, ""},
+		{"contract", m, PromptSpec{}, 0, PromptSpec{Instruction: "Rate it.", System: "Be brief."}, 96, ""},
+		{"contract repeated by flags, longer max length", m, PromptSpec{Instruction: "Rate it.", System: "Be brief."}, 200, PromptSpec{Instruction: "Rate it.", System: "Be brief."}, 200, ""},
+		{"contract without max length", &Meta{Instruction: "Rate it."}, PromptSpec{}, 0, PromptSpec{Instruction: "Rate it."}, 512, ""},
+		{"other instruction", m, PromptSpec{Instruction: "Classify."}, 0, PromptSpec{}, 0, `--instruction differs from the instruction it was trained with ("Rate it.")`},
+		{"other system prompt", m, PromptSpec{System: "S."}, 0, PromptSpec{}, 0, "--system differs"},
+		{"other cut", &Meta{Instruction: "Rate it.", TruncationSide: "left"}, PromptSpec{}, 0, PromptSpec{}, 0, `on the "left" side`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec, n, err := c.meta.ScoringPrompt(c.flags, c.maxLen, 512)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || spec != c.want || n != c.wantLen {
+				t.Fatalf("= %+v, %d, %v; want %+v, %d", spec, n, err, c.want, c.wantLen)
+			}
+		})
+	}
+}
