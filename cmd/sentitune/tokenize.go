@@ -17,13 +17,14 @@ import (
 
 // tokenizeConfig is what tokenize needs.
 type tokenizeConfig struct {
-	Model   string // model folder with tokenizer.json
-	JSONL   string // input file of {"text": ...} lines
-	Text    string // or one text
-	HasText bool   // --text was given (it may be given empty, which is an error)
-	Out     string // output file; "" = stdout
-	Chat    bool   // wrap each text as a user turn with the generation prompt
-	System  string // system prompt for --chat; "" = the template's default
+	Model    string // model folder with tokenizer.json
+	JSONL    string // input file of {"text": ...} lines
+	Text     string // or one text
+	HasText  bool   // --text was given (it may be given empty, which is an error)
+	Out      string // output file; "" = stdout
+	Chat     bool   // wrap each text as a user turn with the generation prompt
+	System   string // system prompt for --chat; "" = the template's default
+	Template string // chat template for --chat: "" = the model's own
 }
 
 func tokenizeOptionTable() *options[tokenizeConfig] {
@@ -35,6 +36,7 @@ func tokenizeOptionTable() *options[tokenizeConfig] {
 	o.str("out", "output `FILE` (default: stdout)", func(c *tokenizeConfig) *string { return &c.Out }, "o")
 	o.boolean("chat", "wrap the text as a user turn of the chat template", func(c *tokenizeConfig) *bool { return &c.Chat })
 	o.str("system", "system prompt `TEXT` for --chat (default: the template's)", func(c *tokenizeConfig) *string { return &c.System })
+	o.str("template", "for --chat: "+templateUsage, func(c *tokenizeConfig) *string { return &c.Template })
 	return o
 }
 
@@ -43,10 +45,10 @@ func tokenizeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "tokenize",
 		Usage:     "tokenize text with a model's tokenizer (and chat template)",
-		UsageText: `sentitune tokenize --model DIR (--jsonl IN [--out OUT] | --text "...") [--chat [--system S]]`,
+		UsageText: `sentitune tokenize --model DIR (--jsonl IN [--out OUT] | --text "...") [--chat [--system S] [--template T]]`,
 		Description: "Reads {\"text\": ...} per line and writes {\"ids\": [...]} per line (stdout by default),\n" +
 			"with the model's tokenizer.json exactly as Hugging Face encodes it (no BOS/EOS added).\n" +
-			"--chat renders each text as the user turn of the model's chat template (ChatML or Llama-3),\n" +
+			"--chat renders each text as the user turn of the model's Jinja chat template (or --template's),\n" +
 			"with its default system prompt unless --system is given, up to the assistant generation prompt.",
 		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
@@ -55,8 +57,8 @@ func tokenizeCommand() *cli.Command {
 				return err
 			}
 			cfg.HasText = cfg.HasText || cfg.Text != "" // a --config text: key
-			if cfg.System != "" && !cfg.Chat {
-				return usageError("tokenize: --system needs --chat")
+			if (cfg.System != "" || cfg.Template != "") && !cfg.Chat {
+				return usageError("tokenize: --system and --template need --chat")
 			}
 			var bar io.Writer
 			if progress.IsTerminal(c.App.ErrWriter) {
@@ -86,9 +88,12 @@ func runTokenize(cfg tokenizeConfig, stdout, progress io.Writer) error {
 	}
 	encode := tok.Encode
 	if cfg.Chat {
+		if tok, err = tok.WithTemplate(cfg.Template); err != nil {
+			return fmt.Errorf("tokenize: --template: %w", err)
+		}
 		chat := tok.Chat()
 		if chat == nil {
-			return fmt.Errorf("tokenize: --chat: the model's chat template in %s is neither ChatML nor Llama-3", cfg.Model)
+			return fmt.Errorf("tokenize: --chat: the model in %s has no chat template (give --template)", cfg.Model)
 		}
 		encode = func(s string) ([]int, error) { return chat.EncodePrompt(cfg.System, s) }
 	}

@@ -44,6 +44,10 @@ func TestTokenizeCommand(t *testing.T) {
 		{"empty text", tokenizeConfig{Model: model, HasText: true}, "", "--text: empty text", 0},
 		{"both inputs", tokenizeConfig{Model: model, JSONL: in, Text: "x", HasText: true}, "", "exactly one of --jsonl or --text", 2},
 		{"no model", tokenizeConfig{Model: dir, Text: "x", HasText: true}, "", "tokenizer.json not found", 0},
+		{"raw template", tokenizeConfig{Model: model, Text: "Hello, world!", HasText: true, Chat: true, Template: "raw"}, "{\"ids\":[9707,11,1879,0]}\n", "", 0},
+		{"qwen3 template", tokenizeConfig{Model: model, Text: "1", HasText: true, Chat: true, Template: "qwen3"},
+			"{\"ids\":[151644,872,198,16,151645,198,151644,77091,198,151667,271,151668,271]}\n", "", 0},
+		{"unknown template", tokenizeConfig{Model: model, Text: "x", HasText: true, Chat: true, Template: "nope"}, "", `--template: unknown chat template "nope"`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,7 @@ func (ls Labels) ParseAnswer(output string) (int, error) {
 // template encodes it: the tokens whose next-token logits classify a review.
 func (ls Labels) TokenIDs(tok *tokenizer.Tokenizer) ([]int, error) {
 	if tok == nil || tok.Chat() == nil {
-		return nil, errors.New("label token ids: the tokenizer has no supported chat template (ChatML or Llama-3)")
+		return nil, errors.New("label token ids: the tokenizer has no chat template (the model has none: give --template)")
 	}
 	ids := make([]int, len(ls))
 	seen := map[int]string{}

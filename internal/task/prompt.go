@@ -50,7 +50,7 @@ func BuildPrompt(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen
 // (from its end: TruncationRight).
 func BuildPromptCut(tok *tokenizer.Tokenizer, spec PromptSpec, input string, maxLen, answerLen int) (ids []int, cut bool, err error) {
 	if tok == nil || tok.Chat() == nil {
-		return nil, false, errors.New("build prompt: the tokenizer has no supported chat template (ChatML or Llama-3)")
+		return nil, false, errors.New("build prompt: the tokenizer has no chat template (the model has none: give --template)")
 	}
 	if strings.TrimSpace(input) == "" {
 		return nil, false, errors.New("build prompt: empty review text")
