@@ -23,6 +23,7 @@ func testRepo() []hubtest.File {
 		{Path: "tokenizer.json", Data: []byte(`{"model":{}}`)},
 		{Path: "README.md", Data: []byte("# readme")},
 		{Path: "onnx/model.onnx", Data: []byte("onnx"), LFS: true},
+		{Path: "consolidated.safetensors", Data: []byte("the same weights in Mistral's own layout"), LFS: true},
 	}
 }
 
@@ -57,7 +58,7 @@ func TestDownloadHuggingFaceLayout(t *testing.T) {
 	}
 	for _, f := range testRepo() {
 		path := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if f.Path == "README.md" || f.Path == "onnx/model.onnx" {
+		if f.Path == "README.md" || f.Path == "onnx/model.onnx" || f.Path == "consolidated.safetensors" {
 			if _, err := os.Lstat(path); err == nil {
 				t.Errorf("%s was downloaded, but is not a file sentitune reads", f.Path)
 			}

@@ -274,8 +274,9 @@ func chooseFiles(id ModelID, names, include []string) ([]string, error) {
 	return chosen, nil
 }
 
-// defaultFiles are what sentitune reads from a model folder.
-var defaultFiles = []string{"*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
+// defaultFiles are what sentitune reads from a model folder: transformers' weight names only, so a
+// repository's other copies (Mistral's consolidated.safetensors) are not downloaded twice over.
+var defaultFiles = []string{"model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", "config.json", "generation_config.json",
 	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
 	"tokenizer.model", "chat_template.jinja", "chat_template.json"}
 
