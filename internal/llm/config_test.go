@@ -89,7 +89,7 @@ func TestParseConfigErrors(t *testing.T) {
 		name, json string
 		want       []string // substrings of the error
 	}{
-		{"unknown architecture", "", []string{`"mistral"`, "MistralForCausalLM", "supported", "llama", "qwen2"}},
+		{"unknown architecture", `{"model_type": "baichuan", "architectures": ["BaichuanForCausalLM"]}`, []string{`"baichuan"`, "BaichuanForCausalLM", "supported", "llama", "qwen2"}},
 		{"no model_type", `{"hidden_size": 4}`, []string{"model_type missing"}},
 		{"bad json", `{"model_type": "qwen2",`, []string{"parse config JSON"}},
 		{"missing sizes", `{"model_type": "llama", "hidden_size": 64}`, []string{"intermediate_size", "num_attention_heads", "num_hidden_layers", "vocab_size"}},
@@ -106,12 +106,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			if tc.json == "" {
-				_, err = loadTestConfig(t, "mistral-7b-v0.1.json")
-			} else {
-				_, err = ParseConfig([]byte(tc.json))
-			}
+			_, err := ParseConfig([]byte(tc.json))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -286,5 +281,17 @@ func TestPyFloat(t *testing.T) {
 		if got := string(pyFloat(v)); got != want {
 			t.Errorf("pyFloat(%g) = %s, want %s", v, got, want)
 		}
+	}
+}
+
+// TestMistralConfigFile: Mistral-7B-v0.1's config.json, refused before model_type mistral was
+// supported, now reads with its 4096-token window (7.24 B parameters).
+func TestMistralConfigFile(t *testing.T) {
+	c, err := loadTestConfig(t, "mistral-7b-v0.1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SlidingWindow != 4096 || c.HeadDim != 128 || c.NumKeyValueHeads != 8 || c.NumParameters() != 7241732096 {
+		t.Errorf("window %d, head_dim %d, kv heads %d, %d parameters", c.SlidingWindow, c.HeadDim, c.NumKeyValueHeads, c.NumParameters())
 	}
 }
