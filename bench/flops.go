@@ -20,13 +20,11 @@ type ModelShape struct {
 }
 
 func shapeOf(c *llm.Config, rank int) ModelShape {
-	H, I := int64(c.HiddenSize), int64(c.IntermediateSize)
+	H := int64(c.HiddenSize)
 	q := int64(c.NumAttentionHeads * c.HeadDim)
-	kv := int64(c.NumKeyValueHeads * c.HeadDim)
-	// in, out of q k v o gate up down
-	dims := [][2]int64{{H, q}, {H, kv}, {H, kv}, {q, H}, {H, I}, {H, I}, {I, H}}
 	var lin, lora int64
-	for _, d := range dims {
+	for _, mod := range c.LinearModules() { // every projection of a layer, as the engine declares them
+		d := c.LinearShape(mod) // [out, in]
 		lin += d[0] * d[1]
 		lora += int64(rank) * (d[0] + d[1])
 	}

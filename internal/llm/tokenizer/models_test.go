@@ -151,3 +151,31 @@ func TestModelsMatchReference(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSentencePieceFolder: a Mistral-7B-v0.1 model folder loads (it used
+// to fail with `normalizer "Prepend" is not supported`) and takes its special
+// tokens from tokenizer_config.json.
+func TestLoadSentencePieceFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), modelTokenizerJSON(t, "mistral-v0.1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": null}`
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.BOSID() != 1 || tok.EOSID() != 2 || tok.PadID() != 2 {
+		t.Errorf("BOS/EOS/pad = %d/%d/%d, want 1/2/2", tok.BOSID(), tok.EOSID(), tok.PadID())
+	}
+	ids, err := tok.Encode("Hello world")
+	if err != nil || !slices.Equal(ids, []int{22557, 1526}) {
+		t.Errorf("Encode(Hello world) = %v, %v; want [22557 1526] (▁Hello ▁world)", ids, err)
+	}
+	if id, ok := tok.TokenID("▁Hello"); !ok || id != 22557 {
+		t.Errorf("TokenID(▁Hello) = %d, %v", id, ok)
+	}
+}
