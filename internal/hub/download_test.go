@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -295,5 +297,28 @@ func TestDownloadModelScope(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 		t.Fatal("the corrupt file was put in place")
+	}
+}
+
+func TestDownloadLock(t *testing.T) {
+	s := hubtest.New("org", "m", testCommit, testRepo())
+	defer s.Close()
+	c := testCaches(t)
+	lock := filepath.Join(c.HF, ".locks", "models--org--m", hubtest.SHA256(testRepo()[0].Data)+".lock")
+	writeFile(t, lock, strconv.Itoa(os.Getpid())) // a live download of the weights
+	_, err := Download(context.Background(), "org/m", hfOptions(s, c))
+	if err == nil || !strings.Contains(err.Error(), "another download (pid "+strconv.Itoa(os.Getpid())+")") {
+		t.Fatalf("with the weights locked by a live process: %v", err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no `true` to make a dead process id:", err)
+	}
+	writeFile(t, lock, strconv.Itoa(dead.Process.Pid)) // a download killed before it removed its lock
+	if _, err := Download(context.Background(), "org/m", hfOptions(s, c)); err != nil {
+		t.Fatalf("a stale lock was not taken over: %v", err)
+	}
+	if _, err := os.Stat(lock); err == nil {
+		t.Error("the lock outlived the download")
 	}
 }

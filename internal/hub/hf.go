@@ -196,7 +196,8 @@ func downloadHF(ctx context.Context, h hfHub, f *fetcher, c Caches, id ModelID, 
 	for _, p := range plans {
 		blob := filepath.Join(repo, "blobs", p.meta.etag)
 		if _, err := os.Stat(blob); err != nil {
-			t := transfer{name: p.file.Name, url: p.meta.location, partial: blob + ".incomplete", dst: blob, size: p.meta.size, want: hfChecksum(p)}
+			t := transfer{name: p.file.Name, url: p.meta.location, partial: blob + ".incomplete", dst: blob, size: p.meta.size, want: hfChecksum(p),
+				lock: filepath.Join(c.HF, ".locks", filepath.Base(repo), p.meta.etag+".lock")} // where huggingface_hub locks it
 			if err := f.fetch(ctx, t); err != nil {
 				return "", err
 			}

@@ -106,7 +106,8 @@ func downloadModelScope(ctx context.Context, m msHub, f *fetcher, c Caches, id M
 	var total, have int64
 	for _, name := range chosen {
 		file := byName[name]
-		t := transfer{name: name, url: m.fileURL(id, rev, name), partial: filepath.Join(temp, filepath.FromSlash(name)),
+		partial := filepath.Join(temp, filepath.FromSlash(name))
+		t := transfer{name: name, url: m.fileURL(id, rev, name), partial: partial, lock: partial + ".lock",
 			dst: filepath.Join(dir, filepath.FromSlash(name)), size: file.Size}
 		if isHex(strings.ToLower(file.SHA256), 64) {
 			t.want = checksum{"sha256", strings.ToLower(file.SHA256)}
