@@ -3,12 +3,12 @@ package hub
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sentitune/sentitune/internal/hub/hubtest"
 )
@@ -300,25 +300,41 @@ func TestDownloadModelScope(t *testing.T) {
 	}
 }
 
-func TestDownloadLock(t *testing.T) {
+func TestDownloadWaitsForTheLock(t *testing.T) {
 	s := hubtest.New("org", "m", testCommit, testRepo())
 	defer s.Close()
 	c := testCaches(t)
 	lock := filepath.Join(c.HF, ".locks", "models--org--m", hubtest.SHA256(testRepo()[0].Data)+".lock")
-	writeFile(t, lock, strconv.Itoa(os.Getpid())) // a live download of the weights
-	_, err := Download(context.Background(), "org/m", hfOptions(s, c))
-	if err == nil || !strings.Contains(err.Error(), "another download (pid "+strconv.Itoa(os.Getpid())+")") {
-		t.Fatalf("with the weights locked by a live process: %v", err)
+	release, err := lockFile(context.Background(), lock) // another download of the weights, e.g. huggingface_hub's
+	if err != nil {
+		t.Fatal(err)
 	}
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Skip("no `true` to make a dead process id:", err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Download(context.Background(), "org/m", hfOptions(s, c))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		release()
+		t.Fatalf("the download did not wait for the lock: %v", err)
+	case <-time.After(500 * time.Millisecond):
 	}
-	writeFile(t, lock, strconv.Itoa(dead.Process.Pid)) // a download killed before it removed its lock
-	if _, err := Download(context.Background(), "org/m", hfOptions(s, c)); err != nil {
-		t.Fatalf("a stale lock was not taken over: %v", err)
+	release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the download did not go on once the lock was free")
 	}
-	if _, err := os.Stat(lock); err == nil {
-		t.Error("the lock outlived the download")
+	ctx, cancel := context.WithCancel(context.Background())
+	release, _ = lockFile(context.Background(), lock)
+	defer release()
+	os.Remove(filepath.Join(c.HF, "models--org--m", "blobs", hubtest.SHA256(testRepo()[0].Data)))
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	if _, err := Download(ctx, "org/m", hfOptions(s, c)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled while waiting for the lock: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sentitune/sentitune/internal/progress"
 )
@@ -81,7 +82,7 @@ type transfer struct {
 	name    string // the file's path in the repository, for messages
 	url     string
 	partial string // dst's bytes so far; kept across runs for resume
-	lock    string // held while the file is fetched, so two downloads do not append to one partial file
+	lock    string // flocked while the file is fetched, so two downloads never append to one partial file
 	dst     string
 	size    int64 // -1: unknown
 	want    checksum
@@ -115,11 +116,14 @@ func (f *fetcher) fetch(ctx context.Context, t transfer) error {
 	if err := os.MkdirAll(filepath.Dir(t.partial), 0o755); err != nil {
 		return err
 	}
-	release, err := lockFile(t.lock)
+	release, err := lockFile(ctx, t.lock)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", t.name, err)
 	}
 	defer release()
+	if _, err := os.Stat(t.dst); err == nil {
+		return nil // the download that held the lock finished it
+	}
 	for attempt := 0; ; attempt++ {
 		restart, err := f.resume(ctx, t)
 		if err != nil {
@@ -206,36 +210,33 @@ func (f *fetcher) resume(ctx context.Context, t transfer) (restart bool, err err
 	return false, nil
 }
 
-// lockFile creates path holding this process's id; a lock left by a process that is gone is
-// taken over. release removes it.
-func lockFile(path string) (release func(), err error) {
+// lockFile takes an exclusive flock on path, as huggingface_hub's filelock does on the same file,
+// so a sentitune and a Python download of one file wait for each other; the kernel drops the lock
+// of a process that dies. It waits while another holds it (until ctx ends).
+func lockFile(ctx context.Context, path string) (release func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	for range 2 {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err == nil {
-			_, err = fmt.Fprint(f, os.Getpid())
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			return func() { os.Remove(path) }, err
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		b, _ := os.ReadFile(path)
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && processAlive(pid) {
-			return nil, fmt.Errorf("another download (pid %d) is fetching it; wait for that one, or remove %s if it is gone", pid, path)
-		}
-		os.Remove(path) // its process is gone
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o664)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("cannot take the lock %s", path)
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another download (lock %s): %w", path, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // contentRangeStart reads the first byte of "bytes 100-199/200"; -1 when it cannot.
