@@ -338,3 +338,26 @@ func TestDownloadWaitsForTheLock(t *testing.T) {
 		t.Fatalf("cancelled while waiting for the lock: %v", err)
 	}
 }
+
+// TestDownloadModelScopeReplacesAStaleFile: a file in the cache that no longer matches the
+// listing's sha256 is fetched again and replaced.
+func TestDownloadModelScopeReplacesAStaleFile(t *testing.T) {
+	s := hubtest.New("org", "m", testCommit, testRepo())
+	defer s.Close()
+	c := testCaches(t)
+	o := DownloadOptions{Hub: ModelScope, Endpoint: s.Hub.URL, Caches: c}
+	dir, err := Download(context.Background(), "org/m", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, []byte(`{"model_type":"llama"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Download(context.Background(), "org/m", o); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != `{"model_type":"qwen2"}` {
+		t.Fatalf("config.json = %s, want the hub's", got)
+	}
+}

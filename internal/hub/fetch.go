@@ -116,12 +116,14 @@ func (f *fetcher) fetch(ctx context.Context, t transfer) error {
 	if err := os.MkdirAll(filepath.Dir(t.partial), 0o755); err != nil {
 		return err
 	}
+	_, statErr := os.Stat(t.dst)
+	before := statErr == nil // a stale file the caller replaces, when it is there already
 	release, err := lockFile(ctx, t.lock)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", t.name, err)
 	}
 	defer release()
-	if _, err := os.Stat(t.dst); err == nil {
+	if _, err := os.Stat(t.dst); err == nil && !before {
 		return nil // the download that held the lock finished it
 	}
 	for attempt := 0; ; attempt++ {
