@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"math"
 	"strings"
 	"sync"
@@ -193,9 +192,9 @@ func (m *bpe) mergeHeap(syms []int32) []int32 {
 			q = append(q, queued{mg.rank, int32(i), mg.id})
 		}
 	}
-	heap.Init(&q)
-	for q.Len() > 0 {
-		top := heap.Pop(&q).(queued)
+	q.init()
+	for len(q) > 0 {
+		top := q.pop()
 		p := top.pos
 		if !alive[p] || next[p] < 0 {
 			continue
@@ -212,12 +211,12 @@ func (m *bpe) mergeHeap(syms []int32) []int32 {
 		}
 		if l := prev[p]; l >= 0 {
 			if mg, ok := m.merges[pairKey(syms[l], syms[p])]; ok {
-				heap.Push(&q, queued{mg.rank, l, mg.id})
+				q.push(queued{mg.rank, l, mg.id})
 			}
 		}
 		if nr := next[p]; nr >= 0 {
 			if mg, ok := m.merges[pairKey(syms[p], syms[nr])]; ok {
-				heap.Push(&q, queued{mg.rank, p, mg.id})
+				q.push(queued{mg.rank, p, mg.id})
 			}
 		}
 	}
@@ -230,22 +229,62 @@ func (m *bpe) mergeHeap(syms []int32) []int32 {
 
 type queued struct{ rank, pos, id int32 }
 
+// mergeQueue is a binary min-heap by (rank, position), written out rather
+// than through container/heap, whose interface boxing allocated on every push.
 type mergeQueue []queued
 
-func (q mergeQueue) Len() int { return len(q) }
-func (q mergeQueue) Less(i, j int) bool {
+func (q mergeQueue) less(i, j int) bool {
 	if q[i].rank != q[j].rank {
 		return q[i].rank < q[j].rank
 	}
 	return q[i].pos < q[j].pos
 }
-func (q mergeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *mergeQueue) Push(x any)   { *q = append(*q, x.(queued)) }
-func (q *mergeQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
+
+func (q mergeQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+func (q *mergeQueue) push(x queued) {
+	*q = append(*q, x)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *mergeQueue) pop() queued {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	*q = h[:n]
+	q.down(0)
+	return top
+}
+
+func (q mergeQueue) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(q) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(q) && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			return
+		}
+		q[i], q[m] = q[m], q[i]
+		i = m
+	}
 }
 
 // wordCache maps pieces to their ids, sharded so that many goroutines can
