@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -130,7 +131,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Format = f
 	}
-	if err := checkOutputFormat(c.Format); err != nil {
+	if err := table.CheckFormat(c.Format); err != nil {
 		return c, fmt.Errorf("predict: %w", err)
 	}
 	if c.Window == 0 {
@@ -398,7 +399,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
 	defer af.Abort()
-	w, err := newRowWriter(af, cfg.Format, cols)
+	w, err := table.NewWriter(af, cfg.Format, cols)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -434,7 +435,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 // scorePass is the second pass: it reads rows FirstRow..LastRow in windows
 // aligned to multiples of cfg.Window from the start of the file (a shard's
 // first window may be cut short by its first row).
-func scorePass(cfg Config, in *input, sc batchScorer, w rowWriter, st *Stats, prog *progress) error {
+func scorePass(cfg Config, in *input, sc batchScorer, w table.Writer, st *Stats, prog *progress) error {
 	rd, err := in.reopen()
 	if err != nil {
 		return err
@@ -500,7 +501,7 @@ func scorePass(cfg Config, in *input, sc batchScorer, w rowWriter, st *Stats, pr
 	return flush()
 }
 
-func scoreWindow(cfg Config, sc batchScorer, items []item, w rowWriter, st *Stats, prog *progress) error {
+func scoreWindow(cfg Config, sc batchScorer, items []item, w table.Writer, st *Stats, prog *progress) error {
 	texts := make([]string, len(items))
 	for i, it := range items {
 		texts[i] = it.clean

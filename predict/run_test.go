@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sentitune/sentitune/data"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -542,8 +543,8 @@ func TestRunConstantMemory(t *testing.T) {
 	for _, format := range []string{FormatCSV, FormatParquet} {
 		t.Run(format, func(t *testing.T) {
 			// Parquet holds a row group in memory: with a 1 MB cap both inputs exceed it.
-			defer func(v int) { parquetGroupBytes = v }(parquetGroupBytes)
-			parquetGroupBytes = 1 << 20
+			defer func(v int) { table.ParquetGroupBytes = v }(table.ParquetGroupBytes)
+			table.ParquetGroupBytes = 1 << 20
 			peaks := map[int]uint64{}
 			for _, n := range []int{2000, 20000} {
 				out := filepath.Join(dir, fmt.Sprintf("out-%d.%s", n, format))

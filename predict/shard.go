@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
+	"github.com/sentitune/sentitune/internal/table"
 )
 
 // Shard selects the Index-th (from 0) of Count contiguous slices of an input
@@ -167,11 +168,11 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 			return nil, err
 		}
 	}
-	if err := checkOutputFormat(format); err != nil {
+	if err := table.CheckFormat(format); err != nil {
 		return nil, err
 	}
 	st := &MergeStats{Out: out, Shards: len(files)}
-	readers := make([]rowReader, 0, len(files))
+	readers := make([]table.Reader, 0, len(files))
 	defer func() {
 		for _, r := range readers {
 			r.Close()
@@ -189,7 +190,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		if ff != format {
 			return nil, fmt.Errorf("merge: %s is %s, output is %s", f, ff, format)
 		}
-		rr, err := openRows(f, format)
+		rr, err := table.Open(f, format)
 		if err != nil {
 			return nil, fmt.Errorf("merge: %w", err)
 		}
@@ -208,7 +209,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		return nil, err
 	}
 	defer af.Abort()
-	w, err := newRowWriter(af, format, cols)
+	w, err := table.NewWriter(af, format, cols)
 	if err != nil {
 		return nil, err
 	}
