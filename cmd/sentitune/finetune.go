@@ -21,7 +21,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 		custom(o, &cli.StringFlag{Name: name, Usage: usage, Value: field(&o.def).String()}, field,
 			func(c *cli.Context, cfg *finetune.Config) { *field(cfg) = finetune.ParseList(c.String(name)) })
 	}
-	o.str("model", "base model folder `DIR` (Hugging Face layout)", func(c *finetune.Config) *string { return &c.Model })
+	o.str("model", "base model: a Hugging Face folder `DIR`, or ORG/NAME[@REV] from the Hugging Face or ModelScope cache", func(c *finetune.Config) *string { return &c.Model })
 	o.str("template", templateUsage, func(c *finetune.Config) *string { return &c.Template })
 	o.str("data", "prep output folder `PREPDIR` (train.json; val.json or test.json for evaluation)", func(c *finetune.Config) *string { return &c.Data })
 	o.str("train", "Alpaca training file `FILE` (instead of --data)", func(c *finetune.Config) *string { return &c.TrainFile })

@@ -34,7 +34,7 @@ type logitsOptions struct {
 
 func logitsOptionTable() *options[logitsOptions] {
 	o := newOptions(logitsOptions{logitsConfig: logitsConfig{Device: "auto", DType: "auto"}})
-	o.str("model", "Hugging Face model folder", func(l *logitsOptions) *string { return &l.Model })
+	o.str("model", "Hugging Face model folder `DIR`, or ORG/NAME[@REV] from a hub cache", func(l *logitsOptions) *string { return &l.Model })
 	o.str("adapter", "LoRA adapter folder (PEFT or sentitune) to apply", func(l *logitsOptions) *string { return &l.Adapter })
 	o.str("ids", "comma-separated token ids, e.g. 9707,11,1879", func(l *logitsOptions) *string { return &l.IDList })
 	o.boolean("all-positions", "print the logits of every position, not just the last", func(l *logitsOptions) *bool { return &l.AllPositions })

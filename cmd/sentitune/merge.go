@@ -19,7 +19,7 @@ type mergeConfig struct {
 
 func mergeOptionTable() *options[mergeConfig] {
 	o := newOptions(mergeConfig{})
-	o.str("model", "base model folder", func(c *mergeConfig) *string { return &c.Model })
+	o.str("model", "base model folder `DIR`, or ORG/NAME[@REV] from a hub cache", func(c *mergeConfig) *string { return &c.Model })
 	o.str("adapter", "LoRA adapter folder (e.g. RUNDIR/adapter)", func(c *mergeConfig) *string { return &c.Adapter })
 	o.str("out", "output folder (must not exist or be empty)", func(c *mergeConfig) *string { return &c.Out })
 	return o

@@ -38,7 +38,7 @@ func prepOptionTable() *options[prepOptions] {
 	o.boolean("dedup", "drop repeated texts before splitting, so none is in both train and test", func(p *prepOptions) *bool { return &p.Dedup })
 	o.integer("max-chars", "truncate texts to `N` characters (0: no limit)", func(p *prepOptions) *int { return &p.MaxChars })
 	o.str("on-bad-row", "unparsable rows and unknown labels: error|skip (skip counts them in stats.json)", func(p *prepOptions) *string { return &p.OnBadRow })
-	o.str("model", "report token lengths with the tokenizer of the model folder `DIR`", func(p *prepOptions) *string { return &p.Model })
+	o.str("model", "report token lengths with the tokenizer of the model folder `DIR` (or ORG/NAME[@REV] from a hub cache)", func(p *prepOptions) *string { return &p.Model })
 	o.integer("max-len", "with --model: count the rows over `N` prompt + answer tokens, whose end finetune --max-len N cuts", func(p *prepOptions) *int { return &p.MaxLen })
 	o.str("name", "dataset name prefix in dataset_info.json", func(p *prepOptions) *string { return &p.Name })
 	o.str("out", "write the outputs into folder `DIR` (atomically)", func(p *prepOptions) *string { return &p.Out }, "o")

@@ -16,7 +16,7 @@ import (
 func runOptionTable() *options[pipeline.Config] {
 	o := newOptions(pipeline.Defaults())
 	o.readYAML = pipeline.LoadConfig
-	o.str("model", "Hugging Face model folder (default: a random-weight demo model)", func(c *pipeline.Config) *string { return &c.Model })
+	o.str("model", "Hugging Face model folder `DIR`, or ORG/NAME[@REV] from a hub cache (default: a random-weight demo model)", func(c *pipeline.Config) *string { return &c.Model })
 	o.str("template", templateUsage, func(c *pipeline.Config) *string { return &c.Finetune.Template }) // scoring reads it from the adapter
 	o.str("input", "labelled review file (default: the embedded Amazon sentences)", func(c *pipeline.Config) *string { return &c.Input })
 	o.str("out", "run folder (default ./sentitune-demo for the demo, ./sentitune-run otherwise)", func(c *pipeline.Config) *string { return &c.Out })

@@ -8,7 +8,7 @@ import (
 // scorerOptions adds the model options predict, serve and eval share; sc is where the command's
 // config holds them (their defaults too).
 func scorerOptions[C any](o *options[C], sc func(*C) *predict.ScorerConfig) {
-	o.str("model", "Hugging Face model folder `DIR` (the adapter's base model)", func(c *C) *string { return &sc(c).ModelDir }, "m")
+	o.str("model", "Hugging Face model folder `DIR`, or ORG/NAME[@REV] from a hub cache (the adapter's base model)", func(c *C) *string { return &sc(c).ModelDir }, "m")
 	o.str("adapter", "LoRA adapter folder `DIR` from finetune (or PEFT)", func(c *C) *string { return &sc(c).AdapterDir }, "a")
 	o.str("device", "auto|cpu|cuda|cuda:N", func(c *C) *string { return &sc(c).Device })
 	o.str("dtype", "auto (f32 on CPU, bf16 on CUDA)|f32|bf16|f16", func(c *C) *string { return &sc(c).DType })

@@ -29,7 +29,7 @@ type tokenizeConfig struct {
 
 func tokenizeOptionTable() *options[tokenizeConfig] {
 	o := newOptions(tokenizeConfig{})
-	o.str("model", "model folder `DIR` (tokenizer.json, tokenizer_config.json)", func(c *tokenizeConfig) *string { return &c.Model }, "m")
+	o.str("model", "model folder `DIR` (tokenizer.json, tokenizer_config.json), or ORG/NAME[@REV] from a hub cache", func(c *tokenizeConfig) *string { return &c.Model }, "m")
 	o.str("jsonl", "input `FILE` of {\"text\": ...} lines", func(c *tokenizeConfig) *string { return &c.JSONL })
 	custom(o, &cli.StringFlag{Name: "text", Usage: "tokenize this one `TEXT` instead of a file"}, func(c *tokenizeConfig) *string { return &c.Text },
 		func(c *cli.Context, cfg *tokenizeConfig) { cfg.Text, cfg.HasText = c.String("text"), true })
