@@ -21,7 +21,7 @@ import (
 // named values. Defaults() gives LLaMA-Factory's defaults; the YAML keys of a
 // --config file are the command-line flag names.
 type Config struct {
-	Model     string `yaml:"model" json:"model"`         // Hugging Face model folder
+	Model     string `yaml:"model" json:"model"`         // Hugging Face model folder, or ORG/NAME[@REV] in a hub cache (hub.ResolveModel)
 	Template  string `yaml:"template" json:"template"`   // chat template: "" the model's own, a built-in name or a .jinja file
 	Data      string `yaml:"data" json:"data"`           // prep output folder: train.json, optional val.json / test.json
 	TrainFile string `yaml:"train" json:"train"`         // or an Alpaca file to train on ...

@@ -32,7 +32,7 @@ import (
 // then one section per stage whose keys are that stage's command-line flag names.
 type Config struct {
 	Out            string          `yaml:"out"`              // run folder (demo default: ./sentitune-demo)
-	Model          string          `yaml:"model"`            // Hugging Face model folder; "" = a random-weight demo model
+	Model          string          `yaml:"model"`            // Hugging Face model folder or ORG/NAME[@REV] in a hub cache; "" = a random-weight demo model
 	DemoPreset     string          `yaml:"demo-preset"`      // init-model preset for the demo model (tiny | small)
 	DemoArch       string          `yaml:"demo-arch"`        // init-model --arch for the demo model ("" = qwen2)
 	DemoLogitScale float64         `yaml:"demo-logit-scale"` // init-model --logit-scale for the demo model (0: norm weights 1)

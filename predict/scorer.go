@@ -32,7 +32,7 @@ const (
 
 // ScorerConfig says which model scores and with what prompt.
 type ScorerConfig struct {
-	ModelDir   string // Hugging Face model folder
+	ModelDir   string // Hugging Face model folder, or ORG/NAME[@REV] in a hub cache (hub.ResolveModel)
 	AdapterDir string // LoRA adapter from finetune ("" = the bare model)
 	Device     string // auto | cpu | cuda | cuda:N
 	DType      string // auto | f32 | bf16 | f16
