@@ -10,13 +10,14 @@ import (
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// TestArchConformance runs the Gemma-2, Gemma-3 and GLM-4 mini checkpoints (whose float64
-// reference logits PyTorch confirmed, internal/llm/reference) through the engine in f32: every
+// TestArchConformance runs every architecture's mini checkpoints (whose float64 reference logits
+// PyTorch confirmed, internal/llm/reference) through the engine in f32: every
 // position of a right-padded batch, and the last layer's few-positions path, within 1e-5 of the
 // largest logit.
 func TestArchConformance(t *testing.T) {
 	rows := [][]int{{1, 17, 42, 5, 95, 0, 63, 2, 88, 31, 7}, {33, 2, 2, 71}, {9, 3, 77, 41, 5, 6, 60}}
-	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4", "mini-glm", "mini-qwen3", "mini-mistral"} {
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-gemma3-bf16", "mini-glm4", "mini-glm", "mini-qwen3", "mini-mistral",
+		"mini-qwen2", "mini-qwen2-bf16", "mini-llama"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", name)
 			m := loadModel(t, dir, llm.LoadOptions{})
@@ -286,7 +287,7 @@ func TestArchGradients(t *testing.T) {
 	batch := llm.Batch{IDs: [][]int{{1, 17, 42, 5, 95, 0, 63, 2}, {33, 2, 2, 71, 12}}}
 	rows, pos := []int{0, 0, 1}, []int{5, 7, 3}
 	tgt := []int64{63, 40, 12}
-	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-glm4", "mini-qwen3", "mini-mistral"} {
+	for _, name := range []string{"mini-gemma2", "mini-gemma3", "mini-glm4", "mini-glm", "mini-qwen3", "mini-mistral", "mini-qwen2", "mini-llama"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("reference", "testdata", name)
 			m := loadModel(t, dir, llm.LoadOptions{})
