@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/sentitune/sentitune/internal/hub"
@@ -32,7 +31,7 @@ const (
 
 // ScorerConfig says which model scores and with what prompt.
 type ScorerConfig struct {
-	ModelDir   string // Hugging Face model folder, or ORG/NAME[@REV] in a hub cache (hub.ResolveModel)
+	ModelDir   string // Hugging Face model folder
 	AdapterDir string // LoRA adapter from finetune ("" = the bare model)
 	Device     string // auto | cpu | cuda | cuda:N
 	DType      string // auto | f32 | bf16 | f16
@@ -596,14 +595,10 @@ func (sc *Scorer) isStop(t int) bool {
 	return false
 }
 
-// parseAnswer returns the first 0 or 1 in a generated answer, or NoAnswer.
+// parseAnswer returns the class of the first answer in a generated reply (task.FindAnswer), or NoAnswer.
 func parseAnswer(text string) int {
-	switch i := strings.IndexAny(text, "01"); {
-	case i < 0:
-		return NoAnswer
-	case text[i] == '1':
-		return 1
-	default:
-		return 0
+	if class, ok := task.Binary.FindAnswer(text); ok {
+		return class
 	}
+	return NoAnswer
 }

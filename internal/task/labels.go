@@ -79,3 +79,20 @@ func LabelTokenIDs(tok *tokenizer.Tokenizer) (zero, one int, err error) {
 	}
 	return ids[0], ids[1], nil
 }
+
+// FindAnswer returns the class whose answer comes first in a generated reply ("The answer is 1."),
+// the longest at the same place; ok is false when no answer occurs. Generation is judged this
+// leniently, a record's answer (ParseAnswer) exactly.
+func (ls Labels) FindAnswer(reply string) (class int, ok bool) {
+	at, class := -1, -1
+	for i, l := range ls {
+		j := strings.Index(reply, l.Answer)
+		if j < 0 || l.Answer == "" {
+			continue
+		}
+		if at < 0 || j < at || (j == at && len(l.Answer) > len(ls[class].Answer)) {
+			at, class = j, i
+		}
+	}
+	return class, class >= 0
+}

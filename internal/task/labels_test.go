@@ -99,3 +99,23 @@ func TestLabelTokenIDs(t *testing.T) {
 		t.Fatal("nil tokenizer: want an error")
 	}
 }
+
+func TestFindAnswer(t *testing.T) {
+	cases := []struct {
+		reply string
+		want  int // -1: none
+	}{
+		{"1", 1}, {"0<|im_end|>", 0}, {"The answer is 1.", 1}, {"10", 1}, {"01", 0}, {"positive", -1}, {"", -1},
+	}
+	for _, c := range cases {
+		got, ok := Binary.FindAnswer(c.reply)
+		if (c.want < 0 && ok) || (c.want >= 0 && (!ok || got != c.want)) {
+			t.Errorf("FindAnswer(%q) = %d, %v; want %d", c.reply, got, ok, c.want)
+		}
+	}
+	// Of answers at the same place the longest wins: "neutral" is not "neu…" of another label.
+	ls := Labels{{Answer: "neg"}, {Answer: "neu"}, {Answer: "neutral"}}
+	if got, ok := ls.FindAnswer("It is neutral."); !ok || got != 2 {
+		t.Fatalf("longest answer: %d, %v", got, ok)
+	}
+}
