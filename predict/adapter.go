@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/tokenizer"
@@ -127,4 +128,16 @@ func templateOf(cfg ScorerConfig, a *adapter) string {
 		return a.meta.Template
 	}
 	return cfg.Template
+}
+
+// withTrainingDate renders the date training rendered, for templates that write today's (Llama-3.2).
+func withTrainingDate(tok *tokenizer.Tokenizer, a *adapter) (*tokenizer.Tokenizer, error) {
+	if a == nil || a.meta == nil || a.meta.TemplateDate == "" {
+		return tok, nil
+	}
+	day, err := time.Parse(task.TemplateDateLayout, a.meta.TemplateDate)
+	if err != nil {
+		return nil, fmt.Errorf("adapter %s: template_date: %w", a.dir, err)
+	}
+	return tok.WithTemplateDate(day)
 }

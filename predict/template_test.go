@@ -1,6 +1,8 @@
 package predict
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +38,29 @@ func TestAdapterTemplate(t *testing.T) {
 	}
 	if _, err := NewScorer(ScorerConfig{ModelDir: tinyModel(t), Device: "cpu", Template: "nosuch"}); err == nil || !strings.Contains(err.Error(), `--template: unknown chat template "nosuch"`) {
 		t.Fatalf("unknown --template: %v", err)
+	}
+}
+
+// TestAdapterTemplateDate: a template that writes today's date (Llama-3.2) is
+// scored with the day training rendered, which sentitune.json records.
+func TestAdapterTemplateDate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dated.jinja")
+	src := "{{ 'Today Date: ' + strftime_now('%d %b %Y') + '\\n' }}{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := chattemplate.Parse(file, src, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := tinyMeta(t, "Positive (1) or negative (0)?")
+	meta.ChatTemplate, meta.Template, meta.TemplateSHA256, meta.TemplateDate = file, file, tmpl.SHA256(), "2020-01-02"
+	sc := newTinyScorer(t, ScorerConfig{AdapterDir: makeAdapter(t, tinyModel(t), meta)})
+	ids, err := sc.Encode("Great value.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := sc.tok.Decode(ids); !strings.HasPrefix(text, "Today Date: 02 Jan 2020\n<|im_start|>") {
+		t.Fatalf("prompt %q is not dated as training was", text)
 	}
 }

@@ -77,6 +77,13 @@ func (t *Template) SHA256() string {
 // EOS is the model's eos_token as the template sees it ("" when none).
 func (t *Template) EOS() string { return t.eos }
 
+// ReadsClock reports whether the template calls strftime_now (Llama-3.2's
+// "Today Date"), so that its prompts depend on the day they are rendered.
+func (t *Template) ReadsClock() bool { return strings.Contains(t.source, "strftime_now") }
+
+// Now is the time strftime_now reports.
+func (t *Template) Now() time.Time { return t.now() }
+
 // WithClock returns a copy whose strftime_now reads now instead of the wall clock.
 func (t *Template) WithClock(now func() time.Time) *Template {
 	c := *t

@@ -27,6 +27,8 @@ type Meta struct {
 	Template string `json:"template,omitempty"`
 	// TemplateSHA256 is the SHA-256 of the template's Jinja text, so scoring can tell it is the same.
 	TemplateSHA256 string `json:"template_sha256,omitempty"`
+	// TemplateDate is the day (YYYY-MM-DD) a template that writes today's date (Llama-3.2) rendered; scoring renders it again.
+	TemplateDate string `json:"template_date,omitempty"`
 	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
 	MaxLen int `json:"max_len,omitempty"`
 	// TruncationSide is the end of a long review that training cut (TruncationRight).
@@ -120,9 +122,21 @@ func (ls Labels) NewMeta(rec Record, tok *tokenizer.Tokenizer, ids []int, maxLen
 		ChatTemplate:   tok.Chat().Name(),
 		Template:       templateSpec(tok.Chat().Name()),
 		TemplateSHA256: tok.Chat().Template().SHA256(),
+		TemplateDate:   templateDate(tok),
 		MaxLen:         maxLen,
 		TruncationSide: TruncationRight,
 	}
+}
+
+// TemplateDateLayout is how sentitune.json writes template_date.
+const TemplateDateLayout = "2006-01-02"
+
+// templateDate is the day tok's template renders, when its prompts depend on it.
+func templateDate(tok *tokenizer.Tokenizer) string {
+	if tmpl := tok.Chat().Template(); tmpl.ReadsClock() {
+		return tmpl.Now().Format(TemplateDateLayout)
+	}
+	return ""
 }
 
 // templateSpec is the --template value that selects the template named name again.

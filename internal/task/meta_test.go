@@ -114,6 +114,16 @@ func TestNewMeta(t *testing.T) {
 	if m := Binary.NewMeta(Record{Instruction: "Rate it."}, qwen3, ids, 64); m.Template != "qwen3" || m.ChatTemplate != "qwen3" || m.TemplateSHA256 == want.TemplateSHA256 {
 		t.Fatalf("with --template qwen3: %+v", m)
 	}
+	// A template that writes today's date records the day it rendered.
+	dated := filepath.Join(t.TempDir(), "dated.jinja")
+	os.WriteFile(dated, []byte("{{ strftime_now('%Y') }}{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}"), 0o644)
+	datedTok, err := tok.WithTemplate(dated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := Binary.NewMeta(Record{Instruction: "Rate it."}, datedTok, ids, 64); m.TemplateDate != datedTok.Chat().Template().Now().Format(TemplateDateLayout) || len(m.TemplateDate) != 10 || want.TemplateDate != "" {
+		t.Fatalf("dated template: template_date %q", m.TemplateDate)
+	}
 	if m := Binary.NewMeta(Record{Instruction: "Rate it.", System: "Be brief."}, tok, ids, 64); m.System != "Be brief." {
 		t.Fatalf("a record's own system prompt: got %q", m.System)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sentitune/sentitune/internal/chattemplate"
@@ -86,6 +87,9 @@ func (t *Tokenizer) WithTemplate(spec string) (*Tokenizer, error) {
 }
 
 func chatOf(t *Tokenizer, tmpl *chattemplate.Template) (*Chat, error) {
+	// One date for every prompt of a run (Llama-3.2 writes today's), even past midnight.
+	now := tmpl.Now()
+	tmpl = tmpl.WithClock(func() time.Time { return now })
 	c := &Chat{tok: t, tmpl: tmpl, turns: map[string]*turn{}}
 	if _, err := c.turn(""); err != nil {
 		return nil, err
@@ -112,6 +116,20 @@ func chatOf(t *Tokenizer, tmpl *chattemplate.Template) (*Chat, error) {
 	c.eotID = id
 	c.defaultSystem = tmpl.DefaultSystem()
 	return c, nil
+}
+
+// WithTemplateDate returns a copy of t whose chat template's strftime_now
+// reports day: scoring renders the date training rendered (sentitune.json's template_date).
+func (t *Tokenizer) WithTemplateDate(day time.Time) (*Tokenizer, error) {
+	if t.chat == nil {
+		return t, nil
+	}
+	c := *t
+	var err error
+	if c.chat, err = chatOf(&c, t.chat.tmpl.WithClock(func() time.Time { return day })); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // Name is where the template came from: "model" for the model's own, a
