@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -131,31 +132,56 @@ func (m *Model) Backward(s *torch.Scope, loss *torch.Tensor) error {
 		return errors.New("backward: the last layer's input got no gradient")
 	}
 	for i := len(m.layers) - 2; i >= 0; i-- {
-		ls := torch.NewScope()
-		ls.SetRNGState(c.dev, c.rng[i])
-		in := c.inputs[i]
-		if i > 0 {
-			in = ls.Detach(in)
-			if ls.Err() == nil {
-				ls.Fail(in.SetRequiresGrad(true))
-			}
-		}
-		y := c.run(ls, i, in)
-		ls.BackwardWith(y, g)
-		if i > 0 {
-			c.inputs[i].Free() // the layer's input is needed by its own recomputation only
-		}
-		if i > 0 {
-			next := gs.Adopt(ls.Keep(ls.Grad(in)))
-			g.Free()
-			g = next
-		}
-		err := ls.Err()
-		ls.Close()
+		next, err := c.recompute(i, g)
+		g.Free()
 		if err != nil {
 			return fmt.Errorf("backward: recompute layer %d: %w", i, err)
 		}
+		g = gs.Adopt(next)
 	}
 	s.SetRNGState(c.dev, c.after)
 	return s.Err()
+}
+
+// recompute runs layer i again from its saved input, with the generator state its forward saw,
+// back-propagates g (the gradient of its output) into it, and returns the gradient of its input
+// (nil for layer 0, whose input is the embeddings' graph). Only the layer's output and input
+// outlive the recomputation: autograd alone keeps the activations backward needs, and frees them
+// as it goes, as it does for a layer of the plain forward.
+func (c *layerCheckpoints) recompute(i int, g *torch.Tensor) (*torch.Tensor, error) {
+	ls := torch.NewScope()
+	ls.SetRNGState(c.dev, c.rng[i])
+	in := c.inputs[i]
+	if i > 0 {
+		in = ls.Keep(ls.Detach(in))
+		if ls.Err() == nil {
+			ls.Fail(in.SetRequiresGrad(true))
+		}
+	}
+	y := ls.Keep(c.run(ls, i, in))
+	err := ls.Err()
+	ls.Close()
+	bs := torch.NewScope()
+	defer bs.Close()
+	bs.Adopt(y)
+	if i == 0 {
+		if err == nil {
+			bs.BackwardWith(y, g)
+		}
+		return nil, cmp.Or(err, bs.Err())
+	}
+	bs.Adopt(in)
+	if err != nil {
+		return nil, err
+	}
+	bs.BackwardWith(y, g)
+	c.inputs[i].Free() // needed by this recomputation only
+	grad := bs.Keep(bs.Grad(in))
+	if err := bs.Err(); err != nil {
+		return nil, err
+	}
+	if grad == nil {
+		return nil, fmt.Errorf("layer %d's input got no gradient", i)
+	}
+	return grad, nil
 }
