@@ -399,7 +399,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
 	defer af.Abort()
-	w, err := table.NewWriter(af, cfg.Format, cols)
+	w, err := table.NewPredictionWriter(af, cfg.Format, cols)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -435,7 +435,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 // scorePass is the second pass: it reads rows FirstRow..LastRow in windows
 // aligned to multiples of cfg.Window from the start of the file (a shard's
 // first window may be cut short by its first row).
-func scorePass(cfg Config, in *input, sc batchScorer, w table.Writer, st *Stats, prog *progress) error {
+func scorePass(cfg Config, in *input, sc batchScorer, w table.PredictionWriter, st *Stats, prog *progress) error {
 	rd, err := in.reopen()
 	if err != nil {
 		return err
@@ -501,7 +501,7 @@ func scorePass(cfg Config, in *input, sc batchScorer, w table.Writer, st *Stats,
 	return flush()
 }
 
-func scoreWindow(cfg Config, sc batchScorer, items []item, w table.Writer, st *Stats, prog *progress) error {
+func scoreWindow(cfg Config, sc batchScorer, items []item, w table.PredictionWriter, st *Stats, prog *progress) error {
 	texts := make([]string, len(items))
 	for i, it := range items {
 		texts[i] = it.clean

@@ -172,7 +172,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		return nil, err
 	}
 	st := &MergeStats{Out: out, Shards: len(files)}
-	readers := make([]table.Reader, 0, len(files))
+	readers := make([]table.PredictionReader, 0, len(files))
 	defer func() {
 		for _, r := range readers {
 			r.Close()
@@ -190,7 +190,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		if ff != format {
 			return nil, fmt.Errorf("merge: %s is %s, output is %s", f, ff, format)
 		}
-		rr, err := table.Open(f, format)
+		rr, err := table.OpenPredictions(f, format)
 		if err != nil {
 			return nil, fmt.Errorf("merge: %w", err)
 		}
@@ -209,7 +209,7 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		return nil, err
 	}
 	defer af.Abort()
-	w, err := table.NewWriter(af, format, cols)
+	w, err := table.NewPredictionWriter(af, format, cols)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func TestPredictWritesWhatEvalReads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := NewWriter(f, format, cols)
+			w, err := NewPredictionWriter(f, format, cols)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,12 +20,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// Formats of a predictions file (predict.Run and MergeShards write them).
-const (
-	FormatCSV     = "csv"
-	FormatJSONL   = "jsonl"
-	FormatParquet = "parquet"
-)
 
 // NoLabel marks a row whose input had no label; NoAnswer marks a --generate
 // row whose generated text held no 0 or 1.
@@ -135,13 +129,13 @@ func formatProb(p float64) string { return strconv.FormatFloat(p, 'g', -1, 64) }
 // Writer writes rows of one output file. Its bytes depend only on the
 // sequence of rows written, never on how calls are chunked: MergeShards
 // relies on that for byte-identical output.
-type Writer interface {
+type PredictionWriter interface {
 	Write(r Prediction) error
 	Close() error // flushes; does not close the underlying file
 }
 
-// NewWriter starts a predictions file with the columns cols in format on w.
-func NewWriter(w io.Writer, format string, cols Columns) (Writer, error) {
+// NewPredictionWriter starts a predictions file with the columns cols in format on w.
+func NewPredictionWriter(w io.Writer, format string, cols Columns) (PredictionWriter, error) {
 	switch format {
 	case FormatCSV:
 		cw := csv.NewWriter(w)
@@ -253,7 +247,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // and a row group is cut after parquetRowGroup rows or ParquetGroupBytes of
 // text, whichever comes first (parquet-go holds a row group in memory).
 // Both are counted from the first row, so the file depends only on the rows
-// (see Writer).
+// (see PredictionWriter).
 const (
 	parquetChunk    = 1024
 	parquetRowGroup = 64 * 1024
@@ -372,20 +366,20 @@ func (p *parquetWriter) Close() error {
 	return p.w.Close()
 }
 
-// Reader streams the rows of an output file (for MergeShards and tests).
-type Reader interface {
+// PredictionReader streams the rows of an output file (for MergeShards and tests).
+type PredictionReader interface {
 	Columns() Columns
 	Next() (Prediction, error) // io.EOF after the last row
 	Close() error
 }
 
-// Open opens a predictions file in format (written by predict.Run).
-func Open(path, format string) (Reader, error) {
+// OpenPredictions opens a predictions file in format (written by predict.Run).
+func OpenPredictions(path, format string) (PredictionReader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	var rr Reader
+	var rr PredictionReader
 	switch format {
 	case FormatCSV:
 		rr, err = newCSVRows(f, path)
@@ -409,7 +403,7 @@ func ReadRows(path string) (Columns, []Prediction, error) {
 	if err != nil {
 		return Columns{}, nil, err
 	}
-	rr, err := Open(path, format)
+	rr, err := OpenPredictions(path, format)
 	if err != nil {
 		return Columns{}, nil, err
 	}

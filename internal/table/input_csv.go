@@ -1,4 +1,4 @@
-package prep
+package table
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package prep
+package table
 
 import (
 	"bufio"
@@ -246,7 +246,8 @@ func formatByName(path string) (string, error) {
 	}
 }
 
-func checkFormat(format string) error {
+// CheckInputFormat refuses a format Open does not accept.
+func CheckInputFormat(format string) error {
 	for _, f := range Formats {
 		if f == format {
 			return nil
@@ -258,7 +259,7 @@ func checkFormat(format string) error {
 // newTextReader decodes r to UTF-8 and picks the parser.
 func newTextReader(r io.Reader, closer io.Closer, path, format string, opts ReadOptions) (Reader, error) {
 	if format != "" {
-		if err := checkFormat(format); err != nil {
+		if err := CheckInputFormat(format); err != nil {
 			return nil, err
 		}
 	}
@@ -297,8 +298,8 @@ func newTextReader(r io.Reader, closer io.Closer, path, format string, opts Read
 	if err != nil {
 		return nil, err
 	}
-	if alpaca && !hasAlpacaColumns(rd.Columns()) {
-		return nil, fmt.Errorf("read %s: not an Alpaca file: want columns instruction, input, output; found %s", path, listColumns(rd.Columns()))
+	if alpaca && !HasAlpacaColumns(rd.Columns()) {
+		return nil, fmt.Errorf("read %s: not an Alpaca file: want columns instruction, input, output; found %s", path, ListColumns(rd.Columns()))
 	}
 	return rd, nil
 }
@@ -325,7 +326,8 @@ func sniffTextFormat(head []byte, want string) string {
 	return FormatCSV
 }
 
-func hasAlpacaColumns(cols []string) bool {
+// HasAlpacaColumns reports whether cols look like an Alpaca record (instruction, input, output).
+func HasAlpacaColumns(cols []string) bool {
 	n := 0
 	for _, c := range cols {
 		switch c {
@@ -349,8 +351,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// listColumns formats column names for error messages.
-func listColumns(cols []string) string {
+// ListColumns formats column names for error messages.
+func ListColumns(cols []string) string {
 	if len(cols) == 0 {
 		return "(none)"
 	}
@@ -374,13 +376,13 @@ func FindColumn(cols []string, name string) (int, error) {
 	for i, c := range cols {
 		if strings.EqualFold(strings.TrimSpace(c), strings.TrimSpace(name)) {
 			if found >= 0 {
-				return -1, fmt.Errorf("column %q is ambiguous: columns found: %s", name, listColumns(cols))
+				return -1, fmt.Errorf("column %q is ambiguous: columns found: %s", name, ListColumns(cols))
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return -1, fmt.Errorf("no column %q: columns found: %s", name, listColumns(cols))
+		return -1, fmt.Errorf("no column %q: columns found: %s", name, ListColumns(cols))
 	}
 	return found, nil
 }
