@@ -112,7 +112,9 @@ func TestOptionPrecedence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != (initModelConfig{Preset: "small", Seed: 6, DType: "f32"}) {
+		want := initModelOptionTable().def
+		want.Preset, want.Seed = "small", 6
+		if got != want || got.DType != "f32" {
 			t.Errorf("%+v", got)
 		}
 	})
