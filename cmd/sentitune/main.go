@@ -47,6 +47,7 @@ func newApp() *cli.App {
 			evalCommand(),
 			predictCommand(),
 			serveCommand(),
+			studioCommand(),
 			runCommand(),
 			selftestCommand(),
 		},
