@@ -102,14 +102,14 @@ const (
 
 // list names the entries of a workspace folder (missing: none), folders only when dirs is set.
 func (w Workspace) list(folder string, dirs bool) ([]string, error) {
+	names := []string{} // a JSON list, never null
 	entries, err := os.ReadDir(filepath.Join(w.root, folder))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return names, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var names []string
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") || e.IsDir() != dirs {
 			continue

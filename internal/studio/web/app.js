@@ -321,4 +321,4 @@ function renderRuns() {
 
 translate();
 showPage((location.hash || "#data").slice(1));
-showCommand();
+refresh().then(showCommand);
