@@ -26,6 +26,7 @@ type Config struct {
 	Data      string `yaml:"data" json:"data"`           // prep output folder: train.json, optional val.json / test.json
 	TrainFile string `yaml:"train" json:"train"`         // or an Alpaca file to train on ...
 	EvalFile  string `yaml:"eval" json:"eval"`           // ... and an optional one to evaluate on
+	Dataset   string `yaml:"dataset" json:"dataset"`     // a name in Data's dataset_info.json (LLaMA-Factory's registry), resolved to TrainFile by the CLI
 	Out       string `yaml:"out" json:"out"`             // run folder
 	Resume    bool   `yaml:"resume" json:"resume"`       // continue from the newest checkpoint in Out
 	Overwrite bool   `yaml:"overwrite" json:"overwrite"` // start afresh even if Out holds a run

@@ -62,7 +62,7 @@ func dataFiles(cfg Config) (train, eval string, err error) {
 // readExamples reads an Alpaca file and encodes every record with the prompt
 // builder predict uses. It returns the records too, for the adapter metadata.
 func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example, []task.Example, error) {
-	recs, err := task.Binary.ReadExamples(path)
+	recs, err := readAnswers(path)
 	if err != nil {
 		return nil, nil, err
 	}

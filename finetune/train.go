@@ -248,6 +248,7 @@ func (t *trainer) readData() ([]task.Example, error) {
 		}
 		return nil, err
 	}
+	fmt.Fprint(t.progress, answerMapping(t.trainPath, recs))
 	var evalSet []example
 	if t.evalPath != "" {
 		if evalSet, _, err = readExamples(t.tok, t.evalPath, cfg.MaxLen); err != nil {

@@ -26,6 +26,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.str("data", "prep output folder `PREPDIR` (train.json; val.json or test.json for evaluation)", func(c *finetune.Config) *string { return &c.Data })
 	o.str("train", "Alpaca training file `FILE` (instead of --data)", func(c *finetune.Config) *string { return &c.TrainFile })
 	o.str("eval", "Alpaca evaluation file `FILE` (with --train)", func(c *finetune.Config) *string { return &c.EvalFile })
+	o.str("dataset", "`NAME` in --data DIR's dataset_info.json (LLaMA-Factory's registry): train on the file it names", func(c *finetune.Config) *string { return &c.Dataset })
 	o.str("out", "run folder `RUNDIR`", func(c *finetune.Config) *string { return &c.Out })
 	o.boolean("resume", "continue from the newest checkpoint in RUNDIR", func(c *finetune.Config) *bool { return &c.Resume })
 	o.boolean("overwrite", "start afresh even if RUNDIR holds a run", func(c *finetune.Config) *bool { return &c.Overwrite })
@@ -120,8 +121,12 @@ func finetuneCommand() *cli.Command {
 // finetuneConfig is Defaults(), then the --config YAML file, then the flags given on the
 // command line; an option that cannot work is a usage error.
 func finetuneConfig(c *cli.Context, o *options[finetune.Config]) (finetune.Config, error) {
+	o.readYAML = finetuneReader(c.App.ErrWriter) // LLaMA-Factory's YAML too
 	cfg, err := o.load(c)
 	if err != nil {
+		return cfg, err
+	}
+	if err := datasetFiles(&cfg); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {

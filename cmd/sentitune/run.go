@@ -68,10 +68,11 @@ func runConfig(c *cli.Context, o *options[pipeline.Config]) (pipeline.Config, er
 	if c.NArg() > 0 {
 		return pipeline.Config{}, usageError("run: unexpected argument %q (options are flags, e.g. --model DIR)", c.Args().First())
 	}
+	o.readYAML = runReader(c.App.ErrWriter) // LLaMA-Factory's YAML too
 	model, path := c.String("model"), c.String(configFlag)
 	if model == "" && path != "" {
 		// The YAML's model: decides the defaults the YAML is then read over.
-		probe, err := pipeline.LoadConfig(path, pipeline.Defaults())
+		probe, err := o.readYAML(path, pipeline.Defaults())
 		if err != nil {
 			return probe, usageError("run: %w", err)
 		}

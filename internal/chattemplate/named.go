@@ -27,7 +27,9 @@ const rawSource = "{% for message in messages %}{% if not loop.first %}{{ '\\n\\
 
 // builtin maps each --template name to the model whose template it is.
 var builtin = map[string]string{
-	"chatml":      "qwen2", // <|im_start|>, "You are a helpful assistant." by default
+	"chatml":      "qwen2",   // <|im_start|>, "You are a helpful assistant." by default
+	"qwen":        "qwen2.5", // ChatML, "You are Qwen, created by Alibaba Cloud. ..." by default (LLaMA-Factory's qwen)
+	"deepseek3":   "deepseek-v3",
 	"llama3":      "llama3",
 	"qwen3":       "qwen3",
 	"mistral":     "mistral-v0.3",
