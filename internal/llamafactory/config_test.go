@@ -1,0 +1,177 @@
+package llamafactory
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lfExample is shaped like LLaMA-Factory's examples/train_lora/*_lora_sft.yaml, with more keys set.
+const lfExample = `### model
+model_name_or_path: Qwen/Qwen2.5-7B-Instruct
+trust_remote_code: true
+### method
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_rank: 16
+lora_target: q_proj,v_proj
+additional_target: embed_tokens
+### dataset
+dataset: reviews
+dataset_dir: DIR
+template: qwen
+cutoff_len: 256
+max_samples: 1000
+### output
+output_dir: saves/qwen-lora
+logging_steps: 10
+save_steps: 500
+save_total_limit: 3
+### train
+per_device_train_batch_size: 4
+gradient_accumulation_steps: 8
+learning_rate: 1.0e-4
+num_train_epochs: 2.0
+lr_scheduler_type: constant_with_warmup
+warmup_ratio: 0.1
+bf16: true
+val_size: 0.1
+eval_steps: 50
+seed: 7
+use_rslora: true
+loraplus_lr_ratio: 16
+quantization_bit: 4
+`
+
+func TestReadMapsEveryKey(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "reviews.json", `[{"instruction": "i", "input": "x", "output": "positive"}]`)
+	write(t, dir, InfoFile, `{"reviews": {"file_name": "reviews.json", "formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input", "response": "output"}}}`)
+	path := write(t, dir, "lf.yaml", strings.Replace(lfExample, "DIR", dir, 1))
+	if !IsConfig(path) {
+		t.Fatal("IsConfig: an LLaMA-Factory file not recognised")
+	}
+	c, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Finetune
+	if f.Model != "Qwen/Qwen2.5-7B-Instruct" || f.Template != "qwen" || f.Out != "saves/qwen-lora" {
+		t.Errorf("model/template/out = %q %q %q", f.Model, f.Template, f.Out)
+	}
+	if f.LoRAR != 16 || f.LoRAAlpha != 32 || f.LoRADropout != 0 { // lora_alpha defaults to 2 × rank, dropout to 0
+		t.Errorf("lora r/alpha/dropout = %d %g %g", f.LoRAR, f.LoRAAlpha, f.LoRADropout)
+	}
+	if f.LoRATarget.String() != "q_proj,v_proj" || f.ModulesToSave.String() != "embed_tokens" {
+		t.Errorf("targets = %s, modules to save = %s", f.LoRATarget, f.ModulesToSave)
+	}
+	if f.MaxLen != 256 || f.BatchSize != 4 || f.GradAccum != 8 || f.LR != 1e-4 || f.Epochs != 2 || f.Scheduler != "constant" || f.WarmupRatio != 0.1 {
+		t.Errorf("training = %+v", f)
+	}
+	if f.DType != "bf16" || f.ValRatio != 0.1 || f.EvalEvery != 50 || f.SaveEvery != 500 || f.SaveTotalLimit != 3 || f.Seed != 7 || !f.UseRSLoRA || f.LoRAPlusLRRatio != 16 {
+		t.Errorf("options = %+v", f)
+	}
+	train, eval, err := c.Files()
+	if err != nil || train != filepath.Join(dir, "reviews.json") || eval != "" {
+		t.Errorf("Files = %q %q %v", train, eval, err)
+	}
+	notes := strings.Join(c.Notes, "\n")
+	for _, k := range []string{"trust_remote_code", "max_samples", "logging_steps", "quantization_bit: 4: unsupported", "template: qwen: "} {
+		if !strings.Contains(notes, k) {
+			t.Errorf("notes lack %q:\n%s", k, notes)
+		}
+	}
+	if len(c.Notes) != 5 {
+		t.Errorf("%d notes, want one per ignored key (5):\n%s", len(c.Notes), notes)
+	}
+}
+
+func TestReadDefaults(t *testing.T) {
+	c, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Finetune
+	// LLaMA-Factory's (Hugging Face's) defaults, where sentitune's own differ.
+	if f.LR != 5e-5 || f.Scheduler != "linear" || f.WarmupRatio != 0 || f.MaxLen != 2048 || f.DType != "f32" || f.LoRAAlpha != 16 || f.ValRatio != 0 {
+		t.Errorf("defaults = %+v", f)
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"model_name_or_path: m\nlora_rnak: 8\n", `line 2: unknown LLaMA-Factory key "lora_rnak" (did you mean "lora_rank"?)`},
+		{"model_name_or_path: m\nfinetuning_type: full\n", `finetuning_type: "full": sentitune does lora only`},
+		{"stage: dpo\n", `stage: "dpo"`},
+		{"model_name_or_path: m\nlr_scheduler_type: polynomial\n", `lr_scheduler_type: "polynomial"`},
+		{"model_name_or_path: m\nwarmup_steps: 10\n", "give warmup_ratio, or max_steps"},
+		{"model_name_or_path: m\nval_size: 200\n", "give it below 1"},
+		{"model_name_or_path: m\ntemplate: vicuna\n", `template "vicuna": no sentitune equivalent`},
+		{"model_name_or_path: m\nlora_rank: eight\n", "lora_rank"},
+	} {
+		_, err := Read(write(t, t.TempDir(), "lf.yaml", tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestWarmupSteps(t *testing.T) {
+	c, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\nmax_steps: 200\nwarmup_steps: 20\n"))
+	if err != nil || c.Finetune.WarmupRatio != 0.1 {
+		t.Fatalf("warmup ratio = %v, %v; want 0.1", c.Finetune.WarmupRatio, err)
+	}
+}
+
+func TestIsConfigSentituneFile(t *testing.T) {
+	if IsConfig(write(t, t.TempDir(), "ft.yaml", "model: m\nlora-r: 8\n")) {
+		t.Error("a sentitune flag-name file taken for LLaMA-Factory's")
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.jsonl", `{"instruction": "i", "input": "x", "output": "1"}`)
+	write(t, dir, InfoFile, `{
+  "a": {"file_name": "a.jsonl"},
+  "hub": {"hf_hub_url": "org/set"},
+  "chat": {"file_name": "a.jsonl", "formatting": "sharegpt"},
+  "pairs": {"file_name": "a.jsonl", "ranking": true},
+  "renamed": {"file_name": "a.jsonl", "columns": {"query": "review"}},
+  "gone": {"file_name": "missing.json"}
+}`)
+	ds, err := Resolve(dir, []string{"a"})
+	if err != nil || len(ds) != 1 || ds[0].File != filepath.Join(dir, "a.jsonl") {
+		t.Fatalf("Resolve(a) = %v, %v", ds, err)
+	}
+	for name, want := range map[string]string{
+		"hub": "a hub dataset", "chat": `formatting "sharegpt"`, "pairs": "ranking: true",
+		"renamed": `columns: query is "review"`, "gone": "missing.json", "nope": `no dataset "nope" (it has: a, chat, gone, hub, pairs, renamed)`,
+	} {
+		if _, err := Resolve(dir, []string{name}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Resolve(%s): err = %v, want %q", name, err, want)
+		}
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	for lf, want := range map[string]string{"qwen": "qwen", "qwen3": "qwen3", "llama3": "llama3", "gemma3": "gemma", "glm4": "glm4", "deepseek3": "deepseek3", "empty": "raw"} {
+		if got, _, err := Template(lf); err != nil || got != want {
+			t.Errorf("Template(%s) = %q, %v; want %q", lf, got, err, want)
+		}
+	}
+	if _, note, _ := Template("qwen"); !strings.Contains(note, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.") {
+		t.Errorf("qwen's note does not name LLaMA-Factory's system prompt: %s", note)
+	}
+}
