@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -63,7 +64,7 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 		if err == io.EOF {
 			break
 		}
-		var re *prep.RowError
+		var re *table.RowError
 		if errors.As(err, &re) {
 			if err := bad(err); err != nil {
 				return nil, 0, err
@@ -78,11 +79,11 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 		case err != nil:
 		case answers:
 			if it.label, err = task.Binary.ParseAnswer(rec.Get(in.label)); err != nil {
-				err = fmt.Errorf("%s: %w", prep.Where(in.path, rec), err)
+				err = fmt.Errorf("%s: %w", table.Where(in.path, rec), err)
 			}
 		default:
 			if it.label, err = prep.NormalizeLabel(rec.Get(in.label), in.labels); err != nil {
-				err = fmt.Errorf("%s: label column %q: %w (want 1/0, pos/neg, …; or map it with --label-map)", prep.Where(in.path, rec), in.labelName, err)
+				err = fmt.Errorf("%s: label column %q: %w (want 1/0, pos/neg, …; or map it with --label-map)", table.Where(in.path, rec), in.labelName, err)
 			}
 		}
 		if err != nil {
@@ -102,7 +103,7 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 
 // optionalColumn is the index of column name, or -1 (Record.Get then gives "").
 func optionalColumn(cols []string, name string) int {
-	i, err := prep.FindColumn(cols, name)
+	i, err := table.FindColumn(cols, name)
 	if err != nil {
 		return -1
 	}

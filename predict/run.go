@@ -31,11 +31,11 @@ type Config struct {
 	Scorer ScorerConfig
 
 	Input       string // review file: csv, tsv, json, jsonl, parquet, or prep's Alpaca files
-	InputFormat string // "" or auto = by extension and content (prep.Open)
-	Encoding    string // text encoding of the input (prep.ReadOptions)
-	TextCol     string // "" = detected (prep.DetectTextColumn; Alpaca: input)
+	InputFormat string // "" or auto = by extension and content (table.Open)
+	Encoding    string // text encoding of the input (table.ReadOptions)
+	TextCol     string // "" = detected (table.DetectTextColumn; Alpaca: input)
 	IDCol       string // "" = a column named id, else the row number
-	LabelCol    string // "" = detected (prep.DetectLabelColumn; Alpaca: output)
+	LabelCol    string // "" = detected (table.DetectLabelColumn; Alpaca: output)
 	NoLabel     bool   // do not look for a label column
 	LabelMap    string // as prep's --label-map, for the label column
 
@@ -208,9 +208,9 @@ func Run(cfg Config) (*Stats, error) {
 // input is the resolved column layout of an input file.
 type input struct {
 	path             string
-	file             string // what is opened: path, or the spooled copy of a pipe (prep.Spool)
+	file             string // what is opened: path, or the spooled copy of a pipe (table.Spool)
 	format           string
-	opts             prep.ReadOptions
+	opts             table.ReadOptions
 	text, id, label  int // column indexes, -1 = none
 	textName, idName string
 	labelName        string
@@ -227,28 +227,28 @@ type item struct {
 	clean string // what the model sees
 }
 
-func openInput(cfg Config, file string) (*input, prep.Reader, error) {
-	in := &input{path: cfg.Input, file: file, format: cfg.InputFormat, opts: prep.ReadOptions{Encoding: cfg.Encoding, Name: cfg.Input}, text: -1, id: -1, label: -1, onBadRow: cfg.OnBadRow}
+func openInput(cfg Config, file string) (*input, table.Reader, error) {
+	in := &input{path: cfg.Input, file: file, format: cfg.InputFormat, opts: table.ReadOptions{Encoding: cfg.Encoding, Name: cfg.Input}, text: -1, id: -1, label: -1, onBadRow: cfg.OnBadRow}
 	if in.format == "" {
-		in.format = prep.FormatAuto
+		in.format = table.FormatAuto
 	}
-	rd, err := prep.Open(in.file, in.format, in.opts)
+	rd, err := table.Open(in.file, in.format, in.opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) (*input, prep.Reader, error) {
+	fail := func(err error) (*input, table.Reader, error) {
 		rd.Close()
 		return nil, nil, fmt.Errorf("%s: %w", in.path, err)
 	}
 	cols := rd.Columns()
-	find := func(name string) (int, error) { return prep.FindColumn(cols, name) }
+	find := func(name string) (int, error) { return table.FindColumn(cols, name) }
 	switch {
 	case cfg.TextCol != "":
 		if in.text, err = find(cfg.TextCol); err != nil {
 			return fail(fmt.Errorf("text column: %w", err))
 		}
 	default:
-		name, ok := prep.DetectTextColumn(cols)
+		name, ok := table.DetectTextColumn(cols)
 		if !ok {
 			return fail(fmt.Errorf("no text column found among %s: name it with --text-col", strings.Join(cols, ", ")))
 		}
@@ -270,7 +270,7 @@ func openInput(cfg Config, file string) (*input, prep.Reader, error) {
 			if in.label, err = find(cfg.LabelCol); err != nil {
 				return fail(fmt.Errorf("label column: %w", err))
 			}
-		} else if name, ok := prep.DetectLabelColumn(cols); ok {
+		} else if name, ok := table.DetectLabelColumn(cols); ok {
 			in.label, _ = find(name)
 		}
 		if in.label == in.text || (in.label >= 0 && in.label == in.id) {
@@ -286,8 +286,8 @@ func openInput(cfg Config, file string) (*input, prep.Reader, error) {
 	return in, rd, nil
 }
 
-func (in *input) reopen() (prep.Reader, error) {
-	rd, err := prep.Open(in.file, in.format, in.opts)
+func (in *input) reopen() (table.Reader, error) {
+	rd, err := table.Open(in.file, in.format, in.opts)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -295,9 +295,9 @@ func (in *input) reopen() (prep.Reader, error) {
 }
 
 // parse turns a record into an item; the error names the row.
-func (in *input) parse(rec prep.Record) (item, error) {
+func (in *input) parse(rec table.Record) (item, error) {
 	it := item{row: rec.Row, label: NoLabel, raw: rec.Get(in.text)}
-	where := prep.Where(in.path, rec)
+	where := table.Where(in.path, rec)
 	it.clean = cleanText(it.raw)
 	if it.clean == "" {
 		return it, fmt.Errorf("%s: %w in column %q", where, ErrEmptyText, in.textName)
@@ -322,14 +322,14 @@ func (in *input) parse(rec prep.Record) (item, error) {
 }
 
 // scan is the first pass: it counts the rows and checks each one.
-func (in *input) scan(rd prep.Reader) (total, bad int, err error) {
+func (in *input) scan(rd table.Reader) (total, bad int, err error) {
 	defer rd.Close()
 	for {
 		rec, err := rd.Next()
 		if err == io.EOF {
 			return total, bad, nil
 		}
-		var re *prep.RowError
+		var re *table.RowError
 		if errors.As(err, &re) {
 			total = max(total, re.Row)
 			if in.onBadRow == OnBadRowSkip {
@@ -359,7 +359,7 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	}
 	st := &Stats{Input: cfg.Input, Out: cfg.Out, Format: cfg.Format, Shard: cfg.Shard.String(), Generate: cfg.Generate}
 	t0 := time.Now()
-	file, removeSpool, err := prep.Spool(cfg.Input) // a pipe is read twice (check and count, then score): copy it once
+	file, removeSpool, err := table.Spool(cfg.Input) // a pipe is read twice (check and count, then score): copy it once
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -458,7 +458,7 @@ func scorePass(cfg Config, in *input, sc batchScorer, w table.PredictionWriter, 
 			break
 		}
 		row := rec.Row
-		var re *prep.RowError
+		var re *table.RowError
 		if errors.As(err, &re) {
 			row = re.Row
 		} else if err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/sentitune/sentitune/eval/scoring"
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/progress"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/predict"
-	"github.com/sentitune/sentitune/prep"
 	"github.com/sentitune/sentitune/reports"
 )
 
@@ -94,7 +94,7 @@ func runEval(c *cli.Context, opt evalOptions) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "eval: %d predictions\n", len(preds))
 		cfg.Provenance["predictions"] = predsPath
-		if predsPath != "-" && !prep.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
+		if predsPath != "-" && !table.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
 			if h, err := filehash.SHA256(predsPath); err == nil {
 				cfg.Provenance["predictions_sha256"] = h
 			}
@@ -136,17 +136,17 @@ func runEval(c *cli.Context, opt evalOptions) error {
 // once, in the format of its name's extension or else of its content.
 func readPredictions(c *cli.Context, path string) ([]eval.Prediction, error) {
 	if path == "-" {
-		return eval.ReadPredictionsFrom(c.App.Reader, "stdin")
+		return table.ReadPredictionsFrom(c.App.Reader, "stdin")
 	}
-	if !prep.IsStream(path) {
-		return eval.ReadPredictions(path)
+	if !table.IsStream(path) {
+		return table.ReadPredictions(path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return eval.ReadPredictionsFrom(f, path)
+	return table.ReadPredictionsFrom(f, path)
 }
 
 func evalFileExists(path string) bool {

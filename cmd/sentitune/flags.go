@@ -8,8 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/predict"
-	"github.com/sentitune/sentitune/prep"
 )
 
 // textList is a repeatable flag whose every value is one whole text. cli.StringSliceFlag splits
@@ -127,7 +127,7 @@ func checkPrepOptions(cmd string, testRatio, valRatio float64, maxChars int) err
 // after loading it (the SHA-256 in run.json, every rank, --resume), and a pipe is empty by then.
 func checkFinetuneFiles(cfg finetune.Config) error {
 	for _, f := range []struct{ flag, path string }{{"train", cfg.TrainFile}, {"eval", cfg.EvalFile}} {
-		if f.path != "" && prep.IsStream(f.path) {
+		if f.path != "" && table.IsStream(f.path) {
 			return usageError("finetune: --%s %s is a pipe, which can be read only once; training reads its data file again (run.json's hash, every rank, --resume): write it to a file first", f.flag, f.path)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/internal/progress"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -19,7 +20,7 @@ type prepOptions struct {
 
 func prepOptionTable() *options[prepOptions] {
 	o := newOptions(prepOptions{Config: prep.Config{
-		Format: prep.FormatAuto, Encoding: "auto", Lang: "auto", TestRatio: 0.1, Seed: 42,
+		Format: table.FormatAuto, Encoding: "auto", Lang: "auto", TestRatio: 0.1, Seed: 42,
 		OnBadRow: prep.OnBadRowError, MaxLen: prep.DefaultMaxLen, Name: "sentitune", LogEvery: progress.DefaultInterval,
 	}})
 	o.str("input", "`FILE` of labelled reviews", func(p *prepOptions) *string { return &p.Input }, "i")

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/predict"
-	"github.com/sentitune/sentitune/prep"
 )
 
 // scorerOptions adds the model options predict, serve and eval share; sc is where the command's
@@ -41,5 +41,5 @@ func inputOptions[C any](o *options[C], name, usage string, in func(*C) *predict
 
 // defaultInput is inputOptions' defaults.
 func defaultInput() predict.Config {
-	return predict.Config{InputFormat: prep.FormatAuto, Encoding: "auto", OnBadRow: predict.OnBadRowError}
+	return predict.Config{InputFormat: table.FormatAuto, Encoding: "auto", OnBadRow: predict.OnBadRowError}
 }
