@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// findCommand is the app's subcommand of that name.
+func findCommand(t *testing.T, app *cli.App, name string) *cli.Command {
+	t.Helper()
+	for _, c := range app.Commands {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no command %s", name)
+	return nil
+}
+
+// lfFolder writes an LLaMA-Factory dataset folder (dataset_info.json naming reviews.json) and a
+// training YAML using it; it returns the YAML's path and the dataset file.
+func lfFolder(t *testing.T, extra string) (yamlPath, data string) {
+	t.Helper()
+	dir := t.TempDir()
+	data = filepath.Join(dir, "reviews.json")
+	files := map[string]string{
+		"reviews.json":      `[{"instruction": "i", "input": "good", "output": "positive"}]`,
+		"dataset_info.json": `{"reviews": {"file_name": "reviews.json"}}`,
+		"lf.yaml": "model_name_or_path: m\nstage: sft\nfinetuning_type: lora\ndataset: reviews\ndataset_dir: " + dir +
+			"\ntemplate: qwen\noutput_dir: " + filepath.Join(dir, "out") + "\nbf16: true\nlearning_rate: 2.0e-4\nlogging_steps: 5\n" + extra,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "lf.yaml"), data
+}
+
+func TestRunReadsLlamaFactoryYAML(t *testing.T) {
+	path, data := lfFolder(t, "")
+	cfg, err := parseRunConfig(t, "--config", path, "--epochs", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Model != "m" || cfg.Input != data || cfg.Finetune.Template != "qwen" || cfg.Finetune.LR != 2e-4 || cfg.Finetune.DType != "bf16" ||
+		cfg.Finetune.Epochs != 2 || cfg.Out != filepath.Join(filepath.Dir(path), "out") || cfg.DemoPreset != "" {
+		t.Errorf("run config from LLaMA-Factory's YAML: %+v", cfg)
+	}
+}
+
+func TestFinetuneLlamaFactoryYAML(t *testing.T) {
+	path, data := lfFolder(t, "")
+	var stderr bytes.Buffer
+	app := newApp()
+	app.ErrWriter = &stderr
+	o := finetuneOptionTable()
+	cmd := findCommand(t, app, "finetune")
+	cmd.Action = func(c *cli.Context) error {
+		cfg, err := finetuneConfig(c, o)
+		if err != nil {
+			return err
+		}
+		if cfg.TrainFile != data || cfg.Model != "m" || cfg.Template != "qwen" || cfg.LR != 2e-4 || cfg.LoRAR != 4 {
+			t.Errorf("finetune config from LLaMA-Factory's YAML: %+v", cfg)
+		}
+		return nil
+	}
+	if err := app.Run([]string{"sentitune", "finetune", "--config", path, "--lora-r", "4"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr.String(), "LLaMA-Factory "+path+": logging_steps: 5: ignored"); n != 1 {
+		t.Errorf("the ignored key is said %d times, want once:\n%s", n, stderr.String())
+	}
+
+	// A key LLaMA-Factory does not have is a usage error naming the nearest one.
+	bad, _ := lfFolder(t, "learning_rat: 1e-4\n")
+	err := newApp().Run([]string{"sentitune", "finetune", "--config", bad})
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), `unknown LLaMA-Factory key "learning_rat" (did you mean "learning_rate"?)`) {
+		t.Errorf("err = %v, want exit 2 naming learning_rate", err)
+	}
+}
+
+func TestFinetuneDatasetFlag(t *testing.T) {
+	path, data := lfFolder(t, "")
+	dir := filepath.Dir(path)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--data", dir, "--dataset", "nope"}, `has no dataset "nope" (it has: reviews)`},
+		{[]string{"--data", dir, "--dataset", "reviews,reviews"}, "one dataset file"},
+		{[]string{"--dataset", "reviews"}, "give the folder holding dataset_info.json with --data DIR"},
+	} {
+		err := newApp().Run(append([]string{"sentitune", "finetune", "--model", "m", "--out", filepath.Join(dir, "o")}, tc.args...))
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want exit 2 with %q", tc.args, err, tc.want)
+		}
+	}
+	app := newApp()
+	o := finetuneOptionTable()
+	cmd := findCommand(t, app, "finetune")
+	cmd.Action = func(c *cli.Context) error {
+		cfg, err := finetuneConfig(c, o)
+		if err == nil && (cfg.TrainFile != data || cfg.Data != "") {
+			t.Errorf("--dataset reviews: train %q, data %q", cfg.TrainFile, cfg.Data)
+		}
+		return err
+	}
+	if err := app.Run([]string{"sentitune", "finetune", "--model", "m", "--out", "o", "--data", dir, "--dataset", "reviews"}); err != nil {
+		t.Fatal(err)
+	}
+}
