@@ -75,7 +75,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 
 // writeAlpacaArray writes a JSON array with one Alpaca record per line,
 // without HTML escaping, so files stay readable and diff well.
-func writeAlpacaArray(w io.Writer, recs []example, instruction, system string) error {
+func writeAlpacaArray(w io.Writer, recs []example, labels task.Labels, instruction, system string) error {
 	if len(recs) == 0 {
 		_, err := io.WriteString(w, "[]\n")
 		return err
@@ -89,7 +89,7 @@ func writeAlpacaArray(w io.Writer, recs []example, instruction, system string) e
 	for i, e := range recs {
 		buf.Reset()
 		buf.WriteString("  ")
-		if err := enc.Encode(task.Record{Instruction: instruction, Input: e.text, Output: task.Binary[e.label].Answer, System: system, ID: e.id}); err != nil {
+		if err := enc.Encode(task.Record{Instruction: instruction, Input: e.text, Output: labels[e.label].Answer, System: system, ID: e.id}); err != nil {
 			return err
 		}
 		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})

@@ -27,6 +27,10 @@ type Config struct {
 	LabelCol string // "" = detect (DetectLabelColumn)
 	IDCol    string // "" = detect (DetectIDColumn), else source row numbers; IDRowNumber = row numbers
 	LabelMap string // "pos=1,neg=0,neutral=skip" or "stars"; wins over the built-in values
+	// Labels, when set, is a K-class label set "negative=0,neutral=1,positive=2" (NAME=ANSWER in
+	// class order); then LabelMap maps raw values to its names or answers. "" = binary 1/0.
+	Labels string
+	labels task.Labels // the parsed label set Run works with
 
 	Instruction string // "" = task.DefaultInstruction(Lang)
 	System      string // written as "system" in every record when set
@@ -145,10 +149,11 @@ func Run(cfg Config) (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
-	labelMap, err := ParseLabelMap(cfg.LabelMap)
+	labels, labelMap, err := labelSet(cfg.Labels, cfg.LabelMap)
 	if err != nil {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
+	cfg.labels = labels
 	if st, err := os.Stat(cfg.Out); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("prep: output %s exists and is not a folder", cfg.Out)
 	}
@@ -156,6 +161,11 @@ func Run(cfg Config) (*Stats, error) {
 	if enc == nil && cfg.Model != "" {
 		if enc, err = loadTokenizer(cfg.Model); err != nil {
 			return nil, fmt.Errorf("prep: --model %s: %w", cfg.Model, err)
+		}
+	}
+	if enc != nil && !labels.IsBinary() {
+		if err := labels.CheckSingleTokens(enc.Encode); err != nil {
+			return nil, fmt.Errorf("prep: --labels: %w", err)
 		}
 	}
 
@@ -172,13 +182,17 @@ func Run(cfg Config) (*Stats, error) {
 		countDuplicates(examples, st)
 	}
 	st.Rows.Kept = len(examples)
-	counts := [2]int{}
+	counts := make([]int, len(labels))
 	for _, e := range examples {
 		counts[e.label]++
 	}
 	switch {
 	case len(examples) == 0:
 		return nil, fmt.Errorf("prep: %s: no usable rows (%d read; rejected: %s)", cfg.Input, st.Rows.Read, st.reasons())
+	case !labels.IsBinary():
+		if err := needTwoClasses(cfg.Input, labels, counts); err != nil {
+			return nil, err
+		}
 	case counts[0] == 0 || counts[1] == 0:
 		only := 0
 		if counts[1] > 0 {
@@ -198,14 +212,14 @@ func Run(cfg Config) (*Stats, error) {
 	}
 	st.Instruction = cfg.Instruction
 	if st.Instruction == "" {
-		st.Instruction = task.DefaultInstruction(st.Lang)
+		st.Instruction = labels.Instruction(st.Lang)
 	}
 
-	labels := make([]int, len(examples))
+	classes := make([]int, len(examples))
 	for i, e := range examples {
-		labels[i] = e.label
+		classes[i] = e.label
 	}
-	assign := StratifiedSplit(labels, cfg.TestRatio, cfg.ValRatio, cfg.Seed)
+	assign := StratifiedSplit(classes, cfg.TestRatio, cfg.ValRatio, cfg.Seed)
 	splits := map[string][]example{}
 	for i, e := range examples {
 		splits[assign[i]] = append(splits[assign[i]], e)
@@ -220,7 +234,7 @@ func Run(cfg Config) (*Stats, error) {
 		if name != SplitTrain && len(splits[name]) == 0 {
 			continue
 		}
-		ss, err := splitStats(name, splits[name], st.Instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
+		ss, err := splitStats(name, splits[name], labels, st.Instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +244,7 @@ func Run(cfg Config) (*Stats, error) {
 		}
 		recs := splits[name]
 		files = append(files, outFile{ss.File, func(w io.Writer) error {
-			return writeAlpacaArray(w, recs, st.Instruction, cfg.System)
+			return writeAlpacaArray(w, recs, labels, st.Instruction, cfg.System)
 		}})
 	}
 	files = append(files,
@@ -332,7 +346,7 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 		}
 		st.Rows.Read++
 		where := Where(cfg.Input, rec)
-		label, err := NormalizeLabel(rec.Get(li), labelMap)
+		label, err := cfg.normalizeLabel(rec.Get(li), labelMap)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrMissingLabel):
@@ -422,11 +436,14 @@ func countDuplicates(examples []example, st *Stats) {
 }
 
 // splitStats measures one split.
-func splitStats(name string, recs []example, instruction, system string, enc Encoder, out io.Writer, logEvery time.Duration) (*SplitStats, error) {
-	ss := &SplitStats{File: name + ".json", Rows: len(recs), Labels: map[string]int{"0": 0, "1": 0}}
+func splitStats(name string, recs []example, labels task.Labels, instruction, system string, enc Encoder, out io.Writer, logEvery time.Duration) (*SplitStats, error) {
+	ss := &SplitStats{File: name + ".json", Rows: len(recs), Labels: map[string]int{}}
+	for _, a := range labels.Answers() {
+		ss.Labels[a] = 0
+	}
 	chars := make([]int, len(recs))
 	for i, e := range recs {
-		ss.Labels[fmt.Sprint(e.label)]++
+		ss.Labels[labels[e.label].Answer]++
 		chars[i] = utf8.RuneCountInString(e.text)
 	}
 	ss.Chars = lengths(chars)

@@ -21,6 +21,7 @@ type Stats struct {
 	LabelColumn string `json:"label_column"`
 	IDColumn    string `json:"id_column,omitempty"` // "" = ids are source row numbers
 	LabelMap    string `json:"label_map,omitempty"`
+	LabelSet    string `json:"label_set,omitempty"` // K-class labels NAME=ANSWER in class order; "" = binary 1/0
 	Lang        string `json:"lang"`
 	Instruction string `json:"instruction"`
 	System      string `json:"system,omitempty"`
@@ -134,8 +135,9 @@ func newStats(cfg Config) *Stats {
 	return &Stats{
 		Input: cfg.Input, System: cfg.System, Seed: cfg.Seed, TestRatio: cfg.TestRatio, ValRatio: cfg.ValRatio,
 		Dedup: cfg.Dedup, MaxChars: cfg.MaxChars, OnBadRow: cfg.OnBadRow, Model: cfg.Model, Out: cfg.Out,
-		Rows:   RowStats{ByReason: map[string]int{}},
-		Splits: map[string]*SplitStats{},
+		Rows:     RowStats{ByReason: map[string]int{}},
+		Splits:   map[string]*SplitStats{},
+		LabelSet: labelSetText(cfg.labels),
 	}
 }
 
@@ -219,7 +221,7 @@ func (s *Stats) WriteSummary(w io.Writer) {
 		if sp == nil {
 			continue
 		}
-		fmt.Fprintf(w, "  %-9s %6d rows  1: %d  0: %d   chars p50 %d p95 %d max %d", name, sp.Rows, sp.Labels["1"], sp.Labels["0"],
+		fmt.Fprintf(w, "  %-9s %6d rows  %s   chars p50 %d p95 %d max %d", name, sp.Rows, countsText(sp.Labels),
 			sp.Chars.P50, sp.Chars.P95, sp.Chars.Max)
 		if sp.PromptTokens != nil {
 			fmt.Fprintf(w, "   prompt tokens p50 %d p95 %d max %d", sp.PromptTokens.P50, sp.PromptTokens.P95, sp.PromptTokens.Max)

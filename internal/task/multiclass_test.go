@@ -1,0 +1,61 @@
+package task
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseLabels(t *testing.T) {
+	ls, err := ParseLabels(" negative=0, neutral=1 ,positive=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.String() != "negative=0,neutral=1,positive=2" || ls.IsBinary() || !Binary.IsBinary() {
+		t.Errorf("parsed %v", ls)
+	}
+	if c, err := ls.ParseAnswer("2"); err != nil || c != 2 {
+		t.Errorf("ParseAnswer(2) = %d, %v", c, err)
+	}
+	for spec, want := range map[string]string{
+		"negative=0":               "at least two",
+		"negative=0,positive":      "NAME=ANSWER",
+		"a=0,A=1":                  "repeats",
+		"a=0,b=0":                  "repeats",
+		"very bad=0,good=1":        "space",
+		"negative=0,=1,positive=2": "NAME=ANSWER",
+	} {
+		if _, err := ParseLabels(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseLabels(%q) = %v, want an error with %q", spec, err, want)
+		}
+	}
+}
+
+func TestLabelsInstruction(t *testing.T) {
+	if Binary.Instruction("zh") != InstructionZH || Binary.Instruction("en") != InstructionEN {
+		t.Error("the binary instruction changed")
+	}
+	for _, tc := range []struct {
+		ls         Labels
+		lang, want string
+	}{
+		{Stars3, "en", "What is the sentiment of the following product review? Answer 0 for negative, 1 for neutral or 2 for positive, with nothing else."},
+		{Stars3, "zh", "判断下面这条商品评论的情感倾向：negative回答 0，neutral回答 1，positive回答 2，只输出答案。"},
+		{Stars5, "en", "Rate the following product review. Answer 1, 2, 3, 4 or 5, with nothing else."},
+		{Stars5, "zh", "给下面这条商品评论打分，只输出 1、2、3、4、5 中的一个。"},
+	} {
+		if got := tc.ls.Instruction(tc.lang); got != tc.want {
+			t.Errorf("%v %s: %q, want %q", tc.ls, tc.lang, got, tc.want)
+		}
+	}
+}
+
+func TestCheckSingleTokens(t *testing.T) {
+	words := func(s string) ([]int, error) { return make([]int, len(strings.Fields(s))), nil }
+	if err := Stars3.CheckSingleTokens(words); err != nil {
+		t.Error(err)
+	}
+	ls := Labels{{Answer: "0", Name: "bad"}, {Answer: "so so", Name: "meh"}}
+	if err := ls.CheckSingleTokens(words); err == nil || !strings.Contains(err.Error(), `label meh: answer "so so" is 2 tokens`) {
+		t.Errorf("err = %v", err)
+	}
+}
