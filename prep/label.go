@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sentitune/sentitune/internal/table"
 )
 
 // LabelMap maps raw label values (matched case-insensitively, numbers by
@@ -28,13 +30,8 @@ var (
 // --label-map stars: 1–2 stars negative, 3 dropped as neutral, 4–5 positive.
 var StarsLabelMap = LabelMap{"1": 0, "2": 0, "3": Skip, "4": 1, "5": 1}
 
-// builtinLabels are the values every run understands.
-var builtinLabels = map[string]int{
-	"1": 1, "0": 0,
-	"pos": 1, "neg": 0, "positive": 1, "negative": 0,
-	"true": 1, "false": 0,
-	"好评": 1, "差评": 0, "正面": 1, "负面": 0, "积极": 1, "消极": 0, "正向": 1, "负向": 0,
-}
+// builtinLabels are the values every run understands (table.LabelWords, which eval also reads generated answers with).
+var builtinLabels = table.LabelWords
 
 // ParseLabelMap parses "pos=1,neg=0,neutral=skip" or the preset "stars".
 // Values must be 1, 0 or skip.

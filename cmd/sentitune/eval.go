@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -93,6 +95,12 @@ func runEval(c *cli.Context, opt evalOptions) error {
 			return err
 		}
 		fmt.Fprintf(c.App.ErrWriter, "eval: %d predictions\n", len(preds))
+		if ids := eval.ScoreUnanswered(preds); len(ids) > 0 { // generated replies with no answer are errors
+			note := eval.UnansweredNote(ids, len(preds))
+			fmt.Fprintln(c.App.ErrWriter, "eval: "+note)
+			cfg.Note = strings.TrimSpace(cfg.Note + "\n\n" + note)
+			cfg.Provenance["unanswered_generations"] = strconv.Itoa(len(ids))
+		}
 		cfg.Provenance["predictions"] = predsPath
 		if predsPath != "-" && !table.IsStream(predsPath) { // a pipe was read once already: nothing is left to hash
 			if h, err := filehash.SHA256(predsPath); err == nil {

@@ -119,3 +119,36 @@ func TestFinetuneDatasetFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// eval reads LLaMA-Factory's generated_predictions.jsonl: answers parsed from the replies, a reply
+// without one counted as an error and named in the report.
+func TestEvalGeneratedPredictions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "generated_predictions.jsonl")
+	body := `{"prompt": "p", "predict": "1", "label": "1"}
+{"prompt": "p", "predict": "positive", "label": "0"}
+{"prompt": "p", "predict": "The review is negative.", "label": "negative"}
+{"prompt": "p", "predict": "I cannot tell", "label": "1"}
+`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "report")
+	app := newApp()
+	var stdout, stderr bytes.Buffer
+	app.Writer, app.ErrWriter = &stdout, &stderr
+	if err := app.Run([]string{"sentitune", "eval", "--predictions", path, "--out", out}); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := "1 of 4 generations held no answer (no 1/0 or label word) and are counted as errors: ids 4"
+	if !strings.Contains(string(md), note) || !strings.Contains(stderr.String(), note) {
+		t.Errorf("the unanswered row is not reported:\n%s\n%s", md, stderr.String())
+	}
+	if !strings.Contains(string(md), "50.0% accuracy on 4 rows") {
+		t.Errorf("accuracy should count the unanswered row as an error (2 of 4):\n%s", md)
+	}
+}

@@ -84,8 +84,11 @@ func toPredictions(path string, recs []record, cols map[string]bool) ([]Predicti
 	if !cols["label"] {
 		return nil, fmt.Errorf("read %s: missing column \"label\" (columns found: %s)", path, columnList(cols))
 	}
+	if isGenerated(cols) { // LLaMA-Factory's generated_predictions.jsonl
+		return toGenerated(path, recs)
+	}
 	if !cols["pred"] && !cols["prob"] {
-		return nil, fmt.Errorf("read %s: need a \"pred\" or \"prob\" column (columns found: %s)", path, columnList(cols))
+		return nil, fmt.Errorf("read %s: need a \"pred\" or \"prob\" column, or \"predict\" (generated text, as in LLaMA-Factory's generated_predictions.jsonl) (columns found: %s)", path, columnList(cols))
 	}
 	preds := make([]Prediction, 0, len(recs))
 	for i, r := range recs {
