@@ -15,7 +15,8 @@ import (
 // y = base(x) + dropout(x)·Aᵀ·Bᵀ·scaling, the base frozen, the low-rank path in f32.
 type linear struct {
 	Name   string        // module name, e.g. model.layers.0.self_attn.q_proj
-	Weight *torch.Tensor // [out, in], frozen
+	Weight *torch.Tensor // [out, in], frozen; nil when Quant holds it
+	Quant  *quantWeight  // the frozen weight quantized (--quantization-bit), or nil
 	Bias   *torch.Tensor // [out] or nil
 	LoRA   *loraWeights  // nil when no adapter is attached
 }
@@ -28,10 +29,28 @@ type loraWeights struct {
 
 // Forward applies the projection, with its adapter when one is attached.
 func (l *linear) Forward(s *torch.Scope, x *torch.Tensor, train bool) *torch.Tensor {
+	w := l.baseWeight(s)
 	if l.LoRA == nil {
-		return s.Linear(x, l.Weight, l.Bias)
+		return s.Linear(x, w, l.Bias)
 	}
-	return s.LoRALinear(x, l.Weight, l.Bias, l.LoRA.A, l.LoRA.B, l.LoRA.Scaling, l.LoRA.Dropout, train)
+	return s.LoRALinear(x, w, l.Bias, l.LoRA.A, l.LoRA.B, l.LoRA.Scaling, l.LoRA.Dropout, train)
+}
+
+// baseWeight is the frozen weight [out, in] in the compute dtype, dequantized into s when quantized.
+func (l *linear) baseWeight(s *torch.Scope) *torch.Tensor {
+	if l.Quant != nil {
+		return l.Quant.dequantize(s)
+	}
+	return l.Weight
+}
+
+// outIn is the weight's shape [out, in].
+func (l *linear) outIn() (out, in int64) {
+	if l.Quant != nil {
+		return l.Quant.out, l.Quant.in
+	}
+	shape := l.Weight.Shape()
+	return shape[0], shape[1]
 }
 
 // LoRAConfig describes a LoRA adapter (PEFT's LoraConfig, the fields sentitune uses).
@@ -199,8 +218,7 @@ func (m *Model) AddLoRA(cfg LoRAConfig, seed uint64) error {
 			if !slices.Contains(cfg.Targets, shortName(lin.Name)) {
 				continue
 			}
-			shape := lin.Weight.Shape()
-			out, in := shape[0], shape[1]
+			out, in := lin.outIn()
 			bound := 1 / math.Sqrt(float64(in))
 			vals := make([]float32, int64(cfg.R)*in)
 			rng := rand.New(rand.NewPCG(seed, nameHash(peftPrefix+lin.Name+loraAKeySuffix)))

@@ -34,7 +34,7 @@ func (m *Model) Merge() error {
 		for _, layer := range m.layers {
 			for _, lin := range layer.linears() {
 				if a := lin.LoRA; a != nil {
-					w := s.Add(s.ToDType(lin.Weight, torch.Float32), s.MulScalar(s.Matmul(a.B, a.A), a.Scaling))
+					w := s.Add(s.ToDType(lin.baseWeight(s), torch.Float32), s.MulScalar(s.Matmul(a.B, a.A), a.Scaling))
 					merged[lin] = s.ToDType(w, m.dtype)
 				}
 			}
@@ -51,7 +51,7 @@ func (m *Model) Merge() error {
 		}
 		for lin, w := range merged {
 			lin.Weight.Free()
-			lin.Weight = m.keep(s, w)
+			lin.Weight, lin.Quant = m.keep(s, w), nil
 		}
 		oldEmbed, oldHead := m.embed, m.lmHead
 		if embed != nil {

@@ -18,6 +18,8 @@ type LoadOptions struct {
 	DType torch.DType
 	// ExplicitDType makes DType binding even when it is the zero value (f32 on CUDA).
 	ExplicitDType bool
+	// QuantizationBit 4 or 8 keeps the projections quantized (quantized.go); 0 keeps them as loaded.
+	QuantizationBit int
 }
 
 // ParseComputeDType reads a --dtype flag: "auto" or "" (explicit false), or f32, bf16, f16.
@@ -73,6 +75,8 @@ type Model struct {
 
 	checkpointing bool              // training forwards keep only each layer's input (checkpoint.go)
 	pending       *layerCheckpoints // the last checkpointed forward's, until Backward
+
+	quantBits int // 4 or 8 when the projections are quantized, else 0
 }
 
 // safetensorsDTypes maps the floating-point safetensors dtypes to torch's.
@@ -131,6 +135,10 @@ func LoadModel(dir string, opt LoadOptions) (*Model, error) {
 		m.weights = w
 	} else {
 		w.Close()
+	}
+	if err := m.quantize(opt.QuantizationBit); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	return m, nil
 }
