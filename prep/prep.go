@@ -137,6 +137,8 @@ type example struct {
 	label     int
 	id        string
 	row, line int
+
+	instruction, system string // an Alpaca input's own (alpaca.go); "" = the run's
 }
 
 // Run reads cfg.Input, cleans and labels every row, splits, and writes
@@ -214,6 +216,10 @@ func Run(cfg Config) (*Stats, error) {
 	if st.Instruction == "" {
 		st.Instruction = labels.Instruction(st.Lang)
 	}
+	instruction := st.Instruction // for records without one of their own
+	if kept, ok := keptInstruction(examples); ok {
+		st.Instruction = kept
+	}
 
 	classes := make([]int, len(examples))
 	for i, e := range examples {
@@ -234,7 +240,7 @@ func Run(cfg Config) (*Stats, error) {
 		if name != SplitTrain && len(splits[name]) == 0 {
 			continue
 		}
-		ss, err := splitStats(name, splits[name], labels, st.Instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
+		ss, err := splitStats(name, splits[name], labels, instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
 		if err != nil {
 			return nil, err
 		}
@@ -244,11 +250,13 @@ func Run(cfg Config) (*Stats, error) {
 		}
 		recs := splits[name]
 		files = append(files, outFile{ss.File, func(w io.Writer) error {
-			return writeAlpacaArray(w, recs, labels, st.Instruction, cfg.System)
+			return writeAlpacaArray(w, recs, labels, instruction, cfg.System)
 		}})
 	}
 	files = append(files,
-		outFile{FileDatasetInfo, func(w io.Writer) error { return writeDatasetInfo(w, cfg.Name, st.Splits, cfg.System != "") }},
+		outFile{FileDatasetInfo, func(w io.Writer) error {
+			return writeDatasetInfo(w, cfg.Name, st.Splits, cfg.System != "" || anySystem(examples))
+		}},
 		outFile{FileStats, func(w io.Writer) error { return writeJSON(w, st) }},
 	)
 	for _, f := range files {
@@ -326,6 +334,7 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 		st.LabelMap = labelMap.String()
 	}
 
+	own := alpacaOwnPrompt(cols, ti, cfg)
 	var out []example
 	for {
 		rec, err := r.Next()
@@ -375,7 +384,8 @@ func readExamples(cfg Config, labelMap LabelMap) ([]example, *Stats, error) {
 			st.reject(ReasonEmptyText, "")
 			continue
 		}
-		out = append(out, example{text: text, label: label, id: rowID(rec, ii), row: rec.Row, line: rec.Line})
+		instruction, system := own.of(rec)
+		out = append(out, example{text: text, label: label, id: rowID(rec, ii), row: rec.Row, line: rec.Line, instruction: instruction, system: system})
 	}
 	info := r.Info()
 	st.Format, st.Encoding = info.Format, info.Encoding
@@ -468,9 +478,9 @@ func splitStats(name string, recs []example, labels task.Labels, instruction, sy
 				}
 				tokens[i] = len(ids)
 				// LLaMA-Factory's user turn for an Alpaca record is instruction + "\n" + input
-				user := instruction + "\n" + recs[i].text
+				user := orDefault(recs[i].instruction, instruction) + "\n" + recs[i].text
 				if pe, ok := enc.(PromptEncoder); ok {
-					ids, err = pe.EncodePrompt(system, user)
+					ids, err = pe.EncodePrompt(orDefault(recs[i].system, system), user)
 				} else {
 					ids, err = enc.Encode(user)
 				}
