@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/sentitune/sentitune/finetune"
@@ -100,4 +101,19 @@ func datasetFiles(cfg *finetune.Config) error {
 	}
 	cfg.Data, cfg.TrainFile = "", ds[0].File
 	return nil
+}
+
+// registryInput refuses LLaMA-Factory's dataset registry given as a review file, naming its
+// datasets' files and the command that reads it as a registry.
+func registryInput(cmd, input string) error {
+	if filepath.Base(input) != llamafactory.InfoFile {
+		return nil
+	}
+	dir := filepath.Dir(input)
+	list, err := llamafactory.Describe(dir)
+	if err != nil {
+		return usageError("%s: --input %s: %v", cmd, input, err)
+	}
+	return usageError("%s: --input %s is LLaMA-Factory's dataset registry, not a review file: give one of its files (%s) as --input %s/FILE, "+
+		"or train on one as it is with sentitune finetune --data %s --dataset NAME", cmd, input, list, dir, dir)
 }

@@ -152,3 +152,15 @@ func TestEvalGeneratedPredictions(t *testing.T) {
 		t.Errorf("accuracy should count the unanswered row as an error (2 of 4):\n%s", md)
 	}
 }
+
+// prep given dataset_info.json says it is the registry and names its files.
+func TestPrepRefusesRegistry(t *testing.T) {
+	path, _ := lfFolder(t, "")
+	info := filepath.Join(filepath.Dir(path), "dataset_info.json")
+	err := newApp().Run([]string{"sentitune", "prep", "--input", info, "--out", filepath.Join(t.TempDir(), "p")})
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "LLaMA-Factory's dataset registry") ||
+		!strings.Contains(err.Error(), "reviews → reviews.json") || !strings.Contains(err.Error(), "--dataset NAME") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -103,6 +103,9 @@ func runPrep(c *cli.Context, opt prepOptions) error {
 	if err := checkPrepOptions("prep", cfg.TestRatio, cfg.ValRatio, cfg.MaxChars); err != nil {
 		return err
 	}
+	if err := registryInput("prep", cfg.Input); err != nil {
+		return err
+	}
 	if cfg.MaxLen < 1 {
 		return usageError("prep: --max-len must be at least 1, got %d", cfg.MaxLen)
 	}

@@ -94,3 +94,28 @@ func sortedKeys(m map[string]entry) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// Describe lists dir's datasets as "name → file" (for messages pointing at them).
+func Describe(dir string) (string, error) {
+	path := filepath.Join(dir, InfoFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var info map[string]entry
+	if err := json.Unmarshal(b, &info); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	var parts []string
+	for _, name := range sortedKeys(info) {
+		parts = append(parts, name+" → "+cmpOr(info[name].FileName, info[name].HFHubURL+info[name].MSHubURL))
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
