@@ -31,7 +31,7 @@ type Config struct {
 }
 
 // markers are keys only an LLaMA-Factory file has; one of them at the top level makes a file one.
-var markers = []string{"model_name_or_path", "finetuning_type", "stage", "dataset", "per_device_train_batch_size", "cutoff_len", "lora_rank"}
+var markers = []string{"model_name_or_path", "finetuning_type", "stage", "dataset_dir", "per_device_train_batch_size", "cutoff_len", "lora_rank"}
 
 // IsConfig reports whether the YAML file at path is an LLaMA-Factory training file (it has one of
 // LLaMA-Factory's own top-level keys) rather than one of sentitune's.

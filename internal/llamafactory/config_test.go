@@ -135,7 +135,7 @@ func TestWarmupSteps(t *testing.T) {
 }
 
 func TestIsConfigSentituneFile(t *testing.T) {
-	if IsConfig(write(t, t.TempDir(), "ft.yaml", "model: m\nlora-r: 8\n")) {
+	if IsConfig(write(t, t.TempDir(), "ft.yaml", "model: m\nlora-r: 8\ndata: d\ndataset: reviews\n")) {
 		t.Error("a sentitune flag-name file taken for LLaMA-Factory's")
 	}
 }
