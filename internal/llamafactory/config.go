@@ -24,7 +24,7 @@ type Config struct {
 	DatasetDir string          // dataset_dir (LLaMA-Factory's default: data)
 	EvalBatch  int             // per_device_eval_batch_size (0: not given)
 	Notes      []string        // one line per key that was ignored or is unsupported, with the reason
-	// lf holds the raw values the mapping combines after all keys are read.
+	// keys that finish combines once every key is read
 	alphaSet     bool
 	warmupSteps  int
 	templateName string
