@@ -64,7 +64,8 @@ func TestShardAndBuckets(t *testing.T) {
 }
 
 // The data-parallel must-shows: 2 processes (batch rows split across ranks)
-// against 1 with the same global batch, and a killed worker then --resume.
+// against 1 with the same global batch (also with gradient checkpointing on),
+// and a killed worker then --resume (resumed with checkpointing on).
 // The batch of 7 leaves a final batch of one row, so at one step rank 1 runs
 // no rows and adds zero gradients.
 func TestDataParallel(t *testing.T) {
@@ -113,6 +114,16 @@ func TestDataParallel(t *testing.T) {
 		if !strings.Contains(string(b), "steps 16") || strings.Count(string(b), "adapter:") != 1 {
 			t.Errorf("want one summary, from rank 0:\n%s", b)
 		}
+	})
+
+	t.Run("2 processes with gradient checkpointing = 1 process without", func(t *testing.T) {
+		out := filepath.Join(dir, "two-checkpointed")
+		cmd := exec.Command(bin, args(out, "--nproc", "2", "--gradient-checkpointing", "on")...)
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("--nproc 2 --gradient-checkpointing on: %v\n%s", err, b)
+		}
+		sameRun(t, ref, out)
 	})
 
 	t.Run("kill a worker, then resume", func(t *testing.T) {
@@ -181,7 +192,8 @@ func TestDataParallel(t *testing.T) {
 			t.Fatal("the run finished although a worker was killed")
 		}
 
-		resume := exec.Command(bin, args(out, "--nproc", "2", "--resume")...)
+		// The resumed part recomputes its layers in backward: the numbers stay the uninterrupted run's.
+		resume := exec.Command(bin, args(out, "--nproc", "2", "--resume", "--gradient-checkpointing", "on")...)
 		resume.Env = env
 		if b, err := resume.CombinedOutput(); err != nil {
 			t.Fatalf("resume: %v\n%s", err, b)
