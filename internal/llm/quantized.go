@@ -131,3 +131,34 @@ func (q *quantWeight) dequantize(s *torch.Scope) *torch.Tensor {
 	w = s.Reshape(s.Narrow(s.Reshape(w, -1), 0, 0, q.out*q.in), q.out, q.in)
 	return s.ToDType(w, q.dtype)
 }
+
+// WeightBytes is the resident size of the base model's weights: its projections (quantized or
+// not) and the rest (embeddings, an untied lm_head, norms, biases). Adapters are not counted.
+func (m *Model) WeightBytes() (projections, rest int64) {
+	size := func(t *torch.Tensor) int64 {
+		if t == nil {
+			return 0
+		}
+		return t.Numel() * int64(t.DType().Size())
+	}
+	for _, layer := range m.layers {
+		for _, lin := range layer.linears() {
+			if lin.Quant != nil {
+				projections += lin.Quant.bytes
+			} else {
+				projections += size(lin.Weight)
+			}
+			rest += size(lin.Bias)
+		}
+		for _, w := range m.cfg.layerWeights() {
+			if !w.Linear {
+				rest += size(*w.norm(layer))
+			}
+		}
+	}
+	rest += size(m.embed) + size(m.norm)
+	if m.lmHead != m.embed {
+		rest += size(m.lmHead)
+	}
+	return projections, rest
+}

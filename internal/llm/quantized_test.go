@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/quant"
+	"github.com/sentitune/sentitune/internal/torch"
 )
 
 // oddLlama has projections whose sizes are not multiples of 64 (k_proj 24×44 = 16.5 NF4 blocks),
@@ -100,5 +101,31 @@ func TestQuantizedLogits(t *testing.T) {
 	}
 	if _, err := llm.LoadModel(orig, llm.LoadOptions{QuantizationBit: 3}); err == nil || !strings.Contains(err.Error(), "quantization bit 3") {
 		t.Errorf("--quantization-bit 3: got %v, want an error naming it", err)
+	}
+}
+
+// TestQuantizedWeightBytes measures the resident weight bytes of the small preset in bf16 and
+// quantized (issue 14: ≤ 0.3× for 4-bit and ≤ 0.55× for 8-bit). The projections are what
+// --quantization-bit quantizes; the tied 151,936 × 256 embedding stays bf16, as in QLoRA, and
+// dominates this preset's total, so the whole-model ratio is logged, not held to the goal.
+func TestQuantizedWeightBytes(t *testing.T) {
+	dir := presetModel(t, "small")
+	bf16 := loadModel(t, dir, llm.LoadOptions{DType: torch.BFloat16, ExplicitDType: true})
+	baseProj, baseRest := bf16.WeightBytes()
+	for _, c := range []struct {
+		bits int
+		goal float64
+	}{{4, 0.3}, {8, 0.55}} {
+		m := loadModel(t, dir, llm.LoadOptions{DType: torch.BFloat16, ExplicitDType: true, QuantizationBit: c.bits})
+		proj, rest := m.WeightBytes()
+		ratio := float64(proj) / float64(baseProj)
+		t.Logf("%d-bit: projections %d bytes (bf16 %d): %.3f×; whole model %d of %d bytes: %.3f×",
+			c.bits, proj, baseProj, ratio, proj+rest, baseProj+baseRest, float64(proj+rest)/float64(baseProj+baseRest))
+		if ratio > c.goal {
+			t.Errorf("%d-bit projections take %.3f× of bf16, goal ≤ %.2f×", c.bits, ratio, c.goal)
+		}
+		if rest != baseRest {
+			t.Errorf("%d-bit: the unquantized weights take %d bytes, bf16 %d", c.bits, rest, baseRest)
+		}
 	}
 }
