@@ -71,7 +71,7 @@ func (ls Labels) Instruction(lang string) string {
 	items := make([]string, len(ls))
 	for i, l := range ls {
 		if zh {
-			items[i] = l.Name + "回答 " + l.Answer
+			items[i] = zhName(l.Name) + "回答 " + l.Answer
 		} else {
 			items[i] = l.Answer + " for " + l.Name
 		}
@@ -80,6 +80,14 @@ func (ls Labels) Instruction(lang string) string {
 		return "判断下面这条商品评论的情感倾向：" + strings.Join(items, "，") + "，只输出答案。"
 	}
 	return "What is the sentiment of the following product review? Answer " + joinOr(items, "or") + ", with nothing else."
+}
+
+// zhName gives the usual English sentiment names in Chinese for the zh instruction.
+func zhName(name string) string {
+	if zh, ok := map[string]string{"negative": "负面", "neutral": "中性", "positive": "正面"}[strings.ToLower(name)]; ok {
+		return zh
+	}
+	return name
 }
 
 // joinOr joins "a, b or c".

@@ -39,7 +39,7 @@ func TestLabelsInstruction(t *testing.T) {
 		lang, want string
 	}{
 		{Stars3, "en", "What is the sentiment of the following product review? Answer 0 for negative, 1 for neutral or 2 for positive, with nothing else."},
-		{Stars3, "zh", "判断下面这条商品评论的情感倾向：negative回答 0，neutral回答 1，positive回答 2，只输出答案。"},
+		{Stars3, "zh", "判断下面这条商品评论的情感倾向：负面回答 0，中性回答 1，正面回答 2，只输出答案。"},
 		{Stars5, "en", "Rate the following product review. Answer 1, 2, 3, 4 or 5, with nothing else."},
 		{Stars5, "zh", "给下面这条商品评论打分，只输出 1、2、3、4、5 中的一个。"},
 	} {
