@@ -70,6 +70,9 @@ type Config struct {
 	// GradientCheckpointing keeps only each decoder layer's input in the forward and recomputes
 	// the layer in backward: auto (on for CUDA, off on CPU) | on | off.
 	GradientCheckpointing string `yaml:"gradient-checkpointing" json:"gradient-checkpointing"`
+	// QuantizationBit keeps the frozen base's projections in 4-bit NF4 (QLoRA) or 8-bit per-row
+	// absmax, dequantized per projection as it runs; 0: as loaded (LLaMA-Factory's quantization_bit).
+	QuantizationBit int `yaml:"quantization-bit" json:"quantization-bit"`
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`
@@ -200,6 +203,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gradient-checkpointing must be auto, on or off, got %q", c.GradientCheckpointing)
 	case c.Threads < 0:
 		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
+	case c.QuantizationBit != 0 && c.QuantizationBit != 4 && c.QuantizationBit != 8:
+		return fmt.Errorf("quantization-bit must be 4 or 8 (or 0 for none), got %d", c.QuantizationBit)
 	case c.NProc < 0:
 		return fmt.Errorf("nproc must be >= 0, got %d", c.NProc)
 	case c.DistBackend != "" && c.DistBackend != "auto" && c.DistBackend != "gloo" && c.DistBackend != "nccl":

@@ -77,6 +77,7 @@ type engine struct {
 	Backend  string `json:"dist_backend,omitempty"` // gloo | nccl with several ranks
 	// GradientCheckpointing: decoder layers were recomputed in backward.
 	GradientCheckpointing bool `json:"gradient_checkpointing"`
+	QuantizationBit       int  `json:"quantization_bit,omitempty"` // the frozen base's projections: 4 (NF4) or 8
 }
 
 type timings struct {
@@ -127,7 +128,7 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 			Validation: res.Validation},
 		Engine: engine{Libtorch: version, Device: model.Device().String(), DType: model.DType().String(),
 			Threads: torch.NumThreads(), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, World: max(res.World, 1), Backend: res.Backend,
-			GradientCheckpointing: res.GradientCheckpointing},
+			GradientCheckpointing: res.GradientCheckpointing, QuantizationBit: model.Quantization()},
 		Timings: timings{TotalS: totalS, TrainS: res.TrainSeconds, StepsPerSecond: res.StepsPerSecond, TokensPerSecond: res.TokensPerSecond,
 			Profile: res.Profile, ProfileOps: res.ProfileOps},
 		Results: results{Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, Eval: res.Eval, Best: res.Best,

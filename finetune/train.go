@@ -301,7 +301,8 @@ func (t *trainer) loadModel(ckpt string, dtype torch.DType, explicit bool) error
 		}
 	}
 	var err error
-	if t.model, err = llm.LoadModel(cfg.Model, llm.LoadOptions{Device: t.dev, DType: dtype, ExplicitDType: explicit}); err != nil {
+	if t.model, err = llm.LoadModel(cfg.Model, llm.LoadOptions{Device: t.dev, DType: dtype, ExplicitDType: explicit,
+		QuantizationBit: cfg.QuantizationBit}); err != nil {
 		return err
 	}
 	t.model.SetGradientCheckpointing(gradientCheckpointing(cfg, t.dev))

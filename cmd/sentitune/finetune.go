@@ -62,6 +62,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 	list("report-to", "also write metrics to: none|tensorboard (event files in RUNDIR/runs)", func(c *finetune.Config) *finetune.List { return &c.ReportTo })
 	o.integer("threads", "CPU threads for libtorch (0: its default)", func(c *finetune.Config) *int { return &c.Threads })
 	o.str("gradient-checkpointing", "auto|on|off: keep only each decoder layer's input and recompute the layer in backward, for less memory (auto: on for CUDA, off on CPU)", func(c *finetune.Config) *string { return &c.GradientCheckpointing })
+	o.integer("quantization-bit", "4|8: keep the frozen base's projections in 4-bit NF4 (QLoRA, double-quantized absmax) or 8-bit per-row absmax (weight-only, not LLM.int8), dequantized per projection as it runs (0: none)", func(c *finetune.Config) *int { return &c.QuantizationBit })
 	o.boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits })
 	o.boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile })
 	o.integer("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch", func(c *finetune.Config) *int { return &c.NProc })

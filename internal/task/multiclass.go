@@ -2,6 +2,7 @@ package task
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -120,4 +121,41 @@ func (ls Labels) index(l Label) int {
 		}
 	}
 	return -1
+}
+
+// ClassProbs returns each class's probability from one next-token logit row: the softmax over
+// the logits of the K label tokens ids (TokenIDs), the K-class form of the binary
+// sigmoid(logit1 − logit0).
+func ClassProbs(logits []float32, ids []int) ([]float64, error) {
+	z := make([]float64, len(ids))
+	top := math.Inf(-1)
+	for c, id := range ids {
+		if id < 0 || id >= len(logits) {
+			return nil, fmt.Errorf("class probabilities: label token %d outside the %d logits", id, len(logits))
+		}
+		z[c] = float64(logits[id])
+		top = math.Max(top, z[c])
+	}
+	sum := 0.0
+	for c := range z {
+		z[c] = math.Exp(z[c] - top)
+		sum += z[c]
+	}
+	for c := range z {
+		z[c] /= sum
+	}
+	return z, nil
+}
+
+// ProbColumns names the probability columns a predictions file carries for ls: the binary
+// task keeps its one "prob" (P(1)); K classes get "prob_<name>" each, in class order.
+func (ls Labels) ProbColumns() []string {
+	if ls.IsBinary() {
+		return []string{"prob"}
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = "prob_" + l.Name
+	}
+	return out
 }

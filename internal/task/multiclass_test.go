@@ -1,6 +1,7 @@
 package task
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,38 @@ func TestCheckSingleTokens(t *testing.T) {
 	ls := Labels{{Answer: "0", Name: "bad"}, {Answer: "so so", Name: "meh"}}
 	if err := ls.CheckSingleTokens(words); err == nil || !strings.Contains(err.Error(), `label meh: answer "so so" is 2 tokens`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestClassProbs(t *testing.T) {
+	logits := []float32{5, 1, 2, 3, -100}
+	p, err := ClassProbs(logits, []int{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// exp(0), exp(1), exp(2) over their sum; the other logits play no part.
+	e := []float64{1, math.E, math.E * math.E}
+	sum := e[0] + e[1] + e[2]
+	for c := range p {
+		if math.Abs(p[c]-e[c]/sum) > 1e-12 {
+			t.Errorf("class %d: %v, want %v", c, p[c], e[c]/sum)
+		}
+	}
+	// Two classes are the binary scorer's sigmoid(l1 − l0).
+	p2, _ := ClassProbs(logits, []int{1, 3})
+	if want := 1 / (1 + math.Exp(-2)); math.Abs(p2[1]-want) > 1e-12 {
+		t.Errorf("P(1) = %v, want sigmoid(2) = %v", p2[1], want)
+	}
+	if _, err := ClassProbs(logits, []int{0, 5}); err == nil || !strings.Contains(err.Error(), "label token 5 outside the 5 logits") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestProbColumns(t *testing.T) {
+	if got := Binary.ProbColumns(); len(got) != 1 || got[0] != "prob" {
+		t.Errorf("binary: %v", got)
+	}
+	if got := strings.Join(Stars3.ProbColumns(), ","); got != "prob_negative,prob_neutral,prob_positive" {
+		t.Errorf("stars3: %s", got)
 	}
 }

@@ -1,0 +1,50 @@
+package finetune
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/torch"
+)
+
+// TestQuantizedBaseTrains: LoRA on a 4-bit NF4 base learns as on the full-precision one (the
+// same loss fall TestTrain asks for), run.json records the quantization, and the adapter is
+// PEFT's: it loads onto the unquantized base.
+func TestQuantizedBaseTrains(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	cfg := testConfig(t, out)
+	cfg.QuantizationBit = 4
+	res, err := Train(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	losses := trainLosses(t, out)
+	if last := mean(losses[len(losses)-4:]); losses[0] < 11.5 || last > losses[0]-0.7 {
+		t.Fatalf("loss %.3f → %.3f (mean of last 4), want a fall of at least 0.7: %v", losses[0], last, losses)
+	}
+	var run struct {
+		Engine struct {
+			QuantizationBit int `json:"quantization_bit"`
+		} `json:"engine"`
+	}
+	readJSON(t, filepath.Join(out, "run.json"), &run)
+	if run.Engine.QuantizationBit != 4 {
+		t.Errorf("run.json engine.quantization_bit = %d, want 4", run.Engine.QuantizationBit)
+	}
+	m, err := llm.LoadModel(fix.model, llm.LoadOptions{Device: torch.CPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.LoadAdapter(filepath.Join(out, DirAdapter)); err != nil {
+		t.Fatalf("the 4-bit run's adapter does not load onto the full-precision base: %v", err)
+	}
+	var peft struct {
+		PeftType string `json:"peft_type"`
+	}
+	readJSON(t, filepath.Join(res.Adapter, "adapter_config.json"), &peft)
+	if peft.PeftType != "LORA" {
+		t.Errorf("adapter_config.json's peft_type %q, want LORA", peft.PeftType)
+	}
+}
