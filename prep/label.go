@@ -117,7 +117,7 @@ func NormalizeLabel(raw string, m LabelMap) (int, error) {
 	}
 	f, err := strconv.ParseFloat(k, 64)
 	if err == nil && f > 1 && f <= 10 {
-		return 0, fmt.Errorf("%w: %q (pass --label-map stars for 1–2→0, 3 skipped, 4–5→1, or your own map like '1=0,2=0,4=1,5=1')", ErrStarRating, raw)
+		return 0, fmt.Errorf("%w: %q (pass --label-map stars for 1–2→0, 3 skipped, 4–5→1, stars3 or stars5 for three or five classes, or your own map like '1=0,2=0,4=1,5=1')", ErrStarRating, raw)
 	}
 	if err == nil && f > 0 && f < 1 {
 		return 0, fmt.Errorf("%w %q (a fraction, not a class: map it with --label-map, e.g. '%s=skip')", ErrUnknownLabel, raw, k)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -109,7 +108,7 @@ func runLogits(cfg logitsConfig, out io.Writer) error {
 	}
 	defer m.Close()
 	if cfg.Adapter != "" {
-		if _, err := finetune.LoadAdapter(m, cfg.Adapter); err != nil {
+		if _, err := m.LoadAdapter(cfg.Adapter); err != nil {
 			return err
 		}
 	}

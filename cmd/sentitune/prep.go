@@ -60,7 +60,8 @@ func prepCommand() *cli.Command {
 			"cleans the text (HTML, entities, whitespace, control characters; invalid UTF-8 is repaired);\n" +
 			"maps labels to 1/0 (1/0, pos/neg, positive/negative, true/false, 好评/差评, or --label-map);\n" +
 			"splits by label with a seed; writes train.json, test.json (val.json), dataset_info.json and stats.json.\n" +
-			"Star ratings are refused unless mapped: --label-map stars means 1-2 → 0, 3 dropped, 4-5 → 1.",
+			"Star ratings are refused unless mapped: --label-map stars means 1-2 → 0, 3 dropped, 4-5 → 1.\n" +
+			"More than two labels: --labels 'negative=0,neutral=1,positive=2', or --label-map stars3 / stars5.",
 		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
 			opt, err := o.load(c)

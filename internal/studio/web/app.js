@@ -207,7 +207,9 @@ function trainRequest(dry) {
   return { model: $("train-model").value, data: $("train-data").value, name: $("train-name").value, resume: $("train-resume").checked, options, dry_run: dry };
 }
 async function showCommand() {
-  try { const r = await api("POST", "/api/train", trainRequest(true)); $("train-command").textContent = r.command; $("train-yaml").textContent = r.yaml; clearError($("train-status")); }
+  const req = trainRequest(true);
+  if (!req.model || !req.data || !req.name) return; // nothing to show until the workspace has a model and a dataset
+  try { const r = await api("POST", "/api/train", req); $("train-command").textContent = r.command; $("train-yaml").textContent = r.yaml; clearError($("train-status")); }
   catch (e) { $("train-command").textContent = ""; $("train-yaml").textContent = ""; showError($("train-status"), e); }
 }
 ["train-model", "train-data", "train-name", "train-resume"].forEach((id) => $(id).addEventListener("change", showCommand));
