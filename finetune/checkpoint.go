@@ -206,7 +206,7 @@ func saveCheckpoint(cfg Config, model *llm.Model, opt *torch.AdamW, meta task.Me
 	st.RNG = rngNote
 	// A step-N left by an earlier, interrupted attempt is replaced whole.
 	err := atomicfile.WriteDir(final, atomicfile.Replace, func(tmp string) error {
-		if err := model.SaveAdapter(filepath.Join(tmp, ckptAdapterDir), meta); err != nil {
+		if err := SaveAdapter(model, filepath.Join(tmp, ckptAdapterDir), meta); err != nil {
 			return err
 		}
 		if err := saveOptimizer(filepath.Join(tmp, fileOptimizer), opt, model.TrainableParams()); err != nil {
@@ -245,7 +245,7 @@ func loadCheckpoint(ckpt string, model *llm.Model) (*trainerState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := model.LoadAdapter(filepath.Join(ckpt, ckptAdapterDir)); err != nil {
+	if _, err := LoadAdapter(model, filepath.Join(ckpt, ckptAdapterDir)); err != nil {
 		return nil, fmt.Errorf("resume from %s: %w", ckpt, err)
 	}
 	return st, nil

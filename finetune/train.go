@@ -543,7 +543,7 @@ func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
 			res.Eval = t.sel.Eval
 			// The written adapter is the best evaluated checkpoint's, byte for byte (rank 0 wrote and writes it).
 			if d.lead() {
-				if _, err := t.model.LoadAdapter(filepath.Join(checkpointDir(cfg.Out, t.sel.Best.Step), ckptAdapterDir)); err != nil {
+				if _, err := LoadAdapter(t.model, filepath.Join(checkpointDir(cfg.Out, t.sel.Best.Step), ckptAdapterDir)); err != nil {
 					return nil, fmt.Errorf("load the best checkpoint (step %d): %w", t.sel.Best.Step, err)
 				}
 			}
@@ -555,7 +555,7 @@ func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
 
 	// Outputs (rank 0's alone).
 	if d.lead() {
-		if err := t.model.SaveAdapter(filepath.Join(cfg.Out, DirAdapter), t.meta); err != nil {
+		if err := SaveAdapter(t.model, filepath.Join(cfg.Out, DirAdapter), t.meta); err != nil {
 			return nil, err
 		}
 		if err := writeLossPlot(cfg.Out, t.log.lines); err != nil {

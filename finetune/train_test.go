@@ -97,7 +97,7 @@ func TestTrain(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		if _, err := m.LoadAdapter(filepath.Join(out, DirAdapter)); err != nil {
+		if err := m.LoadAdapter(filepath.Join(out, DirAdapter)); err != nil {
 			t.Fatal(err)
 		}
 		tok := mustTokenizer(t)

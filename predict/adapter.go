@@ -80,7 +80,7 @@ func (a *adapter) attach(m *llm.Model) error {
 	if a == nil || a.merged {
 		return nil
 	}
-	if _, err := m.LoadAdapter(a.dir); err != nil {
+	if err := m.LoadAdapter(a.dir); err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
 	return nil

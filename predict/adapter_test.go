@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -15,7 +16,7 @@ import (
 
 // makeAdapter trains nothing but writes a real adapter for modelDir: LoRA
 // r=4 on every linear with random nonzero B (so it changes the outputs),
-// saved by llm.SaveAdapter with meta.
+// saved by finetune.SaveAdapter with meta.
 func makeAdapter(t testing.TB, modelDir string, meta task.Meta) string {
 	t.Helper()
 	m, err := llm.LoadModel(modelDir, llm.LoadOptions{Device: torch.CPU})
@@ -42,7 +43,7 @@ func makeAdapter(t testing.TB, modelDir string, meta task.Meta) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "adapter")
-	if err := m.SaveAdapter(dir, meta); err != nil {
+	if err := finetune.SaveAdapter(m, dir, meta); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -229,7 +230,7 @@ func TestLabelHeadMatchesFullLogits(t *testing.T) {
 			}
 		}
 		dir := filepath.Join(t.TempDir(), "head-adapter")
-		if err := m.SaveAdapter(dir, tinyMeta(t, "Positive?")); err != nil {
+		if err := finetune.SaveAdapter(m, dir, tinyMeta(t, "Positive?")); err != nil {
 			t.Fatal(err)
 		}
 		return dir

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/torch"
@@ -108,7 +109,7 @@ func runLogits(cfg logitsConfig, out io.Writer) error {
 	}
 	defer m.Close()
 	if cfg.Adapter != "" {
-		if _, err := m.LoadAdapter(cfg.Adapter); err != nil {
+		if _, err := finetune.LoadAdapter(m, cfg.Adapter); err != nil {
 			return err
 		}
 	}

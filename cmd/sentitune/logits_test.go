@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/llm"
 	"github.com/sentitune/sentitune/internal/llm/reference"
 	"github.com/sentitune/sentitune/internal/task"
@@ -102,7 +103,7 @@ func TestLogitsAndMergeCommands(t *testing.T) {
 			}
 		}
 		s.Close()
-		if err := m.SaveAdapter(adapter, task.Meta{}); err != nil {
+		if err := finetune.SaveAdapter(m, adapter, task.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		m.Close()

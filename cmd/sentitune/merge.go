@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // mergeConfig is what merge needs.
@@ -53,9 +56,31 @@ func runMerge(cfg mergeConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := llm.MergeToFolder(model, cfg.Adapter, cfg.Out); err != nil {
+	extra, err := mergedMeta(model, cfg.Adapter)
+	if err != nil {
+		return err
+	}
+	if err := llm.MergeToFolder(model, cfg.Adapter, cfg.Out, extra); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(out, "merged adapter %s into %s: wrote %s\n", cfg.Adapter, cfg.Model, cfg.Out)
 	return err
+}
+
+// mergedMeta is the adapter's sentitune.json as it is, for the merged folder (none without one),
+// once it is known to be for model's shape.
+func mergedMeta(model, adapter string) (map[string][]byte, error) {
+	cfg, err := llm.LoadConfig(model)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := task.ReadMetaFor(adapter, task.BaseShape(cfg.Shape()))
+	if err != nil || meta == nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(adapter, task.MetaFile))
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	return map[string][]byte{task.MetaFile: b}, nil
 }

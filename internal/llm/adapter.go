@@ -11,20 +11,31 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
-	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
-// Files of an adapter folder: PEFT's two. Beside them sentitune writes task.MetaFile, the task
-// contract, which internal/task owns; the engine only carries it in the same atomic folder write
-// and checks the base shape it records before reading any weight.
+// Files of an adapter folder: PEFT's two. Callers may add their own (sentitune.json, which
+// internal/task owns) to the same atomic folder write; the engine never reads them.
 const (
 	AdapterConfigFile  = "adapter_config.json"
 	AdapterWeightsFile = "adapter_model.safetensors"
 )
 
-func shapeOf(c *Config) task.BaseShape {
-	return task.BaseShape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
+// Shape is what tells one base model's adapters from another's (task.BaseShape records it).
+type Shape struct {
+	ModelType       string
+	HiddenSize      int
+	NumHiddenLayers int
+	VocabSize       int
+}
+
+func (s Shape) String() string {
+	return fmt.Sprintf("%s model (hidden %d, %d layers, vocab %d)", s.ModelType, s.HiddenSize, s.NumHiddenLayers, s.VocabSize)
+}
+
+// Shape is the model's Shape.
+func (c *Config) Shape() Shape {
+	return Shape{ModelType: c.ModelType, HiddenSize: c.HiddenSize, NumHiddenLayers: c.NumHiddenLayers, VocabSize: c.VocabSize}
 }
 
 // peftAdapterConfig is adapter_config.json as PEFT writes it (LoRA, the keys sentitune reads).
@@ -46,10 +57,11 @@ type peftAdapterConfig struct {
 	AlphaPattern        map[string]any  `json:"alpha_pattern"`
 }
 
-// SaveAdapter writes the attached adapter to dir in PEFT's format (adapter_config.json,
-// adapter_model.safetensors with f32 tensors) plus sentitune.json. The folder appears whole: it is
-// built beside dir and renamed into place (an existing adapter folder is replaced).
-func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
+// SaveAdapter writes the attached adapter to dir in PEFT's format (adapter_config.json naming
+// baseModel, adapter_model.safetensors with f32 tensors) plus the extra files (name → bytes). The
+// folder appears whole: it is built beside dir and renamed into place (an existing adapter folder
+// holding only such files is replaced).
+func (m *Model) SaveAdapter(dir, baseModel string, extra map[string][]byte) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
@@ -64,16 +76,6 @@ func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
 		}
 		tensors = append(tensors, TensorData{Name: p.Name, DType: "F32", Shape: p.T.Shape(), Data: data})
 	}
-	base := meta.BaseModel
-	if base == "" {
-		if abs, err := filepath.Abs(m.dir); err == nil {
-			base = abs
-		} else {
-			base = m.dir
-		}
-	}
-	meta.BaseModel = base
-	meta.Base = shapeOf(m.cfg)
 	var modules any // null when empty, as PEFT writes it
 	if len(m.lora.ModulesToSave) > 0 {
 		modules = m.lora.ModulesToSave
@@ -81,7 +83,7 @@ func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
 	cfgJSON, err := marshalSortedJSON(map[string]any{
 		"alpha_pattern":           map[string]any{},
 		"auto_mapping":            nil,
-		"base_model_name_or_path": base,
+		"base_model_name_or_path": baseModel,
 		"bias":                    "none",
 		"fan_in_fan_out":          false,
 		"inference_mode":          true,
@@ -103,19 +105,29 @@ func (m *Model) SaveAdapter(dir string, meta task.Meta) error {
 	if err != nil {
 		return fmt.Errorf("save adapter: %w", err)
 	}
-	metaJSON, err := meta.Encode()
-	if err != nil {
-		return fmt.Errorf("save adapter: %w", err)
-	}
-	return writeDirAtomic(dir, []string{AdapterConfigFile, AdapterWeightsFile, task.MetaFile}, func(tmp string) error {
+	ours := append([]string{AdapterConfigFile, AdapterWeightsFile}, sortedKeys(extra)...)
+	return writeDirAtomic(dir, ours, func(tmp string) error {
 		if err := atomicfile.WriteFile(filepath.Join(tmp, AdapterConfigFile), cfgJSON); err != nil {
 			return err
 		}
 		if err := WriteSafetensors(filepath.Join(tmp, AdapterWeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 			return err
 		}
-		return atomicfile.WriteFile(filepath.Join(tmp, task.MetaFile), metaJSON)
+		return writeExtraFiles(tmp, extra)
 	})
+}
+
+// writeExtraFiles writes each of files (name → bytes) into dir.
+func writeExtraFiles(dir string, files map[string][]byte) error {
+	for _, name := range sortedKeys(files) {
+		if name != filepath.Base(name) || name == "." || name == ".." {
+			return fmt.Errorf("extra file name %q is not a plain file name", name)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), files[name]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeDirAtomic writes dir through atomicfile.WriteDir. An existing dir is replaced only if it
@@ -143,18 +155,14 @@ func writeDirAtomic(dir string, replaceable []string, fill func(tmp string) erro
 // LoadAdapter reads an adapter folder (sentitune's or PEFT's own) and attaches it, replacing any
 // adapter already attached. Keys may carry the adapter name (".lora_A.default.weight") and may
 // lack the "base_model.model." prefix. The tensors become trainable f32 parameters, so training can
-// resume from them. The metadata is nil when the folder has no sentitune.json.
-func (m *Model) LoadAdapter(dir string) (*task.Meta, error) {
+// resume from them. Other files of the folder (sentitune.json) are the caller's to read.
+func (m *Model) LoadAdapter(dir string) error {
 	if err := m.usable(); err != nil {
-		return nil, err
-	}
-	meta, err := checkAdapterMeta(dir, m.cfg)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	af, err := readAdapter(dir, m.cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer af.w.Close()
 	s := torch.NewScope()
@@ -182,13 +190,13 @@ func (m *Model) LoadAdapter(dir string) (*task.Meta, error) {
 		head = load(*af.lmHead)
 	}
 	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("load adapter %s: %w", dir, err)
+		return fmt.Errorf("load adapter %s: %w", dir, err)
 	}
 	m.detach()
 	if err := m.attach(s, af.cfg, adapters, embed, head); err != nil {
-		return nil, fmt.Errorf("load adapter %s: %w", dir, err)
+		return fmt.Errorf("load adapter %s: %w", dir, err)
 	}
-	return meta, nil
+	return nil
 }
 
 // adapterFile is a parsed, checked adapter folder; its tensors are slices of the mapped file.
@@ -278,7 +286,7 @@ func readPEFTConfig(dir string) (*peftAdapterConfig, error) {
 func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) error {
 	r := *pc.R
 	other := func(format string, a ...any) error {
-		return fmt.Errorf("adapter %s is for another model shape: %s; this is a %v", dir, fmt.Sprintf(format, a...), shapeOf(cfg))
+		return fmt.Errorf("adapter %s is for another model shape: %s; this is a %v", dir, fmt.Sprintf(format, a...), cfg.Shape())
 	}
 	var unknown []string
 	halves := map[string]map[byte]TensorInfo{}

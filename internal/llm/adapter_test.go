@@ -1,6 +1,7 @@
 package llm_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/internal/task"
 )
 
 // adaptedModel loads dir, attaches a randomized adapter and returns it with its logits on ids.
@@ -23,13 +23,8 @@ func adaptedModel(t *testing.T, dir string, cfg llm.LoRAConfig, ids []int) (*llm
 	return m, allLogits(t, m, ids)
 }
 
-var testMeta = task.Meta{
-	Instruction:   "Is this review positive? Answer 1 or 0.",
-	System:        "You are a helpful assistant.",
-	LabelTokenIDs: map[string]int{"0": 15, "1": 16},
-	ChatTemplate:  "chatml",
-	Extra:         map[string]any{"epochs": 3.0},
-}
+// testExtra is a caller's own file (finetune's sentitune.json) that SaveAdapter carries along.
+var testExtra = map[string][]byte{"sentitune.json": []byte(`{"instruction": "Is this review positive? Answer 1 or 0."}` + "\n")}
 
 func readJSON(t *testing.T, path string) map[string]any {
 	t.Helper()
@@ -60,13 +55,13 @@ func TestAdapterSaveLoad(t *testing.T) {
 	cfg := llm.LoRAConfig{R: 4, Alpha: 8, Dropout: 0.05, Targets: []string{"all"}, ModulesToSave: []string{"embed_tokens"}}
 	m, want := adaptedModel(t, base, cfg, smallIDs)
 	dir := filepath.Join(t.TempDir(), "run", "adapter")
-	if err := m.SaveAdapter(dir, testMeta); err != nil {
+	abs, _ := filepath.Abs(base)
+	if err := m.SaveAdapter(dir, abs, testExtra); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("adapter_config.json is PEFT's", func(t *testing.T) {
 		c := readJSON(t, filepath.Join(dir, "adapter_config.json"))
-		abs, _ := filepath.Abs(base)
 		for k, v := range map[string]any{
 			"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4.0, "lora_alpha": 8.0, "lora_dropout": 0.05,
 			"bias": "none", "use_rslora": false, "fan_in_fan_out": false, "inference_mode": true, "use_dora": false,
@@ -106,25 +101,14 @@ func TestAdapterSaveLoad(t *testing.T) {
 		}
 	})
 	t.Run("sentitune.json", func(t *testing.T) {
-		meta, err := task.ReadMeta(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := testMeta
-		want.BaseModel, _ = filepath.Abs(base)
-		want.Base = task.BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500}
-		if !reflect.DeepEqual(*meta, want) {
-			t.Errorf("meta\n got %+v\nwant %+v", *meta, want)
+		if got := readFile(t, dir, "sentitune.json"); !bytes.Equal(got, testExtra["sentitune.json"]) {
+			t.Errorf("sentitune.json holds %q, want the caller's bytes %q", got, testExtra["sentitune.json"])
 		}
 	})
 	t.Run("load gives identical logits", func(t *testing.T) {
 		fresh := loadModel(t, base, llm.LoadOptions{})
-		meta, err := fresh.LoadAdapter(dir)
-		if err != nil {
+		if err := fresh.LoadAdapter(dir); err != nil {
 			t.Fatal(err)
-		}
-		if meta == nil || meta.Instruction != testMeta.Instruction || meta.LabelTokenIDs["1"] != 16 {
-			t.Errorf("meta %+v", meta)
 		}
 		got := fresh.LoRA()
 		wantCfg := cfg
@@ -140,13 +124,13 @@ func TestAdapterSaveLoad(t *testing.T) {
 		}
 	})
 	t.Run("save replaces an adapter, never a foreign folder", func(t *testing.T) {
-		if err := m.SaveAdapter(dir, testMeta); err != nil {
+		if err := m.SaveAdapter(dir, abs, testExtra); err != nil {
 			t.Fatalf("second save over the adapter: %v", err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.SaveAdapter(dir, testMeta); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+		if err := m.SaveAdapter(dir, abs, testExtra); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 			t.Errorf("save over a folder with other files: %v", err)
 		}
 		entries, _ := os.ReadDir(filepath.Dir(dir))
@@ -196,12 +180,8 @@ func TestPEFTAdapterNames(t *testing.T) {
 				"base_model_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct", "layer_replication": nil, "megatron_core": "megatron.core",
 			})
 			fresh := loadModel(t, base, llm.LoadOptions{})
-			meta, err := fresh.LoadAdapter(dir)
-			if err != nil {
+			if err := fresh.LoadAdapter(dir); err != nil {
 				t.Fatal(err)
-			}
-			if meta != nil {
-				t.Errorf("meta %+v from a folder without sentitune.json", meta)
 			}
 			if got := fresh.LoRA().Targets; !reflect.DeepEqual(got, []string{"q_proj", "v_proj", "down_proj"}) {
 				t.Errorf("targets %v", got)
@@ -217,13 +197,13 @@ func TestAdapterErrors(t *testing.T) {
 	base := customModel(t, smallVocabQwen(), 23, "F32")
 	m, _ := adaptedModel(t, base, llm.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"all"}}, smallIDs[:2])
 	good := filepath.Join(t.TempDir(), "good")
-	if err := m.SaveAdapter(good, testMeta); err != nil {
+	if err := m.SaveAdapter(good, "", testExtra); err != nil {
 		t.Fatal(err)
 	}
 	llamaDir := customModel(t, llamaConfig(), 24, "F32")
 	lm, _ := adaptedModel(t, llamaDir, llm.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"all"}}, []int{1, 2})
 	other := filepath.Join(t.TempDir(), "other")
-	if err := lm.SaveAdapter(other, testMeta); err != nil {
+	if err := lm.SaveAdapter(other, "", testExtra); err != nil {
 		t.Fatal(err)
 	}
 
@@ -271,13 +251,8 @@ func TestAdapterErrors(t *testing.T) {
 		setup func(t *testing.T) string
 		want  []string
 	}{
-		{"adapter for another shape (sentitune.json)", func(t *testing.T) string { return other },
-			[]string{"is for another model shape", "llama model (hidden 48, 2 layers, vocab 300)", "qwen2 model (hidden 64"}},
-		{"adapter for another shape (tensors)", func(t *testing.T) string {
-			dir := copyAdapter(t, other)
-			os.Remove(filepath.Join(dir, "sentitune.json"))
-			return dir
-		}, []string{"is for another model shape", "base_model.model.model.layers.0.mlp.down_proj.lora_A.weight", "[4 80]", "[4 256]"}},
+		{"adapter for another shape", func(t *testing.T) string { return other },
+			[]string{"is for another model shape", "base_model.model.model.layers.0.mlp.down_proj.lora_A.weight", "[4 80]", "[4 256]", "qwen2 model (hidden 64"}},
 		{"rank 0", func(t *testing.T) string {
 			dir := copyAdapter(t, good)
 			setConfig(t, dir, "r", 0)
@@ -323,7 +298,7 @@ func TestAdapterErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.setup(t)
-			_, err := m.LoadAdapter(dir)
+			err := m.LoadAdapter(dir)
 			if err == nil {
 				t.Fatal("LoadAdapter succeeded")
 			}
@@ -338,9 +313,12 @@ func TestAdapterErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("LoadAdapterMeta without sentitune.json", func(t *testing.T) {
-		if _, err := task.ReadMeta(t.TempDir()); err == nil || !strings.Contains(err.Error(), "sentitune.json") {
-			t.Errorf("error %v", err)
+	t.Run("extra file names are plain names", func(t *testing.T) {
+		for _, name := range []string{"../escape.json", "sub/x.json", ".."} {
+			err := m.SaveAdapter(filepath.Join(t.TempDir(), "a"), "", map[string][]byte{name: nil})
+			if err == nil || !strings.Contains(err.Error(), "not a plain file name") {
+				t.Errorf("extra file %q: %v", name, err)
+			}
 		}
 	})
 }

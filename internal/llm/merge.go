@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
-	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/internal/torch"
 )
 
@@ -80,9 +79,10 @@ func (m *Model) Merge() error {
 // merged weights computed tensor by tensor (memory stays around one tensor), and every other file
 // of the model folder (tokenizer, generation config) copied. Stale weight formats (.bin, .pt,
 // .gguf) are not copied. When modules_to_save break a tied embedding, lm_head.weight is written
-// and config.json says tie_word_embeddings false. The adapter's sentitune.json comes along so
-// predict can use the merged folder alone. outDir must not exist or be empty.
-func MergeToFolder(modelDir, adapterDir, outDir string) error {
+// and config.json says tie_word_embeddings false. The extra files (name → bytes: the adapter's
+// sentitune.json, so predict can use the merged folder alone) are written beside them. outDir
+// must not exist or be empty.
+func MergeToFolder(modelDir, adapterDir, outDir string, extra map[string][]byte) error {
 	if err := torch.Load(); err != nil {
 		return err
 	}
@@ -97,9 +97,6 @@ func MergeToFolder(modelDir, adapterDir, outDir string) error {
 	defer w.Close()
 	if err := CheckWeights(cfg, w); err != nil {
 		return fmt.Errorf("merge: model %s: %w", modelDir, err)
-	}
-	if _, err := checkAdapterMeta(adapterDir, cfg); err != nil {
-		return err
 	}
 	af, err := readAdapter(adapterDir, cfg)
 	if err != nil {
@@ -150,10 +147,7 @@ func MergeToFolder(modelDir, adapterDir, outDir string) error {
 		if err := copyModelFiles(modelDir, tmp); err != nil {
 			return err
 		}
-		if _, err := os.Stat(filepath.Join(adapterDir, task.MetaFile)); err == nil {
-			return copyFile(filepath.Join(adapterDir, task.MetaFile), filepath.Join(tmp, task.MetaFile))
-		}
-		return nil
+		return writeExtraFiles(tmp, extra)
 	})
 }
 
@@ -302,20 +296,6 @@ func setConfigKey(data []byte, key string, value any) ([]byte, error) {
 	}
 	m[key] = value
 	return marshalSortedJSON(m)
-}
-
-// checkAdapterMeta reads an adapter's sentitune.json, if any, and checks it was made for cfg's
-// shape.
-func checkAdapterMeta(dir string, cfg *Config) (*task.Meta, error) {
-	meta, err := task.ReadOptionalMeta(dir)
-	if err != nil || meta == nil {
-		return nil, err
-	}
-	if !meta.FitsBase(shapeOf(cfg)) {
-		return nil, fmt.Errorf("adapter %s is for another model shape: it was trained on a %v, this is a %v",
-			dir, meta.Base, shapeOf(cfg))
-	}
-	return meta, nil
 }
 
 func contains(names []string, name string) bool {

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/sentitune/sentitune/internal/llm"
-	"github.com/sentitune/sentitune/internal/task"
 )
 
 func TestMergeInMemory(t *testing.T) {
@@ -63,11 +62,11 @@ func TestMergeToFolder(t *testing.T) {
 		}
 		m, want := adaptedModel(t, base, llm.LoRAConfig{R: 4, Alpha: 8, Targets: []string{"all"}, ModulesToSave: []string{"embed_tokens"}}, smallIDs)
 		adapter := filepath.Join(t.TempDir(), "adapter")
-		if err := m.SaveAdapter(adapter, testMeta); err != nil {
+		if err := m.SaveAdapter(adapter, "", testExtra); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "merged")
-		if err := llm.MergeToFolder(base, adapter, out); err != nil {
+		if err := llm.MergeToFolder(base, adapter, out, testExtra); err != nil {
 			t.Fatal(err)
 		}
 		files := dirNames(t, out)
@@ -79,6 +78,9 @@ func TestMergeToFolder(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(out, name)); string(b) != body {
 				t.Errorf("%s not copied verbatim", name)
 			}
+		}
+		if b := readFile(t, out, "sentitune.json"); !bytes.Equal(b, testExtra["sentitune.json"]) {
+			t.Errorf("sentitune.json holds %q, want the caller's bytes", b)
 		}
 		cfg, err := llm.LoadConfig(out)
 		if err != nil {
@@ -95,7 +97,7 @@ func TestMergeToFolder(t *testing.T) {
 		if d := maxDiff(t, refLogits(t, loadReference(t, out), smallIDs), want); d > 1e-4 {
 			t.Errorf("reference logits of the merged folder differ from base+adapter by %.3g", d)
 		}
-		if err := llm.MergeToFolder(base, adapter, out); err == nil || !strings.Contains(err.Error(), "exists") {
+		if err := llm.MergeToFolder(base, adapter, out, testExtra); err == nil || !strings.Contains(err.Error(), "exists") {
 			t.Errorf("merge into an existing folder: %v", err)
 		}
 	})
@@ -123,11 +125,11 @@ func TestMergeToFolder(t *testing.T) {
 		}
 		m, _ := adaptedModel(t, base, llm.LoRAConfig{R: 4, Alpha: 16, Targets: []string{"q_proj", "down_proj"}}, []int{1, 2})
 		adapter := filepath.Join(t.TempDir(), "adapter")
-		if err := m.SaveAdapter(adapter, testMeta); err != nil {
+		if err := m.SaveAdapter(adapter, "", testExtra); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(t.TempDir(), "merged")
-		if err := llm.MergeToFolder(base, adapter, out); err != nil {
+		if err := llm.MergeToFolder(base, adapter, out, testExtra); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := dirNames(t, out), append(dirNames(t, base), "sentitune.json"); !reflect.DeepEqual(got, want) {
@@ -200,11 +202,11 @@ func TestMergeToFolder(t *testing.T) {
 		llama := customModel(t, llamaConfig(), 44, "F32")
 		m, _ := adaptedModel(t, llama, llm.LoRAConfig{R: 2, Alpha: 4, Targets: []string{"all"}}, []int{1})
 		adapter := filepath.Join(t.TempDir(), "adapter")
-		if err := m.SaveAdapter(adapter, task.Meta{}); err != nil {
+		if err := m.SaveAdapter(adapter, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		parent := t.TempDir()
-		err := llm.MergeToFolder(base, adapter, filepath.Join(parent, "merged"))
+		err := llm.MergeToFolder(base, adapter, filepath.Join(parent, "merged"), testExtra)
 		if err == nil || !strings.Contains(err.Error(), "another model shape") {
 			t.Errorf("error %v", err)
 		}

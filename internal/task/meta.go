@@ -65,6 +65,19 @@ func (m *Meta) FitsBase(have BaseShape) bool {
 	return m.Base.HiddenSize == 0 || m.Base == have
 }
 
+// ReadMetaFor is ReadOptionalMeta of an adapter folder dir, refused when it records a base
+// model of another shape than have (checked before any weight is read).
+func ReadMetaFor(dir string, have BaseShape) (*Meta, error) {
+	meta, err := ReadOptionalMeta(dir)
+	if err != nil || meta == nil {
+		return nil, err
+	}
+	if !meta.FitsBase(have) {
+		return nil, fmt.Errorf("adapter %s is for another model shape: it was trained on a %v, this is a %v", dir, meta.Base, have)
+	}
+	return meta, nil
+}
+
 // Encode returns the file's bytes: indented JSON and a final newline.
 func (m Meta) Encode() ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")

@@ -164,3 +164,37 @@ func TestScoringPrompt(t *testing.T) {
 		})
 	}
 }
+
+// ReadMetaFor refuses an adapter recorded for another base shape before any weight is read, and
+// passes a PEFT folder without sentitune.json and a file without a recorded shape.
+func TestReadMetaFor(t *testing.T) {
+	qwen := BaseShape{ModelType: "qwen2", HiddenSize: 64, NumHiddenLayers: 2, VocabSize: 500}
+	llama := BaseShape{ModelType: "llama", HiddenSize: 48, NumHiddenLayers: 2, VocabSize: 300}
+	dir := t.TempDir()
+	if m, err := ReadMetaFor(dir, qwen); m != nil || err != nil {
+		t.Fatalf("folder without %s: %v, %v; want nil, nil", MetaFile, m, err)
+	}
+	write := func(m Meta) {
+		b, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, MetaFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(Meta{Instruction: "x", Base: llama})
+	_, err := ReadMetaFor(dir, qwen)
+	for _, want := range []string{dir, "is for another model shape", "trained on a llama model (hidden 48, 2 layers, vocab 300)", "this is a qwen2 model (hidden 64"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("another shape: error %v does not say %q", err, want)
+		}
+	}
+	if m, err := ReadMetaFor(dir, llama); err != nil || m.Instruction != "x" {
+		t.Errorf("its own shape: %v, %v", m, err)
+	}
+	write(Meta{Instruction: "y"})
+	if m, err := ReadMetaFor(dir, qwen); err != nil || m.Instruction != "y" {
+		t.Errorf("no recorded shape: %v, %v", m, err)
+	}
+}
