@@ -82,7 +82,8 @@ if ! $cxx "${flags[@]}" "${distdefs[@]}" "${incflags[@]}" -c "$src/sentitorch_di
   dist=no
 fi
 wait $pa
-$cxx -shared -o "$tmp/libsentitorch.so" "$tmp/a.o" "$tmp/b.o" "${libs[@]}"
+$cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch_prof.cpp" -o "$tmp/c.o"
+$cxx -shared -o "$tmp/libsentitorch.so" "$tmp/a.o" "$tmp/b.o" "$tmp/c.o" "${libs[@]}"
 mv "$tmp/libsentitorch.so" "$out/libsentitorch.so"
 cat > "$out/libsentitorch.info" <<INFO
 libtorch: $origin

@@ -219,6 +219,7 @@ func (t *Tensor) read(dtype DType, dst unsafe.Pointer, nbytes int) error {
 	if !t.Valid() {
 		return errors.New("torch: read of a nil tensor")
 	}
+	countHostRead()
 	if err := cerr(C.g_st_read(t.h, C.int(dtype), dst, C.int64_t(nbytes))); err != nil {
 		return fmt.Errorf("torch: read %v as %v: %w", t, dtype, err)
 	}

@@ -105,7 +105,12 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_dist_allreduce, (st_group g, const st_tensor* ts, int n, int average), (g, ts, n, average)) \
   X(st_dist_broadcast, (st_group g, const st_tensor* ts, int n, int root), (g, ts, n, root)) \
   X(st_dist_barrier, (st_group g), (g)) \
-  X(st_dist_free, (st_group g), (g))
+  X(st_dist_free, (st_group g), (g)) \
+  X(st_opcount_enable, (int on), (on)) \
+  X(st_opcount_read, (int64_t* ops, int64_t* launches, int64_t* nodes, int64_t* host_reads), (ops, launches, nodes, host_reads)) \
+  X(st_trace_start, (void), ()) \
+  X(st_trace_phase, (const char* name), (name)) \
+  X(st_trace_stop, (const char* path), (path))
 
 #define ST_DECLARE(name, params, args) const char* name params;
 ST_FUNCS(ST_DECLARE)
