@@ -87,13 +87,16 @@ func TestReadMapsEveryKey(t *testing.T) {
 		t.Errorf("Files = %q %q %v", train, eval, err)
 	}
 	notes := strings.Join(c.Notes, "\n")
-	for _, k := range []string{"trust_remote_code", "max_samples", "logging_steps", "quantization_bit: 4: unsupported", "template: qwen: "} {
+	for _, k := range []string{"trust_remote_code", "max_samples", "logging_steps", "template: qwen: "} {
 		if !strings.Contains(notes, k) {
 			t.Errorf("notes lack %q:\n%s", k, notes)
 		}
 	}
-	if len(c.Notes) != 5 {
-		t.Errorf("%d notes, want one per ignored key (5):\n%s", len(c.Notes), notes)
+	if len(c.Notes) != 4 {
+		t.Errorf("%d notes, want one per ignored key (4):\n%s", len(c.Notes), notes)
+	}
+	if f.QuantizationBit != 4 {
+		t.Errorf("quantization_bit: 4 gave --quantization-bit %d", f.QuantizationBit)
 	}
 }
 
