@@ -83,6 +83,8 @@ type Config struct {
 	// Profile times each step's phases (forward, backward, clipping, optimizer, ...),
 	// waiting for the device between them, and reports their medians at the end.
 	Profile bool `yaml:"profile" json:"profile"`
+	// Trace writes a Chrome/Perfetto trace of TraceSteps steps (every ATen op and autograd node) to this file.
+	Trace string `yaml:"trace" json:"trace"`
 
 	// Data parallelism (dist.go): BatchSize stays the global batch, split across ranks.
 	NProc       int     `yaml:"nproc" json:"nproc"`               // local worker processes the command spawns (0, 1: none)

@@ -220,7 +220,11 @@ func (t *trainer) setup() error {
 		}
 	}
 	t.planEpoch, t.lastLoss = -1, math.NaN()
-	t.prof = newStepProfile(cfg.Profile, t.dev)
+	tracePath := ""
+	if t.d.lead() {
+		tracePath = cfg.Trace
+	}
+	t.prof = newStepProfile(cfg.Profile, tracePath, t.total-t.start, t.dev)
 	return nil
 }
 
@@ -354,9 +358,7 @@ func (t *trainer) loadModel(ckpt string, dtype torch.DType, explicit bool) error
 // close releases what setup acquired, in reverse order, and ends this rank's
 // part of the run; err is the run's error so far.
 func (t *trainer) close(err error) error {
-	if t.prof != nil {
-		torch.RecordOps(false) // also when a step failed while recording
-	}
+	t.prof.stop() // also when a step failed while recording
 	if t.mon != nil {
 		if cerr := t.mon.close(); err == nil && cerr != nil {
 			err = cerr
@@ -495,7 +497,9 @@ func (t *trainer) step(step int) (planPos, error) {
 	if err := prof.mark("log, progress"); err != nil {
 		return pos, err
 	}
-	prof.end()
+	if err := prof.end(); err != nil {
+		return pos, err
+	}
 	return pos, nil
 }
 
@@ -531,6 +535,9 @@ func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
 	cfg, res, d := t.cfg, t.res, t.d
 	t.mon.finishSteps()
 	res.Profile, res.ProfileOps = t.prof.summary(), t.prof.ops()
+	if err := t.prof.finishTrace(); err != nil {
+		return nil, err
+	}
 	if last == t.total {
 		if err := t.evaluate(t.total); err != nil {
 			return nil, err

@@ -65,6 +65,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.integer("quantization-bit", "4|8: keep the frozen base's projections in 4-bit NF4 (QLoRA, double-quantized absmax) or 8-bit per-row absmax (weight-only, not LLM.int8), dequantized per projection as it runs (0: none)", func(c *finetune.Config) *int { return &c.QuantizationBit })
 	o.boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits })
 	o.boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile })
+	o.str("trace", "write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of 5 steps to `FILE`: every ATen op and autograd node with its host time, and the step phases", func(c *finetune.Config) *string { return &c.Trace })
 	o.integer("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch", func(c *finetune.Config) *int { return &c.NProc })
 	o.str("dist-backend", "auto|gloo|nccl (auto: nccl on CUDA, gloo on CPU)", func(c *finetune.Config) *string { return &c.DistBackend })
 	o.real("dist-timeout", "seconds a collective waits for the other ranks", func(c *finetune.Config) *float64 { return &c.DistTimeout })
