@@ -127,6 +127,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /api/prep", s.prep)
 	m.HandleFunc("GET /api/data/{name}", s.dataStats)
 	m.HandleFunc("POST /api/models/demo", s.demoModel)
+	m.HandleFunc("GET /api/models/{name}", s.modelInfo)
 	m.HandleFunc("POST /api/train", s.train)
 	m.HandleFunc("POST /api/jobs/{id}/stop", s.stopJob)
 	m.HandleFunc("GET /api/jobs/{id}/log", s.jobLog)

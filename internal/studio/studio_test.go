@@ -251,3 +251,22 @@ func TestFinetuneArgs(t *testing.T) {
 		t.Error("a value that is a flag was accepted")
 	}
 }
+
+func TestModelInfo(t *testing.T) {
+	s := newTestServer(t, Config{})
+	dir := filepath.Join(s.ws.Root(), dirModels, "m1")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures":["Qwen2ForCausalLM"],"model_type":"qwen2","num_hidden_layers":2,"hidden_size":64,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":151936,"torch_dtype":"float32"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), make([]byte, 1000), 0o644)
+	w := do(s, "GET", "/api/models/m1", "localhost", nil, nil)
+	var info modelInfo
+	if err := json.Unmarshal(w.Body.Bytes(), &info); err != nil || w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if info.ModelType != "qwen2" || info.Layers != 2 || info.Hidden != 64 || info.KVHeads != 2 || info.DType != "float32" || info.WeightBytes != 1000 {
+		t.Errorf("model info %+v", info)
+	}
+	if w := do(s, "GET", "/api/models/..", "localhost", nil, nil); w.Code == 200 {
+		t.Errorf("/api/models/..: %d", w.Code)
+	}
+}

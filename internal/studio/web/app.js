@@ -92,7 +92,13 @@ async function refresh() {
   fillSelect($("train-data"), STATE.datasets || []);
   document.querySelectorAll(".run-select").forEach((s) => fillSelect(s, RUNS.map((r) => r.name)));
   $("model-list").innerHTML = "";
-  for (const m of STATE.models || []) { const li = document.createElement("li"); li.textContent = "models/" + m; $("model-list").appendChild(li); }
+  for (const m of STATE.models || []) {
+    const li = document.createElement("li"); li.textContent = "models/" + m; $("model-list").appendChild(li);
+    api("GET", "/api/models/" + encodeURIComponent(m)).then((i) => {
+      li.textContent = `models/${m}: ${(i.architectures || [i.model_type]).join(",")}, ${i.num_hidden_layers} layers, hidden ${i.hidden_size}, ` +
+        `${i.num_attention_heads}/${i.num_key_value_heads} heads, vocab ${i.vocab_size}, ${i.torch_dtype || "?"}, weights ${(i.weight_bytes / 2 ** 20).toFixed(1)} MiB`;
+    }).catch(() => {});
+  }
   renderJobs();
   renderRuns();
 }
