@@ -29,8 +29,8 @@ func createDynamicMap() [256]float32 {
 	return out
 }
 
-// linspace32 is torch.linspace(start, end, n, dtype=float32): start + i·step, the second half
-// counted back from end, as ATen's CPU kernel does.
+// linspace32 is torch.linspace(start, end, n, dtype=float32) by ATen's scalar formula (start +
+// i·step, the second half counted back from end); its AVX path differs by an ulp at a few points.
 func linspace32(start, end float32, n int) []float32 {
 	out := make([]float32, n)
 	step := (end - start) / float32(n-1)

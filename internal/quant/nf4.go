@@ -154,7 +154,7 @@ func absMax(xs []float32) float32 {
 	return m
 }
 
-// mean is torch's float32 mean of absmax, accumulated in float64 as its CPU reduction does closely enough.
+// mean is absmax.mean() (double quantization's offset), summed in float64 and rounded once.
 func mean(xs []float32) float32 {
 	var s float64
 	for _, x := range xs {
