@@ -44,6 +44,7 @@ func evalOptionTable() *options[evalOptions] {
 	o.str("note", "a note shown at the top of the report", func(e *evalOptions) *string { return &e.Report.Note })
 	o.duration("log-every", "with stderr not a terminal (nohup, Slurm, Kubernetes): a progress line (scoring: rows/s, ETA; the baseline's features) at least every `DURATION`", func(e *evalOptions) *time.Duration { return &e.Report.LogEvery })
 	scorerOptions(o, func(e *evalOptions) *predict.ScorerConfig { return &e.Scorer }) // --model, --adapter, --device, ... as predict
+	batchTokensOption(o, func(e *evalOptions) *predict.ScorerConfig { return &e.Scorer })
 	return o
 }
 

@@ -98,6 +98,7 @@ func (f *flagCheck) checkScorer(sc predict.ScorerConfig, minBatch int) {
 	f.atLeast(0, "threads", sc.Threads)
 	f.atLeast(0, "max-len", sc.MaxLen)
 	f.atLeast(minBatch, "batch-size", sc.BatchSize)
+	f.atLeast(0, "batch-tokens", sc.BatchTokens)
 	f.probability("threshold", sc.Threshold)
 }
 

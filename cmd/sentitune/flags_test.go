@@ -56,6 +56,8 @@ func TestNumericFlagsOutOfRange(t *testing.T) {
 		{[]string{"predict", "--text", "x", "--threshold", "1.5"}, "--threshold"},
 		{[]string{"predict", "--text", "x", "--threshold", "-Inf"}, "--threshold"},
 		{[]string{"predict", "--text", "x", "--batch-size", "0"}, "--batch-size"},
+		{[]string{"predict", "--text", "x", "--batch-tokens", "-1"}, "--batch-tokens"},
+		{[]string{"eval", "--predictions", "p.csv", "--out", "r", "--batch-tokens", "-1"}, "--batch-tokens"},
 		{[]string{"predict", "--text", "x", "--max-len", "-1"}, "--max-len"},
 		{[]string{"predict", "--text", "x", "--threads", "-2"}, "--threads"},
 		{[]string{"predict", "--text", "x", "--generate", "-1"}, "--generate"},

@@ -33,6 +33,7 @@ func predictOptionTable() *options[predictOptions] {
 	def.Window, def.ShardBlock = predict.DefaultWindow, predict.DefaultWindow
 	o := newOptions(def)
 	scorerOptions(o, func(p *predictOptions) *predict.ScorerConfig { return &p.Scorer })
+	batchTokensOption(o, func(p *predictOptions) *predict.ScorerConfig { return &p.Scorer })
 	inputOptions(o, "input", "review `FILE` to score", func(p *predictOptions) *predict.Config { return &p.Config }, "i")
 	o.boolean("no-label", "do not copy a label column", func(p *predictOptions) *bool { return &p.NoLabel })
 	o.str("out", "output `FILE` (.csv, .jsonl or .parquet)", func(p *predictOptions) *string { return &p.Out }, "o")

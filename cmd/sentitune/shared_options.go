@@ -21,6 +21,12 @@ func scorerOptions[C any](o *options[C], sc func(*C) *predict.ScorerConfig) {
 	o.str("template", templateUsage, func(c *C) *string { return &sc(c).Template })
 }
 
+// batchTokensOption adds --batch-tokens where rows are batched by length (predict, eval; serve
+// bounds its passes with --max-batch-tokens).
+func batchTokensOption[C any](o *options[C], sc func(*C) *predict.ScorerConfig) {
+	o.integer("batch-tokens", "padded tokens (rows × longest row) per forward pass, at most: long reviews form smaller batches than --batch-size (0: 2048)", func(c *C) *int { return &sc(c).BatchTokens })
+}
+
 // defaultScorer is the scorer options' defaults with batch rows per forward pass.
 func defaultScorer(batch int) predict.ScorerConfig {
 	return predict.ScorerConfig{Device: "auto", DType: "auto", BatchSize: batch, Threshold: predict.DefaultThreshold}
