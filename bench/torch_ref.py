@@ -6,7 +6,7 @@ RoPE, repeat_kv GQA, SwiGLU MLP, tied lm_head) with PEFT-style LoRA linears, rea
 model folder (config.json + model.safetensors) sentitune reads. It measures the same work sentitune's
 bench measures: a LoRA train step on a fixed batch, and a batched forward that scores the last position.
 
-  torch_ref.py train   --model DIR --batch B --seq T --steps N [--rank 8] [--full-logits]
+  torch_ref.py train   --model DIR --batch B --seq T --steps N [--rank 8] [--full-logits] [--count-ops]
   torch_ref.py forward --model DIR --batch B --seq T --steps N
   torch_ref.py logits  --model DIR --ids 1,2,3        (all-position logits as JSON, for conformance)
 
@@ -154,6 +154,60 @@ def batch_ids(V, B, T, seed=0):
     return torch.randint(0, min(V, 150000), (B, T), generator=g)
 
 
+# ATen ops that launch no kernel: views, metadata and allocation (the same list as the shim's
+# internal/torch/shim/sentitorch_prof.cpp, so both sides count launches alike).
+NO_KERNEL_OPS = set("""empty empty_strided empty_like view _unsafe_view reshape _reshape_alias as_strided t transpose
+permute expand expand_as slice select unsqueeze squeeze detach detach_ alias resize_ set_ split split_with_sizes chunk
+narrow unbind view_as contiguous result_type lift_fresh numpy_T unflatten flatten is_nonzero requires_grad_
+_has_compatible_shallow_copy_type size stride dim to type_as diagonal movedim swapaxes real conj resolve_conj
+resolve_neg _conj _neg_view _nested_tensor_from_mask record_stream""".split())
+
+
+def count_ops(events):
+    """sentitune's ATen counts (finetune --profile) of one profiler session's events: every
+    FUNCTION-scope record, the leaf aten:: ones that launch a kernel, autograd nodes
+    (BACKWARD_FUNCTION scope) and .item()s (_local_scalar_dense)."""
+    c = {"aten_ops": 0, "launches": 0, "autograd_nodes": 0, "host_reads": 0}
+    for e in events:
+        if e.scope == 1:
+            c["autograd_nodes"] += 1
+            continue
+        if e.scope != 0:
+            continue
+        c["aten_ops"] += 1
+        if e.name == "aten::_local_scalar_dense":
+            c["host_reads"] += 1
+        leaf = not any(ch.scope == 0 for ch in e.cpu_children)
+        if leaf and e.name.startswith("aten::") and e.name[6:] not in NO_KERNEL_OPS:
+            c["launches"] += 1
+    return c
+
+
+class PhaseCounter:
+    """Counts each phase of a step in its own profiler session; phase names are finetune --profile's."""
+
+    def __init__(self, on):
+        self.on, self.phases, self.steps = on, {}, 0
+
+    def run(self, phase, f):
+        if not self.on:
+            return f()
+        kw = {"use_kineto": False} if torch.__version__ < "2" else {}
+        with torch.autograd.profiler.profile(**kw) as p:
+            r = f()
+        tot = self.phases.setdefault(phase, {"aten_ops": 0, "launches": 0, "autograd_nodes": 0, "host_reads": 0})
+        for k, v in count_ops(p.function_events).items():
+            tot[k] += v
+        return r
+
+    def per_step(self):
+        if not self.steps:
+            return None
+        out = {ph: {k: v / self.steps for k, v in c.items()} for ph, c in self.phases.items()}
+        out["step"] = {k: sum(c[k] for c in self.phases.values()) / self.steps for k in ("aten_ops", "launches", "autograd_nodes", "host_reads")}
+        return out
+
+
 def cmd_train(a):
     torch.manual_seed(a.seed)
     m = Decoder(a.model, rank=a.rank, alpha=2.0 * a.rank)
@@ -163,25 +217,34 @@ def cmd_train(a):
     # The classification objective: loss on the last two positions (label and end-of-turn) only.
     targets = ids[:, -2:].clone()
     times = []
-    for step in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+
+    def forward():
         h = m.hidden(ids)
         if a.full_logits:
             logits = F.linear(h, m.lm_head)[:, -3:-1]
         else:
             logits = F.linear(h[:, -3:-1], m.lm_head)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad()
-        if step >= a.warmup:
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    counter = PhaseCounter(False)
+    for step in range(a.warmup + a.steps):
+        # Counted steps are profiled, so they are not timed.
+        counter.on = a.count_ops and step >= a.warmup
+        t0 = time.perf_counter()
+        loss = counter.run("forward, loss", forward)
+        counter.run("backward", loss.backward)
+        counter.run("clip grad norm", lambda: torch.nn.utils.clip_grad_norm_(params, 1.0))
+        counter.run("optimizer step", opt.step)
+        counter.run("zero grad, lr", opt.zero_grad)
+        if counter.on:
+            counter.steps += 1
+        elif step >= a.warmup:
             times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
+    med = statistics.median(times) if times else float("nan")
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "batch": a.batch, "seq": a.seq, "rank": a.rank, "steps": a.steps,
                       "step_s_median": med, "step_s": times, "tokens_per_s": a.batch * a.seq / med,
-                      "peak_rss_mib": peak_rss_mib(), "final_loss": float(loss)}))
+                      "peak_rss_mib": peak_rss_mib(), "final_loss": float(loss), "aten": counter.per_step()}))
 
 
 def cmd_forward(a):
@@ -222,6 +285,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--full-logits", action="store_true")
+    p.add_argument("--count-ops", action="store_true", help="count ATen ops per phase over the --steps steps (then untimed)")
     p.add_argument("--ids", default="")
     a = p.parse_args()
     if a.threads:
