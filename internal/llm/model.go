@@ -110,9 +110,14 @@ func LoadModel(dir string, opt LoadOptions) (*Model, error) {
 	zeroCopy := false
 	s := torch.NewScope()
 	defer s.Close()
+	toQuantize := cfg.projectionWeights(opt.QuantizationBit)
 	load := func(name string) *torch.Tensor {
 		ti, _ := w.Get(name)
-		t, blob := tensorFromInfo(s, ti, dtype, opt.Device)
+		dev := opt.Device
+		if toQuantize[name] {
+			dev = torch.CPU // quantized on the host first, so the device never holds the full-precision projections
+		}
+		t, blob := tensorFromInfo(s, ti, dtype, dev)
 		zeroCopy = zeroCopy || blob
 		return m.keep(s, t)
 	}

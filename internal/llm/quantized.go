@@ -67,6 +67,20 @@ func (m *Model) quantize(bits int) error {
 	return nil
 }
 
+// projectionWeights names every projection weight of the model when bits quantizes them, else none.
+func (c *Config) projectionWeights(bits int) map[string]bool {
+	out := map[string]bool{}
+	if bits == 0 {
+		return out
+	}
+	for i := 0; i < c.NumHiddenLayers; i++ {
+		for _, module := range c.LinearModules() {
+			out[LayerPrefix(i)+module+".weight"] = true
+		}
+	}
+	return out
+}
+
 func (m *Model) quantTables(s *torch.Scope) *quantTables {
 	pairs := make([]float32, 512)
 	for b := range 256 {
