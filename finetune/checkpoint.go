@@ -59,6 +59,9 @@ type fingerprint struct {
 	Compute    string            `json:"compute"`
 	FullLogits bool              `json:"full_logits"`
 	MaxLen     int               `json:"max_len"`
+	// The held-out slice and the metric --load-best ranks by (checkpoints without them resume as before).
+	ValRatio      float64 `json:"val_ratio"`
+	MetricForBest string  `json:"metric_for_best"`
 }
 
 func fingerprintOf(cfg Config, hashes map[string]string, examples, total int) fingerprint {
@@ -79,6 +82,7 @@ func fingerprintOf(cfg Config, hashes map[string]string, examples, total int) fi
 		Compute:    fmt.Sprintf("device=%s dtype=%s", cfg.Device, cfg.DType),
 		FullLogits: cfg.FullLogits,
 		MaxLen:     cfg.MaxLen,
+		ValRatio:   cfg.ValRatio, MetricForBest: cfg.MetricForBest,
 	}
 }
 

@@ -103,6 +103,29 @@ func TestResumeChecksAndRefusals(t *testing.T) {
 			t.Fatalf("resumed from %d: final loss %v, uninterrupted %v", res.ResumedFrom, res.FinalLoss, want.FinalLoss)
 		}
 	})
+	t.Run("changed val-ratio or metric-for-best", func(t *testing.T) {
+		out := filepath.Join(dir, "changed")
+		if err := os.CopyFS(out, os.DirFS(ref)); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{FileRun, DirAdapter} { // as if killed after step 4's checkpoint
+			os.RemoveAll(filepath.Join(out, f))
+		}
+		for _, c := range []struct {
+			change func(*Config)
+			want   string
+		}{
+			{func(c *Config) { c.ValRatio = 0.2 }, "val_ratio: checkpoint 0.1, now 0.2"},
+			{func(c *Config) { c.MetricForBest = MetricEvalAccuracy }, `metric_for_best: checkpoint "eval_loss", now "eval_accuracy"`},
+		} {
+			cfg := short(out)
+			cfg.Resume = true
+			c.change(&cfg)
+			if _, err := Train(cfg, nil); err == nil || !strings.Contains(err.Error(), "settings changed") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to say %s", err, c.want)
+			}
+		}
+	})
 	t.Run("no checksums", func(t *testing.T) {
 		ck := t.TempDir()
 		if err := os.CopyFS(ck, os.DirFS(filepath.Join(ref, DirCheckpoint, "step-2"))); err != nil {
