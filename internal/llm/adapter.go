@@ -284,10 +284,38 @@ func readPEFTConfig(dir string) (*peftAdapterConfig, error) {
 
 // match sorts the file's tensors into LoRA pairs and modules_to_save and checks their shapes.
 func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) error {
-	r := *pc.R
 	other := func(format string, a ...any) error {
 		return fmt.Errorf("adapter %s is for another model shape: %s; this is a %v", dir, fmt.Sprintf(format, a...), cfg.Shape())
 	}
+	halves, err := af.sortTensors(dir, cfg, other)
+	if err != nil {
+		return err
+	}
+	targets, err := af.pairLoRA(dir, cfg, *pc.R, halves, other)
+	if err != nil {
+		return err
+	}
+	if err := af.checkSaved(dir, cfg, pc, other); err != nil {
+		return err
+	}
+	af.cfg = LoRAConfig{R: *pc.R, Alpha: *pc.LoraAlpha, Dropout: pc.LoraDropout, UseRSLoRA: pc.UseRSLoRA}
+	for _, n := range cfg.LoRATargets() {
+		if targets[n] {
+			af.cfg.Targets = append(af.cfg.Targets, n)
+		}
+	}
+	if af.embed != nil {
+		af.cfg.ModulesToSave = append(af.cfg.ModulesToSave, "embed_tokens")
+	}
+	if af.lmHead != nil {
+		af.cfg.ModulesToSave = append(af.cfg.ModulesToSave, "lm_head")
+	}
+	return nil
+}
+
+// sortTensors files each tensor as a LoRA half of a decoder linear (returned by module, then 'A'
+// or 'B') or as embed_tokens/lm_head; any other tensor is an error.
+func (af *adapterFile) sortTensors(dir string, cfg *Config, other func(string, ...any) error) (map[string]map[byte]TensorInfo, error) {
 	var unknown []string
 	halves := map[string]map[byte]TensorInfo{}
 	for _, name := range af.w.Names() {
@@ -300,7 +328,7 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 				unknown = append(unknown, name)
 				continue
 			case layer >= cfg.NumHiddenLayers:
-				return other("tensor %s is for layer %d, the model has %d layers", name, layer, cfg.NumHiddenLayers)
+				return nil, other("tensor %s is for layer %d, the model has %d layers", name, layer, cfg.NumHiddenLayers)
 			}
 			if halves[module] == nil {
 				halves[module] = map[byte]TensorInfo{}
@@ -318,23 +346,29 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("adapter %s: %s holds tensors that are neither LoRA A/B of the decoder's linear layers nor embed_tokens/lm_head: %s",
+		return nil, fmt.Errorf("adapter %s: %s holds tensors that are neither LoRA A/B of the decoder's linear layers nor embed_tokens/lm_head: %s",
 			dir, AdapterWeightsFile, strings.Join(limitList(unknown, 10), ", "))
 	}
 	if len(halves) == 0 && af.embed == nil && af.lmHead == nil {
-		return fmt.Errorf("adapter %s: %s holds no LoRA tensors", dir, AdapterWeightsFile)
+		return nil, fmt.Errorf("adapter %s: %s holds no LoRA tensors", dir, AdapterWeightsFile)
 	}
+	return halves, nil
+}
+
+// pairLoRA checks each module's A [r, in] and B [out, r] against cfg's shapes, keeps the pairs
+// in af.lora and returns the short names of the modules found.
+func (af *adapterFile) pairLoRA(dir string, cfg *Config, r int, halves map[string]map[byte]TensorInfo, other func(string, ...any) error) (map[string]bool, error) {
 	targets := map[string]bool{}
 	for _, module := range sortedKeys(halves) {
 		h := halves[module]
 		A, okA := h['A']
 		B, okB := h['B']
 		if !okA || !okB {
-			return fmt.Errorf("adapter %s: module %s has only one of lora_A and lora_B", dir, module)
+			return nil, fmt.Errorf("adapter %s: module %s has only one of lora_A and lora_B", dir, module)
 		}
 		for _, t := range []TensorInfo{A, B} {
 			if _, ok := safetensorsDTypes[t.DType]; !ok {
-				return fmt.Errorf("adapter %s: tensor %s has dtype %s (want F32, BF16 or F16)", dir, t.Name, t.DType)
+				return nil, fmt.Errorf("adapter %s: tensor %s has dtype %s (want F32, BF16 or F16)", dir, t.Name, t.DType)
 			}
 		}
 		_, sub, _ := layerModule(cfg, module)
@@ -342,16 +376,22 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 		out, in := ws[0], ws[1]
 		if !equalShape(A.Shape, []int64{int64(r), in}) {
 			if len(A.Shape) == 2 && A.Shape[1] == in {
-				return fmt.Errorf("adapter %s: tensor %s has rank %d but %s says r=%d", dir, A.Name, A.Shape[0], AdapterConfigFile, r)
+				return nil, fmt.Errorf("adapter %s: tensor %s has rank %d but %s says r=%d", dir, A.Name, A.Shape[0], AdapterConfigFile, r)
 			}
-			return other("tensor %s has shape %v, this model wants %v", A.Name, A.Shape, []int64{int64(r), in})
+			return nil, other("tensor %s has shape %v, this model wants %v", A.Name, A.Shape, []int64{int64(r), in})
 		}
 		if !equalShape(B.Shape, []int64{out, int64(r)}) {
-			return other("tensor %s has shape %v, this model wants %v", B.Name, B.Shape, []int64{out, int64(r)})
+			return nil, other("tensor %s has shape %v, this model wants %v", B.Name, B.Shape, []int64{out, int64(r)})
 		}
 		af.lora[module] = adapterTensor{A, B}
 		targets[shortName(module)] = true
 	}
+	return targets, nil
+}
+
+// checkSaved checks the embed_tokens/lm_head copies' dtype and shape, and that each module
+// adapter_config.json lists in modules_to_save has its tensor.
+func (af *adapterFile) checkSaved(dir string, cfg *Config, pc *peftAdapterConfig, other func(string, ...any) error) error {
 	full := []int64{int64(cfg.VocabSize), int64(cfg.HiddenSize)}
 	for _, t := range []*TensorInfo{af.embed, af.lmHead} {
 		if t == nil {
@@ -373,18 +413,6 @@ func (af *adapterFile) match(dir string, cfg *Config, pc *peftAdapterConfig) err
 		if (mod == "embed_tokens" && af.embed == nil) || (mod == "lm_head" && af.lmHead == nil) {
 			return fmt.Errorf("adapter %s: %s lists %s in modules_to_save but %s has no such tensor", dir, AdapterConfigFile, mod, AdapterWeightsFile)
 		}
-	}
-	af.cfg = LoRAConfig{R: r, Alpha: *pc.LoraAlpha, Dropout: pc.LoraDropout, UseRSLoRA: pc.UseRSLoRA}
-	for _, n := range cfg.LoRATargets() {
-		if targets[n] {
-			af.cfg.Targets = append(af.cfg.Targets, n)
-		}
-	}
-	if af.embed != nil {
-		af.cfg.ModulesToSave = append(af.cfg.ModulesToSave, "embed_tokens")
-	}
-	if af.lmHead != nil {
-		af.cfg.ModulesToSave = append(af.cfg.ModulesToSave, "lm_head")
 	}
 	return nil
 }
