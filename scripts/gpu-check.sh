@@ -3,9 +3,10 @@
 # against that torch, then run the Go binary built elsewhere (build/sentitune) through
 # scripts/gpu_check.py: logits vs transformers (f32, bf16), LoRA training and scoring speed vs
 # transformers+PEFT, PEFT loading sentitune's adapter. Results: $OUT (or ./gpu-results).
-#   scripts/gpu-check.sh          on a GPU box (≤ 8 minutes on an H100)
-#   scripts/gpu-check.sh --cpu    the same plumbing on CPU with a tiny model (no transformers needed)
+#   scripts/gpu-check.sh [OUTDIR]          on a GPU box (≤ 8 minutes on an H100/H200)
+#   scripts/gpu-check.sh [OUTDIR] --cpu    the same plumbing on CPU with a tiny model (no transformers needed)
 set -euo pipefail
+if [ $# -gt 0 ] && [[ $1 != -* ]]; then OUT=$(mkdir -p "$1" && cd "$1" && pwd); shift; fi
 cd "$(dirname "$0")/.."
 export OUT=${OUT:-$PWD/gpu-results}
 mkdir -p "$OUT" .gpu

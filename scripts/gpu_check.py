@@ -34,6 +34,13 @@ SHAPES = {
     "0.5b": dict(hidden_size=896, intermediate_size=4864, num_attention_heads=14, num_key_value_heads=2,
                  num_hidden_layers=24, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
                  rms_norm_eps=1e-6, max_position_embeddings=32768),
+    # Qwen2.5-1.5B-Instruct's and Qwen2.5-7B-Instruct's published configs (the scale step).
+    "1.5b": dict(hidden_size=1536, intermediate_size=8960, num_attention_heads=12, num_key_value_heads=2,
+                 num_hidden_layers=28, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
+                 rms_norm_eps=1e-6, max_position_embeddings=32768),
+    "7b": dict(hidden_size=3584, intermediate_size=18944, num_attention_heads=28, num_key_value_heads=4,
+               num_hidden_layers=28, vocab_size=152064, tie_word_embeddings=False, rope_theta=1e6,
+               rms_norm_eps=1e-6, max_position_embeddings=32768),
     # sentitune's tiny preset, for the CPU dry run.
     "tiny": dict(hidden_size=64, intermediate_size=256, num_attention_heads=4, num_key_value_heads=2,
                  num_hidden_layers=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1e6,
@@ -41,6 +48,7 @@ SHAPES = {
 }
 
 results = {"steps": {}}
+START = time.time()
 
 
 def log(msg):
@@ -390,6 +398,14 @@ def ref_train(args, model_dir, dtype, seq):
     return r
 
 
+@step("scale")
+def scale_step(args, tok_dir, prep_dir, peak_tflops):
+    import gpu_check_scale
+    shapes = args.scale_shapes.split(",") if args.scale_shapes else (["tiny"] if args.cpu else ["0.5b", "1.5b", "7b"])
+    # A shape starts only while the 8-minute budget has room for it (the 7B row needs about 2 minutes).
+    return gpu_check_scale.scale(sys.modules[__name__], args, tok_dir, prep_dir, peak_tflops, shapes, START + 330)
+
+
 @step("score")
 def score(args, model_dir, reviews, peak_tflops, params):
     out_path = os.path.join(args.work, "preds.jsonl")
@@ -462,6 +478,7 @@ def main():
     p.add_argument("--train-steps", type=int, default=None)
     p.add_argument("--score-batch", type=int, default=None)
     p.add_argument("--rows", type=int, default=None)
+    p.add_argument("--scale-shapes", default=None, help="shapes of the scale step, comma-separated (GPU: 0.5b,1.5b,7b; --cpu: tiny)")
     args = p.parse_args()
     args.device = "cpu" if args.cpu else "cuda:0"
     args.shape = args.shape or ("tiny" if args.cpu else "0.5b")
@@ -510,6 +527,7 @@ def main():
     train(args, model_dir, prep_dir, peak, params)
     score(args, model_dir, reviews, peak, params)
     peft_adapter(args, model_dir, ids)
+    scale_step(args, tok_dir, prep_dir, peak)
 
     with open(os.path.join(args.out, "gpu-check.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
@@ -555,6 +573,23 @@ def markdown(r):
                   "", f"speedup: {fmt(t.get('speedup_vs_reference'))}×"]
         if st.get("profile_table"):
             lines += ["", "## sentitune step profile (finetune --profile)", "", "```", st["profile_table"].rstrip(), "```"]
+    sc = s.get("scale", {})
+    for shape, rows in (sc.get("shapes") or {}).items():
+        lines += ["", f"## Scale: {shape} (batch × seq as above, {sc.get('steps_per_run')} steps a run)", ""]
+        if "skipped" in rows:
+            lines += [f"skipped: {rows['skipped']}"]
+            continue
+        lines += ["| run | tokens/s | peak memory | MFU | launches/step | autograd nodes/step | host reads/step |", "|---|---|---|---|---|---|---|"]
+        for name, r in rows.items():
+            if not isinstance(r, dict):
+                continue
+            if "error" in r:
+                lines += [f"| {name} | error: {r['error'][-120:].replace(chr(10), ' ')} | | | | | |"]
+                continue
+            a = r.get("aten_per_step") or {}
+            tot = a.get("step") or {k: sum((v or {}).get(k, 0) for v in a.values()) for k in ("launches", "autograd_nodes", "host_reads")}
+            cnt = [fmt(tot.get(k)) if a else "" for k in ("launches", "autograd_nodes", "host_reads")]
+            lines += [f"| {name} | {fmt(r.get('tokens_per_s'))} | {fmt(r.get('peak_mem_bytes'))} | {fmt(r.get('mfu'))} | " + " | ".join(cnt) + " |"]
     return "\n".join(lines) + "\n"
 
 
