@@ -42,10 +42,12 @@ type ScorerConfig struct {
 	Template    string // chat template: "" = the adapter's, else the model's own; a built-in name or a .jinja file
 	System      string // "" = the adapter's, else the chat template's default
 
-	MaxLen    int     // prompt + answer tokens; "" = the adapter's, else DefaultMaxLen
-	BatchSize int     // rows per forward pass (0 = DefaultBatchSize)
-	Threshold float64 // pred = prob ≥ Threshold (0 = DefaultThreshold)
-	Threads   int     // CPU threads for libtorch (0 = its default)
+	MaxLen    int // prompt + answer tokens; "" = the adapter's, else DefaultMaxLen
+	BatchSize int // rows per forward pass, at most (0 = DefaultBatchSize)
+	// BatchTokens bounds a pass's padded tokens, rows × longest row (0 = DefaultBatchTokens).
+	BatchTokens int
+	Threshold   float64 // pred = prob ≥ Threshold (0 = DefaultThreshold)
+	Threads     int     // CPU threads for libtorch (0 = its default)
 }
 
 // Score is the result for one text.
@@ -112,18 +114,19 @@ type batchScorer interface {
 // Scorer scores texts with one model. It is safe for concurrent use: model
 // access is serialised, tokenization is not.
 type Scorer struct {
-	mu        sync.Mutex // one forward at a time: bounds memory, keeps batches whole
-	model     *llm.Model
-	tok       *tokenizer.Tokenizer
-	spec      task.PromptSpec
-	zero, one int           // label token ids
-	head      *torch.Tensor // [H, 2]: the lm_head rows of the label tokens (labelHead)
-	stop      []int         // ids that end a generated answer
-	answerLen int           // tokens training reserved for the answer
-	maxLen    int
-	batchSize int
-	threshold float64
-	meta      Info
+	mu          sync.Mutex // one forward at a time: bounds memory, keeps batches whole
+	model       *llm.Model
+	tok         *tokenizer.Tokenizer
+	spec        task.PromptSpec
+	zero, one   int           // label token ids
+	head        *torch.Tensor // [H, 2]: the lm_head rows of the label tokens (labelHead)
+	stop        []int         // ids that end a generated answer
+	answerLen   int           // tokens training reserved for the answer
+	maxLen      int
+	batchSize   int
+	batchTokens int
+	threshold   float64
+	meta        Info
 }
 
 // NewScorer loads the model (and adapter) and prepares the prompt.
@@ -131,8 +134,8 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.ModelDir == "" {
 		return nil, errors.New("predict: no model folder (--model DIR)")
 	}
-	if cfg.BatchSize < 0 || cfg.MaxLen < 0 {
-		return nil, fmt.Errorf("predict: batch size %d and max length %d must not be negative", cfg.BatchSize, cfg.MaxLen)
+	if cfg.BatchSize < 0 || cfg.BatchTokens < 0 || cfg.MaxLen < 0 {
+		return nil, fmt.Errorf("predict: batch size %d, batch tokens %d and max length %d must not be negative", cfg.BatchSize, cfg.BatchTokens, cfg.MaxLen)
 	}
 	if !(cfg.Threshold >= 0 && cfg.Threshold <= 1) { // NaN too: it would make every prediction 0
 		return nil, fmt.Errorf("predict: threshold %v is outside [0, 1]", cfg.Threshold)
@@ -157,9 +160,10 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 		return nil, fmt.Errorf("predict: model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.ModelDir)
 	}
 	sc := &Scorer{
-		tok:       tok,
-		batchSize: cmpOr(cfg.BatchSize, DefaultBatchSize),
-		threshold: cfg.Threshold,
+		tok:         tok,
+		batchSize:   cmpOr(cfg.BatchSize, DefaultBatchSize),
+		batchTokens: cmpOr(cfg.BatchTokens, DefaultBatchTokens),
+		threshold:   cfg.Threshold,
 	}
 	if sc.threshold == 0 {
 		sc.threshold = DefaultThreshold
@@ -270,7 +274,8 @@ func cleanText(s string) string {
 }
 
 // Score scores texts: rows are sorted by token length and cut into batches
-// of BatchSize to minimise padding; results come back in input order.
+// of at most BatchSize rows and BatchTokens padded tokens to minimise padding;
+// results come back in input order.
 func (sc *Scorer) Score(texts []string) ([]Score, error) {
 	clean, err := cleanAll(texts)
 	if err != nil {
@@ -350,10 +355,9 @@ func (sc *Scorer) scoreTexts(texts []string, progress func(int)) ([]Score, Token
 	}
 	out := make([]Score, len(texts))
 	batch := make([][]int, 0, sc.batchSize)
-	for lo := 0; lo < len(order); lo += sc.batchSize {
-		hi := min(lo+sc.batchSize, len(order))
+	for _, run := range batches(ids, order, sc.batchSize, sc.batchTokens) {
 		batch = batch[:0]
-		for _, i := range order[lo:hi] {
+		for _, i := range run {
 			batch = append(batch, ids[i])
 		}
 		scores, bst, err := sc.ScoreIDs(batch)
@@ -361,11 +365,11 @@ func (sc *Scorer) scoreTexts(texts []string, progress func(int)) ([]Score, Token
 			return nil, st, err
 		}
 		st.add(bst)
-		for k, i := range order[lo:hi] {
+		for k, i := range run {
 			out[i] = scores[k]
 		}
 		if progress != nil {
-			progress(hi - lo)
+			progress(len(run))
 		}
 	}
 	return out, st, nil
@@ -497,10 +501,9 @@ func (sc *Scorer) generateTexts(texts []string, maxNew int, progress func(int)) 
 		return nil, st, err
 	}
 	out := make([]Generation, len(texts))
-	for lo := 0; lo < len(order); lo += sc.batchSize {
-		hi := min(lo+sc.batchSize, len(order))
-		batch := make([][]int, 0, hi-lo)
-		for _, i := range order[lo:hi] {
+	for _, run := range batches(ids, order, sc.batchSize, sc.batchTokens) {
+		batch := make([][]int, 0, len(run))
+		for _, i := range run {
 			batch = append(batch, ids[i])
 		}
 		gens, bst, err := sc.GenerateIDs(batch, maxNew)
@@ -508,11 +511,11 @@ func (sc *Scorer) generateTexts(texts []string, maxNew int, progress func(int)) 
 			return nil, st, err
 		}
 		st.add(bst)
-		for k, i := range order[lo:hi] {
+		for k, i := range run {
 			out[i] = gens[k]
 		}
 		if progress != nil {
-			progress(hi - lo)
+			progress(len(run))
 		}
 	}
 	return out, st, nil
