@@ -115,29 +115,63 @@ func (l *trainLog) Close() error { return l.f.Close() }
 // the evaluation's same two losses, and below them the evaluation accuracy, so
 // a falling loss can be told from a model that classifies better.
 func writeLossPlot(dir string, lines []LogLine) error {
-	var train, trainLabel, eval, evalLabel, evalAcc plotter.XYs
+	ser := lossSeriesOf(lines)
+	if len(ser.train) == 0 {
+		return nil
+	}
+	loss, err := lossPanel(ser)
+	if err != nil {
+		return err
+	}
+	panels := []*plot.Plot{loss}
+	height := 4 * vg.Inch
+	if len(ser.evalAcc) > 0 {
+		acc, err := accuracyPanel(ser.evalAcc, loss)
+		if err != nil {
+			return err
+		}
+		panels = append(panels, acc)
+		height = 6 * vg.Inch
+	} else {
+		loss.X.Label.Text = "step"
+	}
+	for _, name := range []string{FilePlotPNG, FilePlotSVG} {
+		if err := writePanels(filepath.Join(dir, name), panels, height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lossSeries are the curves of a run's log lines.
+type lossSeries struct{ train, trainLabel, eval, evalLabel, evalAcc plotter.XYs }
+
+func lossSeriesOf(lines []LogLine) lossSeries {
+	var ser lossSeries
 	pos := func(v float64) float64 { return math.Max(v, 1e-6) } // the log axis has no 0
 	for _, l := range lines {
 		x := float64(l.Step)
 		switch l.Split {
 		case "train":
-			train = append(train, plotter.XY{X: x, Y: pos(l.Loss)})
+			ser.train = append(ser.train, plotter.XY{X: x, Y: pos(l.Loss)})
 			if l.LabelLoss != nil {
-				trainLabel = append(trainLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
+				ser.trainLabel = append(ser.trainLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
 			}
 		case "eval":
-			eval = append(eval, plotter.XY{X: x, Y: pos(l.Loss)})
+			ser.eval = append(ser.eval, plotter.XY{X: x, Y: pos(l.Loss)})
 			if l.LabelLoss != nil {
-				evalLabel = append(evalLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
+				ser.evalLabel = append(ser.evalLabel, plotter.XY{X: x, Y: pos(*l.LabelLoss)})
 			}
 			if l.Accuracy != nil {
-				evalAcc = append(evalAcc, plotter.XY{X: x, Y: *l.Accuracy})
+				ser.evalAcc = append(ser.evalAcc, plotter.XY{X: x, Y: *l.Accuracy})
 			}
 		}
 	}
-	if len(train) == 0 {
-		return nil
-	}
+	return ser
+}
+
+// lossPanel plots the train and eval losses on a log axis.
+func lossPanel(ser lossSeries) (*plot.Plot, error) {
 	loss := plot.New()
 	loss.Title.Text = "sentitune finetune"
 	loss.Y.Label.Text = "loss (log scale)"
@@ -150,17 +184,17 @@ func writeLossPlot(dir string, lines []LogLine) error {
 		dashed bool
 		points bool
 	}{
-		{"train (answer tokens, full vocabulary)", train, 0, false, false},
-		{"train (label tokens 0/1)", trainLabel, 0, true, false},
-		{"eval (answer tokens)", eval, 1, false, true},
-		{"eval (label tokens 0/1)", evalLabel, 1, true, true},
+		{"train (answer tokens, full vocabulary)", ser.train, 0, false, false},
+		{"train (label tokens 0/1)", ser.trainLabel, 0, true, false},
+		{"eval (answer tokens)", ser.eval, 1, false, true},
+		{"eval (label tokens 0/1)", ser.evalLabel, 1, true, true},
 	} {
 		if len(c.pts) == 0 {
 			continue
 		}
 		l, pts, err := plotter.NewLinePoints(c.pts)
 		if err != nil {
-			return fmt.Errorf("loss plot: %w", err)
+			return nil, fmt.Errorf("loss plot: %w", err)
 		}
 		l.Color, pts.Color = plotutil.Color(c.color), plotutil.Color(c.color)
 		if c.dashed {
@@ -176,50 +210,47 @@ func writeLossPlot(dir string, lines []LogLine) error {
 		}
 	}
 	loss.Legend.Top, loss.Legend.YOffs = true, -vg.Points(24) // below the curves' start, which sits at the top
-	panels := []*plot.Plot{loss}
-	height := 4 * vg.Inch
-	if len(evalAcc) > 0 {
-		acc := plot.New()
-		acc.X.Label.Text, acc.Y.Label.Text = "step", "eval accuracy"
-		acc.Y.Min, acc.Y.Max = 0, 1
-		acc.X.Min, acc.X.Max = loss.X.Min, loss.X.Max
-		acc.Add(plotter.NewGrid())
-		l, pts, err := plotter.NewLinePoints(evalAcc)
-		if err != nil {
-			return fmt.Errorf("loss plot: %w", err)
-		}
-		l.Color, pts.Color, pts.Shape = plotutil.Color(2), plotutil.Color(2), draw.CircleGlyph{}
-		acc.Add(l, pts)
-		panels = append(panels, acc)
-		height = 6 * vg.Inch
+	return loss, nil
+}
+
+// accuracyPanel plots eval accuracy on loss's step axis.
+func accuracyPanel(evalAcc plotter.XYs, loss *plot.Plot) (*plot.Plot, error) {
+	acc := plot.New()
+	acc.X.Label.Text, acc.Y.Label.Text = "step", "eval accuracy"
+	acc.Y.Min, acc.Y.Max = 0, 1
+	acc.X.Min, acc.X.Max = loss.X.Min, loss.X.Max
+	acc.Add(plotter.NewGrid())
+	l, pts, err := plotter.NewLinePoints(evalAcc)
+	if err != nil {
+		return nil, fmt.Errorf("loss plot: %w", err)
+	}
+	l.Color, pts.Color, pts.Shape = plotutil.Color(2), plotutil.Color(2), draw.CircleGlyph{}
+	acc.Add(l, pts)
+	return acc, nil
+}
+
+// writePanels draws panels one above the other into path (PNG, or SVG by its extension).
+func writePanels(path string, panels []*plot.Plot, height vg.Length) error {
+	var c vg.CanvasWriterTo
+	if strings.HasSuffix(path, ".svg") {
+		c = vgsvg.New(7*vg.Inch, height)
 	} else {
-		loss.X.Label.Text = "step"
+		c = vgimg.PngCanvas{Canvas: vgimg.New(7*vg.Inch, height)}
 	}
-	for _, name := range []string{FilePlotPNG, FilePlotSVG} {
-		var c vg.CanvasWriterTo
-		if strings.HasSuffix(name, ".svg") {
-			c = vgsvg.New(7*vg.Inch, height)
-		} else {
-			c = vgimg.PngCanvas{Canvas: vgimg.New(7*vg.Inch, height)}
-		}
-		grid := make([][]*plot.Plot, len(panels))
-		for i, p := range panels {
-			grid[i] = []*plot.Plot{p}
-		}
-		tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6), PadY: vg.Points(10)}
-		canvases := plot.Align(grid, tiles, draw.New(c))
-		for i, p := range panels {
-			p.Draw(canvases[i][0])
-		}
-		var buf bytes.Buffer
-		if _, err := c.WriteTo(&buf); err != nil {
-			return fmt.Errorf("loss plot %s: %w", name, err)
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), buf.Bytes()); err != nil {
-			return err
-		}
+	grid := make([][]*plot.Plot, len(panels))
+	for i, p := range panels {
+		grid[i] = []*plot.Plot{p}
 	}
-	return nil
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6), PadY: vg.Points(10)}
+	canvases := plot.Align(grid, tiles, draw.New(c))
+	for i, p := range panels {
+		p.Draw(canvases[i][0])
+	}
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return fmt.Errorf("loss plot %s: %w", filepath.Base(path), err)
+	}
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 // writeJSONAtomic writes v, indented, to path through a temporary file.
