@@ -203,10 +203,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("metric-for-best must be one of %s, got %q", strings.Join(MetricsForBest, ", "), c.MetricForBest)
 	case !slices.Contains(gradientCheckpointingValues, strings.ToLower(c.GradientCheckpointing)):
 		return fmt.Errorf("gradient-checkpointing must be auto, on or off, got %q", c.GradientCheckpointing)
-	case c.Threads < 0:
-		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
 	case c.QuantizationBit != 0 && c.QuantizationBit != 4 && c.QuantizationBit != 8:
 		return fmt.Errorf("quantization-bit must be 4 or 8 (or 0 for none), got %d", c.QuantizationBit)
+	case c.Threads < 0:
+		return fmt.Errorf("threads must be >= 0, got %d", c.Threads)
 	case c.NProc < 0:
 		return fmt.Errorf("nproc must be >= 0, got %d", c.NProc)
 	case c.DistBackend != "" && c.DistBackend != "auto" && c.DistBackend != "gloo" && c.DistBackend != "nccl":

@@ -31,7 +31,7 @@ const (
 
 // ScorerConfig says which model scores and with what prompt.
 type ScorerConfig struct {
-	ModelDir   string // Hugging Face model folder
+	ModelDir   string // Hugging Face model folder, or ORG/NAME[@REV] in a hub cache (hub.ResolveModel)
 	AdapterDir string // LoRA adapter from finetune ("" = the bare model)
 	Device     string // auto | cpu | cuda | cuda:N
 	DType      string // auto | f32 | bf16 | f16
@@ -155,6 +155,9 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	}
 	if tok, err = tok.WithTemplate(templateOf(cfg, ad)); err != nil {
 		return nil, fmt.Errorf("predict: --template: %w", err)
+	}
+	if tok, err = withTrainingDate(tok, ad); err != nil {
+		return nil, fmt.Errorf("predict: %w", err)
 	}
 	if tok.Chat() == nil {
 		return nil, fmt.Errorf("predict: model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.ModelDir)
