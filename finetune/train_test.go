@@ -406,7 +406,7 @@ func TestTrainErrors(t *testing.T) {
 		{"prep folder without train.json", func(c *Config) { c.Data = emptyPrep }, "has no train.json"},
 		{"missing prep folder", func(c *Config) { c.Data = filepath.Join(dir, "nope") }, "prep folder"},
 		{"rank 0", func(c *Config) { c.LoRAR = 0 }, "lora-r must be at least 1"},
-		{"not a label", func(c *Config) { c.Data, c.TrainFile = "", write("bad.json", rec("great", "positive")) }, `record 2: output "positive"`},
+		{"not a label", func(c *Config) { c.Data, c.TrainFile = "", write("bad.json", rec("great", "maybe")) }, `"maybe"`},
 		{"empty review", func(c *Config) { c.Data, c.TrainFile = "", write("blank.json", rec(" ", "0")) }, "record 2: build prompt: empty review"},
 		{"missing model", func(c *Config) { c.Model = filepath.Join(dir, "nomodel") }, "nomodel"},
 		{"unknown LoRA target", func(c *Config) { c.LoRATarget = List{"qkv"} }, `unknown LoRA target "qkv"`},
