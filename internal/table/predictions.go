@@ -20,7 +20,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-
 // NoLabel marks a row whose input had no label; NoAnswer marks a --generate
 // row whose generated text held no 0 or 1.
 const (
