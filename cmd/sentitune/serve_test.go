@@ -187,7 +187,7 @@ func TestServeProcess(t *testing.T) {
 			codes <- fmt.Sprintf("%d %d %v", code, len(pr.Predictions), err)
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // accepted and queued: scoring 6×256 texts takes longer
+	time.Sleep(500 * time.Millisecond) // accepted and queued: scoring 6×256 texts takes longer
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestServeProcessTokenAndDrainLimit(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("s3cret-7f2a\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd, url, log := serveProcess(t, "--model", model, "--device", "cpu", "--token-file", tokenFile, "--drain", "1s")
+	cmd, url, log := serveProcess(t, "--model", model, "--device", "cpu", "--token-file", tokenFile, "--drain", "1s", "--max-queue-tokens", "100000000")
 	client := &http.Client{Timeout: 2 * time.Minute}
 	post := func(token string, texts []string) (int, string) {
 		body, _ := json.Marshal(predict.PredictRequest{Texts: texts})
@@ -250,7 +250,7 @@ func TestServeProcessTokenAndDrainLimit(t *testing.T) {
 	for i := range long {
 		long[i] = strings.Repeat(fmt.Sprintf("The battery died after %d days and support never answered. ", i), 60)
 	}
-	const inflight = 4
+	const inflight = 8 // with token-budget batching 4 requests could finish inside the drain limit
 	codes := make(chan int, inflight)
 	for range inflight {
 		go func() {
@@ -258,7 +258,7 @@ func TestServeProcessTokenAndDrainLimit(t *testing.T) {
 			codes <- code
 		}()
 	}
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	t0 := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
