@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -95,6 +96,26 @@ type fetcher struct {
 	host   string              // the hub's host: credentials go there and nowhere else
 	bar    *progress.Reporter
 	errs   httpErrors
+}
+
+// getJSON lists a repository: GETs u and decodes the hub's JSON answer into v; what names the answer in errors.
+func (f *fetcher) getJSON(ctx context.Context, u, repo, what string, v any) error {
+	req, err := f.newRequest(ctx, http.MethodGet, u)
+	if err != nil {
+		return err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", repo, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return f.errs.of(resp, "list "+repo)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("list %s: the hub's answer is not a %s: %w", repo, what, err)
+	}
+	return nil
 }
 
 func (f *fetcher) newRequest(ctx context.Context, method, url string) (*http.Request, error) {

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,21 +45,9 @@ func (h hfHub) auth(req *http.Request) {
 // list reads the repository's files at a revision, with their sizes and hashes.
 func (h hfHub) list(ctx context.Context, f *fetcher, id ModelID, rev string) (*hfListing, error) {
 	u := fmt.Sprintf("%s/api/models/%s/%s/revision/%s?blobs=true", h.endpoint, id.Org, id.Name, url.PathEscape(rev))
-	req, err := f.newRequest(ctx, http.MethodGet, u)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", id.Repo(), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, f.errs.of(resp, "list "+id.Repo())
-	}
 	var l hfListing
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		return nil, fmt.Errorf("list %s: the hub's answer is not a model listing: %w", id.Repo(), err)
+	if err := f.getJSON(ctx, u, id.Repo(), "model listing", &l); err != nil {
+		return nil, err
 	}
 	if !commitHash.MatchString(l.SHA) {
 		return nil, fmt.Errorf("list %s: the hub named no commit for revision %s (sha %q)", id.Repo(), rev, l.SHA)

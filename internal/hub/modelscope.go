@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -47,21 +46,9 @@ func (m msHub) auth(req *http.Request) {
 
 func (m msHub) list(ctx context.Context, f *fetcher, id ModelID, rev string) ([]msFile, error) {
 	u := fmt.Sprintf("%s/api/v1/models/%s/%s/repo/files?Revision=%s&Recursive=True", m.endpoint, id.Org, id.Name, url.QueryEscape(rev))
-	req, err := f.newRequest(ctx, http.MethodGet, u)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", id.Repo(), err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, f.errs.of(resp, "list "+id.Repo())
-	}
 	var l msListing
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		return nil, fmt.Errorf("list %s: the hub's answer is not a file listing: %w", id.Repo(), err)
+	if err := f.getJSON(ctx, u, id.Repo(), "file listing", &l); err != nil {
+		return nil, err
 	}
 	if l.Code != 0 && l.Code != http.StatusOK {
 		return nil, fmt.Errorf("list %s at revision %s: %s answered code %d: %s", id.Repo(), rev, m.name(), l.Code, l.Message)
