@@ -22,7 +22,9 @@ type Meta struct {
 	System      string `json:"system"`
 	// LabelTokenIDs maps each label's answer ("0", "1") to the id of its first token.
 	LabelTokenIDs map[string]int `json:"label_token_ids"`
-	ChatTemplate  string         `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
+	// Labels is the label set in ParseLabels form ("negative=0,neutral=1,positive=2"); "" = Binary.
+	Labels       string `json:"labels,omitempty"`
+	ChatTemplate string `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
 	// Template is the chat template training rendered prompts with (a name or a file); "" = the model's own.
 	Template string `json:"template,omitempty"`
 	// TemplateSHA256 is the SHA-256 of the template's Jinja text, so scoring can tell it is the same.
@@ -76,6 +78,18 @@ func ReadMetaFor(dir string, have BaseShape) (*Meta, error) {
 		return nil, fmt.Errorf("adapter %s is for another model shape: it was trained on a %v, this is a %v", dir, meta.Base, have)
 	}
 	return meta, nil
+}
+
+// LabelSet is the label set the adapter was trained with: Binary when the file names none.
+func (m *Meta) LabelSet() (Labels, error) {
+	if m.Labels == "" {
+		return Binary, nil
+	}
+	ls, err := ParseLabels(m.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MetaFile, err)
+	}
+	return ls, nil
 }
 
 // Encode returns the file's bytes: indented JSON and a final newline.
@@ -132,6 +146,7 @@ func (ls Labels) NewMeta(rec Record, tok *tokenizer.Tokenizer, ids []int, maxLen
 		Instruction:    rec.Instruction,
 		System:         system,
 		LabelTokenIDs:  byAnswer,
+		Labels:         ls.metaLabels(),
 		ChatTemplate:   tok.Chat().Name(),
 		Template:       templateSpec(tok.Chat().Name()),
 		TemplateSHA256: tok.Chat().Template().SHA256(),
@@ -139,6 +154,14 @@ func (ls Labels) NewMeta(rec Record, tok *tokenizer.Tokenizer, ids []int, maxLen
 		MaxLen:         maxLen,
 		TruncationSide: TruncationRight,
 	}
+}
+
+// metaLabels is ls as sentitune.json's labels: "" for Binary, so binary files stay as they were.
+func (ls Labels) metaLabels() string {
+	if ls.IsBinary() {
+		return ""
+	}
+	return ls.String()
 }
 
 // TemplateDateLayout is how sentitune.json writes template_date.

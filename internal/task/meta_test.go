@@ -198,3 +198,35 @@ func TestReadMetaFor(t *testing.T) {
 		t.Errorf("no recorded shape: %v, %v", m, err)
 	}
 }
+
+func TestMetaLabelSet(t *testing.T) {
+	tok := bundledTok(t)
+	ids, err := Stars3.TokenIDs(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Stars3.NewMeta(Record{Instruction: "Rate it."}, tok, ids, 64)
+	if m.Labels != "negative=0,neutral=1,positive=2" {
+		t.Fatalf("NewMeta labels = %q", m.Labels)
+	}
+	data, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, MetaFile), data, 0o644)
+	read, err := ReadMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := read.LabelSet(); err != nil || !reflect.DeepEqual(ls, Stars3) {
+		t.Fatalf("LabelSet = %v, %v; want %v", ls, err, Stars3)
+	}
+	// A binary file names no set and reads back as Binary.
+	if ls, err := (&Meta{}).LabelSet(); err != nil || !ls.IsBinary() {
+		t.Fatalf("binary LabelSet = %v, %v", ls, err)
+	}
+	if _, err := (&Meta{Labels: "only=0"}).LabelSet(); err == nil || !strings.Contains(err.Error(), MetaFile) {
+		t.Fatalf("a bad label set: %v", err)
+	}
+}
