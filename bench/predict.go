@@ -332,76 +332,103 @@ type fileRunPlan struct {
 }
 
 func benchPredict(o options, models map[string]string, res *Results) error {
-	p := predictPlan{barePreset: "small", bareRows: 32, genPreset: "tiny", genRows: 64, repeats: 3, genRepeats: 5, maxNew: 2,
-		fixedPreset: "small", fixedBatch: 8, fixedSeq: 256, fixedWarmup: 1, fixedStep: 5, fixedRounds: 2,
-		filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 5000}, {"imdb", 50000}},
-		batch: predict.DefaultBatchSize}
-	if o.quick {
-		p = predictPlan{barePreset: "tiny", bareRows: 16, genPreset: "tiny", genRows: 16, repeats: 3, genRepeats: 3, maxNew: 2,
+	pb := &predictBench{o: o, models: models, p: predictPlanFor(o.quick)}
+	if res.GEMM != nil {
+		pb.peak = res.GEMM.PeakGFLOPS
+	}
+	pr := &PredictResult{LengthSpread: lengthSpread}
+	res.Prediction = pr
+	pb.scoringRates(pr)
+	if err := pb.fixedForward(pr); err != nil {
+		return err
+	}
+	pb.fileScoring(pr)
+	return pb.firstErr
+}
+
+// predictPlanFor gives the sizes of the prediction benchmark (quick: the harness smoke test).
+func predictPlanFor(quick bool) predictPlan {
+	if quick {
+		return predictPlan{barePreset: "tiny", bareRows: 16, genPreset: "tiny", genRows: 16, repeats: 3, genRepeats: 3, maxNew: 2,
 			fixedPreset: "tiny", fixedBatch: 8, fixedSeq: 64, fixedWarmup: 1, fixedStep: 3, fixedRounds: 2,
 			filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 500}, {"imdb", 5000}},
 			batch: predict.DefaultBatchSize}
 	}
-	pr := &PredictResult{LengthSpread: lengthSpread}
-	res.Prediction = pr
-	peak := 0.0
-	if res.GEMM != nil {
-		peak = res.GEMM.PeakGFLOPS
-	}
-	var firstErr error
+	return predictPlan{barePreset: "small", bareRows: 32, genPreset: "tiny", genRows: 64, repeats: 3, genRepeats: 5, maxNew: 2,
+		fixedPreset: "small", fixedBatch: 8, fixedSeq: 256, fixedWarmup: 1, fixedStep: 5, fixedRounds: 2,
+		filePreset: "micro", fileRuns: []fileRunPlan{{"imdb", 5000}, {"imdb", 50000}},
+		batch: predict.DefaultBatchSize}
+}
 
-	// 1. predict.Run vs a bare forward over the same batches (small: its lm_head is a
-	// small share of the work, as in real models), then vs --generate (tiny: cheap).
-	rate := func(preset string, rows, repeats int, withBare bool, maxNew int) (*ScoringRate, error) {
-		cfg, err := llm.LoadConfig(models[preset])
-		if err != nil {
-			return nil, err
-		}
-		var ro predictRateOut
-		cr, err := runChild("predict-rate", predictRateSpec{Model: models[preset], Rows: rows, Batch: p.batch,
-			Repeats: repeats, Bare: withBare, MaxNew: maxNew, Threads: o.threads}, &ro)
-		if err != nil {
-			return nil, err
-		}
-		sr := &ScoringRate{Preset: preset, Rows: rows, RowsFrom: fmt.Sprintf(midWindow, predict.DefaultWindow), Batch: p.batch,
-			MaxLen: ro.MaxLen, RealTokens: ro.RealTokens, PaddingFraction: float64(ro.Padding) / float64(ro.Padding+ro.RealTokens),
-			GenerateMaxNew: maxNew, GenerateNoAnswer: ro.GenerateNoAns, Repeats: repeats, FLOPs: scoreFLOPs(shapeOf(cfg, 0), ro.Lengths), FLOPsFormula: scoreFLOPsFormula}
-		mk := func(what string, secs []float64) *Measure {
-			m := &Measure{Impl: "sentitune", What: what, Seconds: secs, Median: median(secs), Best: minimum(secs), Threads: ro.Threads,
-				PeakRSSMiB: cr.PeakRSSMiB}
-			m.TokensPerS = float64(ro.RealTokens) / m.Median
-			m.RowsPerS = float64(rows) / m.Median
-			m.MFU = mfu(sr.FLOPs, m.Median, peak)
-			return m
-		}
-		sr.Score = *mk("predict.Run: read CSV, clean, tokenize, sort, batch, score the label tokens, write CSV", ro.ScoreS)
-		if withBare {
-			sr.Bare = mk("llm Model.HiddenAt (every position) over the scorer's batches (no lm_head, no I/O)", ro.BareS)
-			sr.ScoreOverBare = ratio(sr.Score.TokensPerS, sr.Bare.TokensPerS)
-		}
-		if maxNew > 0 {
-			sr.Generate = mk(fmt.Sprintf("predict.Run --generate %d: greedy decoding without a KV cache, parse 0/1", maxNew), ro.GenerateS)
-			sr.Generate.TokensPerS, sr.Generate.MFU = 0, 0 // it computes more than the prompts: rows/s is the comparable rate
-			sr.ScoreOverGenerate = ratio(sr.Score.RowsPerS, sr.Generate.RowsPerS)
-		}
-		return sr, nil
-	}
+// predictBench is one run of the prediction benchmark; a failed measurement is kept in firstErr and the rest go on.
+type predictBench struct {
+	o        options
+	models   map[string]string
+	p        predictPlan
+	peak     float64 // GEMM GFLOP/s, the MFU denominator
+	firstErr error
+}
+
+// scoringRates: predict.Run vs a bare forward over the same batches (small: its lm_head is a
+// small share of the work, as in real models), then vs --generate (tiny: cheap).
+func (pb *predictBench) scoringRates(pr *PredictResult) {
+	p := pb.p
 	logf("bench: predict scoring vs bare forward (%s, %d rows)", p.barePreset, p.bareRows)
-	if sr, err := rate(p.barePreset, p.bareRows, p.repeats, true, 0); err != nil {
-		firstErr = cmpErr(firstErr, err)
+	if sr, err := pb.rate(p.barePreset, p.bareRows, p.repeats, true, 0); err != nil {
+		pb.firstErr = cmpErr(pb.firstErr, err)
 	} else {
 		pr.Rate = sr
 		logf("bench: scoring %.1f rows/s (%.0f tok/s) = %.2f of the bare forward", sr.Score.RowsPerS, sr.Score.TokensPerS, sr.ScoreOverBare)
 	}
 	logf("bench: predict scoring vs --generate %d (%s, %d rows)", p.maxNew, p.genPreset, p.genRows)
-	if sr, err := rate(p.genPreset, p.genRows, p.genRepeats, false, p.maxNew); err != nil {
-		firstErr = cmpErr(firstErr, err)
+	if sr, err := pb.rate(p.genPreset, p.genRows, p.genRepeats, false, p.maxNew); err != nil {
+		pb.firstErr = cmpErr(pb.firstErr, err)
 	} else {
 		pr.Generate = sr
 		logf("bench: scoring %.1f rows/s, generate %.1f rows/s (×%.2f)", sr.Score.RowsPerS, sr.Generate.RowsPerS, sr.ScoreOverGenerate)
 	}
+}
 
-	// 2. Fixed B×T forward vs torch_ref.py forward, alternating rounds.
+// rate measures predict.Run (and a bare forward, and --generate maxNew) on rows texts of preset's model.
+func (pb *predictBench) rate(preset string, rows, repeats int, withBare bool, maxNew int) (*ScoringRate, error) {
+	o, models, p, peak := pb.o, pb.models, pb.p, pb.peak
+	cfg, err := llm.LoadConfig(models[preset])
+	if err != nil {
+		return nil, err
+	}
+	var ro predictRateOut
+	cr, err := runChild("predict-rate", predictRateSpec{Model: models[preset], Rows: rows, Batch: p.batch,
+		Repeats: repeats, Bare: withBare, MaxNew: maxNew, Threads: o.threads}, &ro)
+	if err != nil {
+		return nil, err
+	}
+	sr := &ScoringRate{Preset: preset, Rows: rows, RowsFrom: fmt.Sprintf(midWindow, predict.DefaultWindow), Batch: p.batch,
+		MaxLen: ro.MaxLen, RealTokens: ro.RealTokens, PaddingFraction: float64(ro.Padding) / float64(ro.Padding+ro.RealTokens),
+		GenerateMaxNew: maxNew, GenerateNoAnswer: ro.GenerateNoAns, Repeats: repeats, FLOPs: scoreFLOPs(shapeOf(cfg, 0), ro.Lengths), FLOPsFormula: scoreFLOPsFormula}
+	mk := func(what string, secs []float64) *Measure {
+		m := &Measure{Impl: "sentitune", What: what, Seconds: secs, Median: median(secs), Best: minimum(secs), Threads: ro.Threads,
+			PeakRSSMiB: cr.PeakRSSMiB}
+		m.TokensPerS = float64(ro.RealTokens) / m.Median
+		m.RowsPerS = float64(rows) / m.Median
+		m.MFU = mfu(sr.FLOPs, m.Median, peak)
+		return m
+	}
+	sr.Score = *mk("predict.Run: read CSV, clean, tokenize, sort, batch, score the label tokens, write CSV", ro.ScoreS)
+	if withBare {
+		sr.Bare = mk("llm Model.HiddenAt (every position) over the scorer's batches (no lm_head, no I/O)", ro.BareS)
+		sr.ScoreOverBare = ratio(sr.Score.TokensPerS, sr.Bare.TokensPerS)
+	}
+	if maxNew > 0 {
+		sr.Generate = mk(fmt.Sprintf("predict.Run --generate %d: greedy decoding without a KV cache, parse 0/1", maxNew), ro.GenerateS)
+		sr.Generate.TokensPerS, sr.Generate.MFU = 0, 0 // it computes more than the prompts: rows/s is the comparable rate
+		sr.ScoreOverGenerate = ratio(sr.Score.RowsPerS, sr.Generate.RowsPerS)
+	}
+	return sr, nil
+}
+
+// fixedForward: a fixed B×T forward vs torch_ref.py forward, alternating rounds.
+func (pb *predictBench) fixedForward(pr *PredictResult) error {
+	o, models, p, peak := pb.o, pb.models, pb.p, pb.peak
 	logf("bench: predict fixed %d×%d forward vs PyTorch (%s, %d rounds)", p.fixedBatch, p.fixedSeq, p.fixedPreset, p.fixedRounds)
 	fx := &FixedForward{Preset: p.fixedPreset, Batch: p.fixedBatch, Seq: p.fixedSeq, Rounds: p.fixedRounds}
 	fx.Sentitune = Measure{Impl: "sentitune", What: "predict Scorer.ScoreIDs"}
@@ -413,7 +440,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 			Warmup: p.fixedWarmup, Steps: p.fixedStep, Threads: o.threads}, &fo)
 		if err != nil {
 			fx.Sentitune.Error = err.Error()
-			firstErr = cmpErr(firstErr, err)
+			pb.firstErr = cmpErr(pb.firstErr, err)
 		} else {
 			fx.Sentitune.Seconds, fx.Bare.Seconds = append(fx.Sentitune.Seconds, fo.ScoreS...), append(fx.Bare.Seconds, fo.BareS...)
 			fx.Sentitune.Threads, fx.Bare.Threads = fo.Threads, fo.Threads
@@ -425,7 +452,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 			"--threads", strconv.Itoa(o.threads))
 		if err != nil {
 			fx.PyTorch.Error = err.Error()
-			firstErr = cmpErr(firstErr, err)
+			pb.firstErr = cmpErr(pb.firstErr, err)
 		} else {
 			fx.PyTorch.Seconds = append(fx.PyTorch.Seconds, tf.Steps...)
 			fx.PyTorch.PeakRSSMiB = max(fx.PyTorch.PeakRSSMiB, cr.PeakRSSMiB)
@@ -452,7 +479,12 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 	fx.RatioBest = ratio(fx.PyTorch.Best, fx.Sentitune.Best)
 	pr.Fixed = fx
 
-	// 3. Whole files: padding over real windows, peak RSS 5k vs 50k rows.
+	return nil
+}
+
+// fileScoring: whole files, padding over real windows, peak RSS 5k vs 50k rows.
+func (pb *predictBench) fileScoring(pr *PredictResult) {
+	o, models, p := pb.o, pb.models, pb.p
 	fs := &FileScoring{Preset: p.filePreset, Model: microNote}
 	for _, fr := range p.fileRuns {
 		logf("bench: predict file of %d %s rows (%s)", fr.rows, fr.kind, p.filePreset)
@@ -462,7 +494,7 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 		run := FileRun{Rows: fr.rows, Kind: fileKinds[fr.kind]}
 		if err != nil {
 			run.Error = err.Error()
-			firstErr = cmpErr(firstErr, err)
+			pb.firstErr = cmpErr(pb.firstErr, err)
 		} else {
 			st := po.Stats
 			run.InputMiB, run.Seconds, run.RowsPerS = po.InputMiB, st.ScoreSec, st.RowsPerSecond()
@@ -476,5 +508,4 @@ func benchPredict(o options, models map[string]string, res *Results) error {
 		fs.RSSRatio = ratio(fs.Runs[n-1].PeakRSSMiB, fs.Runs[n-2].PeakRSSMiB)
 	}
 	pr.Files = fs
-	return firstErr
 }

@@ -11,6 +11,17 @@ import (
 func renderMarkdown(r *Results) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	mdHeader(w, r)
+	mdHeadlines(w, r)
+	mdGEMM(w, r)
+	mdTraining(w, r)
+	mdPrediction(w, r)
+	mdRest(w, r)
+	return b.String()
+}
+
+// mdHeader writes the command, machine, engine and load the numbers come from.
+func mdHeader(w func(string, ...any), r *Results) {
 	w("# sentitune CPU benchmark — %s\n\n", r.Date[:10])
 	if r.Quick {
 		w("> **Quick run** (`-quick`): harness smoke test with toy sizes; not numbers to quote.\n\n")
@@ -27,7 +38,10 @@ func renderMarkdown(r *Results) string {
 	}
 	w("- Load average (1 min) at each stage — other engineers' builds share the machine: %s\n", strings.Join(loads, ", "))
 	w("- Every number is a median over repeats (warm-up excluded), each measurement in a fresh process; peak RSS is that process's `ru_maxrss`.\n\n")
+}
 
+// mdHeadlines writes one row per goal.
+func mdHeadlines(w func(string, ...any), r *Results) {
 	w("## Headlines\n\n| what | goal | measured |\n|---|---|---|\n")
 	for _, t := range r.Training {
 		w("| training %s %d×%d, sentitune / PyTorch tokens/s | ≥ 1.0 | **%s** (%s vs %s tok/s; best steps %s) |\n", t.Preset, t.Batch, t.Seq,
@@ -66,7 +80,10 @@ func renderMarkdown(r *Results) string {
 		w("| scale-out 1 → 2 processes | reported | %s |\n", scaleSummary(s))
 	}
 	w("\n")
+}
 
+// mdGEMM writes the GEMM peak that MFU is measured against.
+func mdGEMM(w func(string, ...any), r *Results) {
 	if g := r.GEMM; g != nil {
 		w("## Engine: fp32 GEMM peak\n\n%s.\n\n| N | threads | best GFLOP/s | median GFLOP/s |\n|---|---|---|---|\n", g.Note)
 		for _, p := range g.Points {
@@ -74,7 +91,10 @@ func renderMarkdown(r *Results) string {
 		}
 		w("\n**Peak: %.1f GFLOP/s at %d threads** (%.1f at 1 thread) — the MFU denominator below.\n\n", g.PeakGFLOPS, r.Engine.Threads, g.Peak1ThreadGFLOPS)
 	}
+}
 
+// mdTraining writes the LoRA train step, sentitune vs PyTorch.
+func mdTraining(w func(string, ...any), r *Results) {
 	if len(r.Training) > 0 {
 		w("## Training: LoRA train step, sentitune vs PyTorch eager\n\n")
 		w("Same model folder (random weights, `init-model` preset), batch, sequence length, LoRA rank 8 (alpha 16, dropout 0) on all seven linears, " +
@@ -102,7 +122,10 @@ func renderMarkdown(r *Results) string {
 			"queries, attention output, o_proj and MLP at the answer positions only (llm.Model.HiddenAt), so its MFU can exceed " +
 			"what the hardware itself executes; the time ratio is the comparison that counts.\n\n")
 	}
+}
 
+// mdPrediction writes scoring: rate, generate, fixed forward and whole files.
+func mdPrediction(w func(string, ...any), r *Results) {
 	if p := r.Prediction; p != nil {
 		w("## Prediction\n\nReview lengths: %s.\n\n", p.LengthSpread)
 		table := func(s *ScoringRate) {
@@ -164,7 +187,10 @@ func renderMarkdown(r *Results) string {
 		w("Scoring MFU uses model FLOPs %s. sentitune's last layer computes queries and outputs at the last token only "+
 			"(keys and values everywhere), which a bare forward and PyTorch do at every position.\n\n", scoreFLOPsFormula)
 	}
+}
 
+// mdRest writes tokenizer, prep, scale-out and errors.
+func mdRest(w func(string, ...any), r *Results) {
 	if t := r.Tokenizer; t != nil {
 		w("## Tokenizer\n\n%s.\n\n| bytes | tokens | tokens/s | MB/s | first pass (s) | load (s) |\n|---|---|---|---|---|---|\n", t.Corpus)
 		w("| %d | %d | %s | %.1f | %.2f | %.2f |\n\n", t.Bytes, t.Tokens, fnum(t.TokensPerS), t.MBPerS, t.FirstPassS, t.LoadS)
@@ -195,7 +221,6 @@ func renderMarkdown(r *Results) string {
 			w("- %s\n", oneLine(e))
 		}
 	}
-	return b.String()
 }
 
 func measureCells(m Measure, loss bool) string {

@@ -309,96 +309,109 @@ func runLoadTest(o options) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	model := filepath.Join(work, "tiny")
-	if out, err := exec.Command(o.sentitune, "init-model", "--preset", "tiny", "--seed", "1", "--out", model).CombinedOutput(); err != nil {
+	lr := &loadRun{res: res, model: filepath.Join(work, "tiny")}
+	if err := lr.setup(o.sentitune); err != nil {
+		return err
+	}
+	defer lr.kill()
+	for _, phase := range []func() error{lr.singleRuns, lr.flood, lr.concurrency64, lr.drain} {
+		if err := phase(); err != nil {
+			return err
+		}
+	}
+	lr.check()
+	res.Load = append(res.Load, loadSample("end"))
+	res.WallSeconds = round(time.Since(begin).Seconds(), 1)
+	return writeLoadResult(o.out, begin, res)
+}
+
+// loadRun is one load test: the served model, the serve child and the results filled in phase by phase.
+type loadRun struct {
+	res    *LoadResult
+	model  string
+	single []string // the texts the 32 single-review clients send, and predict scores
+	cmd    *exec.Cmd
+	log    bytes.Buffer
+	logMu  sync.Mutex
+	c      *loadClient
+}
+
+const loadSingleSeed = 7
+
+// setup writes the tiny model, measures predict's rate once, starts serve and warms it up.
+func (lr *loadRun) setup(bin string) error {
+	if out, err := exec.Command(bin, "init-model", "--preset", "tiny", "--seed", "1", "--out", lr.model).CombinedOutput(); err != nil {
 		return fmt.Errorf("init-model: %v\n%s", err, out)
 	}
-	res.Model = "init-model --preset tiny --seed 1 (2 layers, hidden 64, real Qwen tokenizer), f32, cpu"
-
-	const singleSeed = 7
-	single, err := imdbTexts(loadSingleReqs, singleSeed)
-	if err != nil {
+	lr.res.Model = "init-model --preset tiny --seed 1 (2 layers, hidden 64, real Qwen tokenizer), f32, cpu"
+	var err error
+	if lr.single, err = imdbTexts(loadSingleReqs, loadSingleSeed); err != nil {
 		return err
 	}
-	res.PredictRuns = map[string]float64{}
-	predictRate := func(when string) error {
-		for _, batch := range []int{predict.DefaultBatchSize, 4} {
-			logf("loadtest: predict --batch-size %d on the %d texts the 32 clients send (%s) ...", batch, len(single), when)
-			var pr map[string]float64
-			if _, err := runChild("serve-predict", servePredictSpec{Model: model, Texts: len(single), Seed: singleSeed, Batch: batch}, &pr); err != nil {
-				return err
-			}
-			v := round(pr["rows_per_s"], 1)
-			res.PredictRuns[fmt.Sprintf("batch %d, %s", batch, when)] = v
-			res.PredictRowsPerS = max(res.PredictRowsPerS, v)
-		}
-		return nil
-	}
-	if err := predictRate("run 1"); err != nil {
+	lr.res.PredictRuns = map[string]float64{}
+	if err := lr.predictRate("run 1"); err != nil {
 		return err
 	}
-	res.PredictNote = "predict.Scorer.Score (what `sentitune predict` runs per window: sorted by length, cut into batches) on the same texts after a warm-up, " +
+	lr.res.PredictNote = "predict.Scorer.Score (what `sentitune predict` runs per window: sorted by length, cut into batches) on the same texts after a warm-up, " +
 		"in a child process, at the default --batch-size 16 and at 4 (passes of ≤ 2,048 tokens like serve's), alternating with the two serve runs; the best of the four is the bar"
 
-	args := []string{"--model", model, "--device", "cpu", "--addr", "127.0.0.1:0", "--drain", loadDrain.String()}
-	res.ServeArgs = strings.Join(args, " ")
-	var log bytes.Buffer
-	var logMu sync.Mutex
-	cmd, url, err := serveProcess(o.sentitune, args, &log, &logMu)
+	args := []string{"--model", lr.model, "--device", "cpu", "--addr", "127.0.0.1:0", "--drain", loadDrain.String()}
+	lr.res.ServeArgs = strings.Join(args, " ")
+	cmd, url, err := serveProcess(bin, args, &lr.log, &lr.logMu)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	c := &loadClient{url: url, http: &http.Client{Timeout: 60 * time.Second,
+	lr.cmd = cmd
+	lr.c = &loadClient{url: url, http: &http.Client{Timeout: 60 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 0}}}
 
 	// Warm-up to the working set of a full pass, then the idle RSS.
 	warm, _ := imdbTexts(64, 3)
 	for range 3 {
-		if code, msg := c.post(warm); code != 200 {
+		if code, msg := lr.c.post(warm); code != 200 {
 			return fmt.Errorf("warm-up: %d %s", code, msg)
 		}
 	}
 	time.Sleep(time.Second)
-	res.IdleRSSMiB = rssMiB(cmd.Process.Pid)
+	lr.res.IdleRSSMiB = rssMiB(cmd.Process.Pid)
+	return nil
+}
 
-	// 32 clients, one review per request, closed loop; twice, alternating with predict, as load from
-	// other processes comes and goes: the best run of each side is compared.
+// kill stops the serve child unless the drain phase already saw it exit.
+func (lr *loadRun) kill() {
+	if lr.cmd != nil && lr.cmd.ProcessState == nil {
+		lr.cmd.Process.Kill()
+		lr.cmd.Wait()
+	}
+}
+
+// predictRate measures predict's rows/s on the single-review texts at two batch sizes (the bar serve is held to).
+func (lr *loadRun) predictRate(when string) error {
+	for _, batch := range []int{predict.DefaultBatchSize, 4} {
+		logf("loadtest: predict --batch-size %d on the %d texts the 32 clients send (%s) ...", batch, len(lr.single), when)
+		var pr map[string]float64
+		if _, err := runChild("serve-predict", servePredictSpec{Model: lr.model, Texts: len(lr.single), Seed: loadSingleSeed, Batch: batch}, &pr); err != nil {
+			return err
+		}
+		v := round(pr["rows_per_s"], 1)
+		lr.res.PredictRuns[fmt.Sprintf("batch %d, %s", batch, when)] = v
+		lr.res.PredictRowsPerS = max(lr.res.PredictRowsPerS, v)
+	}
+	return nil
+}
+
+// singleRuns: 32 clients, one review per request, closed loop; twice, alternating with predict, as load
+// from other processes comes and goes: the best run of each side is compared.
+func (lr *loadRun) singleRuns() error {
+	res := lr.res
 	for run := 1; run <= 2; run++ {
 		if run == 2 {
-			if err := predictRate("run 2"); err != nil {
+			if err := lr.predictRate("run 2"); err != nil {
 				return err
 			}
 		}
-		logf("loadtest: %d clients × 1 review, %d requests (run %d) ...", loadClients, len(single), run)
-		var t tally
-		next := make(chan int)
-		go func() {
-			for i := range single {
-				next <- i
-			}
-			close(next)
-		}()
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		for range loadClients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					s := time.Now()
-					code, msg := c.post(single[i : i+1])
-					t.add(1, code, msg, time.Since(s))
-				}
-			}()
-		}
-		wg.Wait()
-		sc := t.done("32 concurrent clients, each sending one IMDB-like review per request (closed loop); the better of 2 runs", time.Since(t0))
+		logf("loadtest: %d clients × 1 review, %d requests (run %d) ...", loadClients, len(lr.single), run)
+		sc := lr.singleRun()
 		res.SingleRuns = append(res.SingleRuns, sc.RowsPerS)
 		errs := res.Single.Errors + sc.Errors
 		if sc.RowsPerS > res.Single.RowsPerS {
@@ -408,125 +421,161 @@ func runLoadTest(o options) error {
 		res.Load = append(res.Load, loadSample(fmt.Sprintf("single run %d", run)))
 	}
 	res.SingleRatio = round(res.Single.RowsPerS/res.PredictRowsPerS, 2)
+	return nil
+}
 
-	// One client floods maximal requests; another sends 1-text requests.
+func (lr *loadRun) singleRun() LoadScenario {
+	var t tally
+	next := make(chan int)
+	go func() {
+		for i := range lr.single {
+			next <- i
+		}
+		close(next)
+	}()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range loadClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				s := time.Now()
+				code, msg := lr.c.post(lr.single[i : i+1])
+				t.add(1, code, msg, time.Since(s))
+			}
+		}()
+	}
+	wg.Wait()
+	return t.done("32 concurrent clients, each sending one IMDB-like review per request (closed loop); the better of 2 runs", time.Since(t0))
+}
+
+// flood: one client floods maximal requests while another sends 1-text requests; then RSS after.
+func (lr *loadRun) flood() error {
 	logf("loadtest: flood for %d s ...", loadFloodSeconds)
-	{
-		long, _, err := longReviews(loadRequestTokens/512, loadFloodWords, 11)
-		if err != nil {
-			return err
-		}
-		probeTexts, _ := imdbTexts(400, 13)
-		ctx, cancel := context.WithTimeout(context.Background(), loadFloodSeconds*time.Second)
-		var flood, probe tally
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for range loadFloodConns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					s := time.Now()
-					code, msg := c.post(long)
-					flood.add(len(long), code, msg, time.Since(s))
-				}
-			}()
-		}
-		peak := 0.0
+	long, _, err := longReviews(loadRequestTokens/512, loadFloodWords, 11)
+	if err != nil {
+		return err
+	}
+	probeTexts, _ := imdbTexts(400, 13)
+	ctx, cancel := context.WithTimeout(context.Background(), loadFloodSeconds*time.Second)
+	defer cancel()
+	var flood, probe tally
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range loadFloodConns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				peak = max(peak, rssMiB(cmd.Process.Pid))
-				time.Sleep(200 * time.Millisecond)
+				s := time.Now()
+				code, msg := lr.c.post(long)
+				flood.add(len(long), code, msg, time.Since(s))
 			}
 		}()
-		time.Sleep(time.Second) // the flood is queued before the probe starts
-		tp := time.Now()
-		for i := 0; ctx.Err() == nil; i++ {
-			s := time.Now()
-			code, msg := c.post(probeTexts[i%len(probeTexts) : i%len(probeTexts)+1])
-			probe.add(1, code, msg, time.Since(s))
-			time.Sleep(loadProbeThink)
-		}
-		probeElapsed := time.Since(tp)
-		wg.Wait()
-		cancel()
-		res.Flood = flood.done(fmt.Sprintf("one client on %d connections, each sending maximal requests back to back: %d reviews of %d words (cut to 512 tokens: %d prompt tokens, the --max-request-tokens default)",
-			loadFloodConns, len(long), loadFloodWords, loadRequestTokens), time.Since(t0))
-		res.FloodProbe = probe.done(fmt.Sprintf("a second client sending 1 IMDB-like review per request, %v apart, during the flood", loadProbeThink), probeElapsed)
-		res.FloodPeakRSSMiB = peak
-		waitIdle(c, time.Minute)
-		time.Sleep(2 * time.Second)
-		res.AfterRSSMiB = rssMiB(cmd.Process.Pid)
-		res.AfterOverIdlePct = round(100*(res.AfterRSSMiB-res.IdleRSSMiB)/res.IdleRSSMiB, 1)
 	}
+	peak := 0.0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			peak = max(peak, rssMiB(lr.cmd.Process.Pid))
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	time.Sleep(time.Second) // the flood is queued before the probe starts
+	tp := time.Now()
+	for i := 0; ctx.Err() == nil; i++ {
+		s := time.Now()
+		code, msg := lr.c.post(probeTexts[i%len(probeTexts) : i%len(probeTexts)+1])
+		probe.add(1, code, msg, time.Since(s))
+		time.Sleep(loadProbeThink)
+	}
+	probeElapsed := time.Since(tp)
+	wg.Wait()
+	res := lr.res
+	res.Flood = flood.done(fmt.Sprintf("one client on %d connections, each sending maximal requests back to back: %d reviews of %d words (cut to 512 tokens: %d prompt tokens, the --max-request-tokens default)",
+		loadFloodConns, len(long), loadFloodWords, loadRequestTokens), time.Since(t0))
+	res.FloodProbe = probe.done(fmt.Sprintf("a second client sending 1 IMDB-like review per request, %v apart, during the flood", loadProbeThink), probeElapsed)
+	res.FloodPeakRSSMiB = peak
+	waitIdle(lr.c, time.Minute)
+	time.Sleep(2 * time.Second)
+	res.AfterRSSMiB = rssMiB(lr.cmd.Process.Pid)
+	res.AfterOverIdlePct = round(100*(res.AfterRSSMiB-res.IdleRSSMiB)/res.IdleRSSMiB, 1)
 	res.Load = append(res.Load, loadSample("flood"))
+	return nil
+}
 
-	// 64 clients, 1–32 short reviews per request.
+// concurrency64: 64 clients, 1–32 short reviews per request; then the server's metrics.
+func (lr *loadRun) concurrency64() error {
 	logf("loadtest: %d clients × 1–32 texts ...", loadC64Clients)
-	{
-		sents, err := amazonSentences()
-		if err != nil {
-			return err
-		}
-		var t tally
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for k := range loadC64Clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(uint64(k), 64))
-				for range loadC64PerClient {
-					texts := make([]string, 1+r.IntN(32))
-					for i := range texts {
-						texts[i] = sents[r.IntN(len(sents))].Text
-					}
-					s := time.Now()
-					code, msg := c.post(texts)
-					t.add(len(texts), code, msg, time.Since(s))
+	sents, err := amazonSentences()
+	if err != nil {
+		return err
+	}
+	var t tally
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for k := range loadC64Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(k), 64))
+			for range loadC64PerClient {
+				texts := make([]string, 1+r.IntN(32))
+				for i := range texts {
+					texts[i] = sents[r.IntN(len(sents))].Text
 				}
-			}()
-		}
-		wg.Wait()
-		res.C64 = t.done(fmt.Sprintf("%d concurrent clients, %d requests each of 1–32 bundled Amazon review sentences", loadC64Clients, loadC64PerClient), time.Since(t0))
+				s := time.Now()
+				code, msg := lr.c.post(texts)
+				t.add(len(texts), code, msg, time.Since(s))
+			}
+		}()
 	}
-	res.Load = append(res.Load, loadSample("concurrency 64"))
-	res.Metrics = scrapeMetrics(c)
+	wg.Wait()
+	lr.res.C64 = t.done(fmt.Sprintf("%d concurrent clients, %d requests each of 1–32 bundled Amazon review sentences", loadC64Clients, loadC64PerClient), time.Since(t0))
+	lr.res.Load = append(lr.res.Load, loadSample("concurrency 64"))
+	lr.res.Metrics = scrapeMetrics(lr.c)
+	return nil
+}
 
-	// SIGTERM with a flood in flight: exit 0 within --drain plus one pass.
+// drain: SIGTERM with a flood in flight must exit 0 within --drain plus one pass.
+func (lr *loadRun) drain() error {
 	logf("loadtest: SIGTERM during a flood (--drain %v) ...", loadDrain)
-	{
-		long, _, _ := longReviews(loadRequestTokens/512, loadFloodWords, 17)
-		var drained tally
-		var wg sync.WaitGroup
-		for range 2 * loadFloodConns { // more work than the limit allows
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				code, msg := c.post(long)
-				drained.add(len(long), code, msg, 0)
-			}()
-		}
-		time.Sleep(time.Second)
-		t0 := time.Now()
-		cmd.Process.Signal(syscall.SIGTERM)
-		err := cmd.Wait()
-		res.DrainSeconds = round(time.Since(t0).Seconds(), 2)
-		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-			res.DrainExitCode = ee.ExitCode()
-		} else if err != nil {
-			res.DrainExitCode = -1
-		}
-		logMu.Lock()
-		lines := strings.Split(strings.TrimSpace(log.String()), "\n")
-		logMu.Unlock()
-		res.DrainLog = strings.Join(lines[max(0, len(lines)-3):], "\n")
-		wg.Wait()
-		res.DrainCodes = drained.done("", time.Second).Codes
+	long, _, _ := longReviews(loadRequestTokens/512, loadFloodWords, 17)
+	var drained tally
+	var wg sync.WaitGroup
+	for range 2 * loadFloodConns { // more work than the limit allows
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, msg := lr.c.post(long)
+			drained.add(len(long), code, msg, 0)
+		}()
 	}
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	lr.cmd.Process.Signal(syscall.SIGTERM)
+	err := lr.cmd.Wait()
+	res := lr.res
+	res.DrainSeconds = round(time.Since(t0).Seconds(), 2)
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		res.DrainExitCode = ee.ExitCode()
+	} else if err != nil {
+		res.DrainExitCode = -1
+	}
+	lr.logMu.Lock()
+	lines := strings.Split(strings.TrimSpace(lr.log.String()), "\n")
+	lr.logMu.Unlock()
+	res.DrainLog = strings.Join(lines[max(0, len(lines)-3):], "\n")
+	wg.Wait()
+	res.DrainCodes = drained.done("", time.Second).Codes
+	return nil
+}
 
+// check records each target of the load test against what was measured.
+func (lr *loadRun) check() {
+	res := lr.res
 	ok := func(target, got string, pass bool) { res.Checks = append(res.Checks, LoadCheck{target, got, pass}) }
 	ok("32 single-review clients ≥ 0.8× predict's rows/s", fmt.Sprintf("best %.1f (runs %v) vs best predict %.1f rows/s = %.2f×", res.Single.RowsPerS, res.SingleRuns, res.PredictRowsPerS, res.SingleRatio),
 		res.SingleRatio >= 0.8 && res.Single.Errors == 0)
@@ -539,10 +588,11 @@ func runLoadTest(o options) error {
 		res.AfterRSSMiB, res.IdleRSSMiB, res.AfterOverIdlePct, res.FloodPeakRSSMiB), res.AfterOverIdlePct <= 20)
 	ok(fmt.Sprintf("SIGTERM with --drain %v during a flood exits 0 within the limit + 2 s", loadDrain),
 		fmt.Sprintf("exit %d after %.2f s; the %d requests in flight got %v", res.DrainExitCode, res.DrainSeconds, 2*loadFloodConns, res.DrainCodes), res.DrainExitCode == 0 && res.DrainSeconds <= loadDrain.Seconds()+2)
-	res.Load = append(res.Load, loadSample("end"))
-	res.WallSeconds = round(time.Since(begin).Seconds(), 1)
+}
 
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+// writeLoadResult writes serve-load-<date>.{json,md} and fails when a target was missed.
+func writeLoadResult(out string, begin time.Time, res *LoadResult) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	name := "serve-load-" + begin.Format("2006-01-02")
@@ -550,13 +600,13 @@ func runLoadTest(o options) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(o.out, name+".json"), append(js, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, name+".json"), append(js, '\n')); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(o.out, name+".md"), []byte(renderLoadMarkdown(res))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(out, name+".md"), []byte(renderLoadMarkdown(res))); err != nil {
 		return err
 	}
-	logf("loadtest: wrote %s/%s.{json,md} in %.0f s", o.out, name, res.WallSeconds)
+	logf("loadtest: wrote %s/%s.{json,md} in %.0f s", out, name, res.WallSeconds)
 	failed := 0
 	for _, ch := range res.Checks {
 		mark := "ok  "
