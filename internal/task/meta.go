@@ -23,8 +23,11 @@ type Meta struct {
 	// LabelTokenIDs maps each label's answer ("0", "1") to the id of its first token.
 	LabelTokenIDs map[string]int `json:"label_token_ids"`
 	// Labels is the label set in ParseLabels form ("negative=0,neutral=1,positive=2"); "" = Binary.
-	Labels       string `json:"labels,omitempty"`
-	ChatTemplate string `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
+	Labels string `json:"labels,omitempty"`
+	// Aspects, for aspect sentiment, are the aspects each review is asked about (with Labels =
+	// AspectLabels); then Instruction is a template whose {aspect} names one (RenderAspect).
+	Aspects      []string `json:"aspects,omitempty"`
+	ChatTemplate string   `json:"chat_template"` // chat template name, e.g. "chatml" or "llama3"
 	// Template is the chat template training rendered prompts with (a name or a file); "" = the model's own.
 	Template string `json:"template,omitempty"`
 	// TemplateSHA256 is the SHA-256 of the template's Jinja text, so scoring can tell it is the same.

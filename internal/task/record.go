@@ -20,6 +20,8 @@ type Record struct {
 	System      string `json:"system,omitempty"`
 	// ID names the source row (its id column, else its row number); LLaMA-Factory ignores it.
 	ID string `json:"id,omitempty"`
+	// Aspect is the aspect an aspect-sentiment record asks about (prep --aspects); "" otherwise.
+	Aspect string `json:"aspect,omitempty"`
 }
 
 // ReadRecords reads a JSON array (or JSON Lines) file of Alpaca records.

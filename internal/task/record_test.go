@@ -14,7 +14,7 @@ func TestReadRecordsForms(t *testing.T) {
 		"array.json":  "\ufeff[\n {\"instruction\":\"i\",\"input\":\"a\",\"output\":\"1\"},\n {\"instruction\":\"i\",\"input\":\"b\",\"output\":\"0\",\"system\":\"s\"}\n]\n",
 		"lines.jsonl": "{\"instruction\":\"i\",\"input\":\"a\",\"output\":\"1\"}\n\n{\"instruction\":\"i\",\"input\":\"b\",\"output\":\"0\",\"system\":\"s\"}\n",
 	}
-	want := []Record{{"i", "a", "1", "", ""}, {"i", "b", "0", "s", ""}}
+	want := []Record{{"i", "a", "1", "", "", ""}, {"i", "b", "0", "s", "", ""}}
 	for name, body := range files {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o644)
