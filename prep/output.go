@@ -89,7 +89,7 @@ func writeAlpacaArray(w io.Writer, recs []example, labels task.Labels, instructi
 	for i, e := range recs {
 		buf.Reset()
 		buf.WriteString("  ")
-		if err := enc.Encode(task.Record{Instruction: orDefault(e.instruction, instruction), Input: e.text, Output: labels[e.label].Answer, System: orDefault(e.system, system), ID: e.id}); err != nil {
+		if err := enc.Encode(task.Record{Instruction: orDefault(e.instruction, instruction), Input: e.text, Output: labels[e.label].Answer, System: orDefault(e.system, system), ID: e.id, Aspect: e.aspect}); err != nil {
 			return err
 		}
 		b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})

@@ -31,6 +31,9 @@ type Config struct {
 	// class order); then LabelMap maps raw values to its names or answers. "" = binary 1/0.
 	Labels string
 	labels task.Labels // the parsed label set Run works with
+	// Aspects, when set, is aspect sentiment "battery,screen": one record per (review, aspect),
+	// with task.AspectLabels, from one column per aspect (aspects.go).
+	Aspects string
 
 	Instruction string // "" = task.DefaultInstruction(Lang)
 	System      string // written as "system" in every record when set
@@ -139,6 +142,9 @@ type example struct {
 	row, line int
 
 	instruction, system string // an Alpaca input's own (alpaca.go); "" = the run's
+
+	aspects []int  // with --aspects: the review's class per aspect (aspects.go)
+	aspect  string // with --aspects: the aspect this record asks about
 }
 
 // Run reads cfg.Input, cleans and labels every row, splits, and writes
@@ -150,6 +156,9 @@ func Run(cfg Config) (*Stats, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("prep: %w", err)
+	}
+	if cfg.Aspects != "" {
+		return runAspects(cfg, start)
 	}
 	labels, labelMap, err := labelSet(cfg.Labels, cfg.LabelMap)
 	if err != nil {
@@ -235,38 +244,47 @@ func Run(cfg Config) (*Stats, error) {
 			cfg.Input, len(examples), cfg.TestRatio, cfg.ValRatio, len(splits[SplitTrain]), len(splits[SplitVal]), len(splits[SplitTest]))
 	}
 
+	if err := writeSplits(cfg, st, splits, labels, instruction, enc); err != nil {
+		return nil, err
+	}
+	st.Elapsed = time.Since(start)
+	return st, nil
+}
+
+// writeSplits measures each split and writes the split files, dataset_info.json and stats.json
+// into cfg.Out at once (writeAtomically).
+func writeSplits(cfg Config, st *Stats, splits map[string][]example, labels task.Labels, instruction string, enc Encoder) error {
 	var files []outFile
+	system := cfg.System != ""
 	for _, name := range []string{SplitTrain, SplitVal, SplitTest} {
 		if name != SplitTrain && len(splits[name]) == 0 {
 			continue
 		}
 		ss, err := splitStats(name, splits[name], labels, instruction, cfg.System, enc, cfg.Progress, cfg.LogEvery)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		st.Splits[name] = ss
 		if err := st.noteMaxLen(ss, cfg.MaxLen, enc); err != nil {
-			return nil, err
+			return err
 		}
 		recs := splits[name]
+		system = system || anySystem(recs)
 		files = append(files, outFile{ss.File, func(w io.Writer) error {
 			return writeAlpacaArray(w, recs, labels, instruction, cfg.System)
 		}})
 	}
 	files = append(files,
-		outFile{FileDatasetInfo, func(w io.Writer) error {
-			return writeDatasetInfo(w, cfg.Name, st.Splits, cfg.System != "" || anySystem(examples))
-		}},
+		outFile{FileDatasetInfo, func(w io.Writer) error { return writeDatasetInfo(w, cfg.Name, st.Splits, system) }},
 		outFile{FileStats, func(w io.Writer) error { return writeJSON(w, st) }},
 	)
 	for _, f := range files {
 		st.Files = append(st.Files, f.name)
 	}
 	if err := writeAtomically(cfg.Out, files, []string{FileTrain, FileVal, FileTest}); err != nil {
-		return nil, fmt.Errorf("prep: write %s: %w", cfg.Out, err)
+		return fmt.Errorf("prep: write %s: %w", cfg.Out, err)
 	}
-	st.Elapsed = time.Since(start)
-	return st, nil
+	return nil
 }
 
 // readExamples streams the input, cleaning and labelling each row.

@@ -26,6 +26,8 @@ type Stats struct {
 	Instruction string `json:"instruction"`
 	System      string `json:"system,omitempty"`
 
+	Aspects []string `json:"aspects,omitempty"` // --aspects: one record per review and aspect, labels task.AspectLabels
+
 	Seed      int64   `json:"seed"`
 	TestRatio float64 `json:"test_ratio"`
 	ValRatio  float64 `json:"val_ratio"`
@@ -181,6 +183,9 @@ func (s *Stats) WriteSummary(w io.Writer) {
 	}
 	if s.LabelMap != "" {
 		fmt.Fprintf(w, ", map %s", s.LabelMap)
+	}
+	if len(s.Aspects) > 0 {
+		fmt.Fprintf(w, ", aspects %s (one record per review and aspect)", strings.Join(s.Aspects, ","))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  rows      %d read, %d kept, %d rejected (%s)\n", s.Rows.Read, s.Rows.Kept, s.Rows.Rejected, s.reasons())
