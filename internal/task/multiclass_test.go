@@ -93,3 +93,17 @@ func TestProbColumns(t *testing.T) {
 		t.Errorf("stars3: %s", got)
 	}
 }
+
+func TestClassOf(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{{"2", 2}, {" 0 ", 0}, {"neutral", 1}, {"Positive", 2}} {
+		if got, err := Stars3.ClassOf(c.in); err != nil || got != c.want {
+			t.Errorf("ClassOf(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	if _, err := Stars3.ClassOf("mixed"); err == nil || !strings.Contains(err.Error(), `"mixed" is none of negative, neutral, positive`) {
+		t.Errorf("an unknown label: %v", err)
+	}
+}
