@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -27,7 +28,7 @@ func initModelOptionTable() *options[initModelConfig] {
 		func(c *initModelConfig) *string { return &c.Arch })
 	o.uint64("seed", "random seed for the weights", func(c *initModelConfig) *uint64 { return &c.Seed })
 	o.str("out", "output folder (must not exist or be empty)", func(c *initModelConfig) *string { return &c.Out })
-	o.str("dtype", "weight dtype: f32 or bf16", func(c *initModelConfig) *string { return &c.DType })
+	o.str("dtype", "weight dtype: f32, bf16 or f16", func(c *initModelConfig) *string { return &c.DType })
 	o.real("logit-scale", "set the final norm so that a hidden state along a token's embedding gives it this `LOGIT` "+
 		"(0: norm weights 1, logits within about ±1.3 on tiny, too small for an answer to become likely)", func(c *initModelConfig) *float64 { return &c.LogitScale })
 	return o
@@ -65,6 +66,12 @@ func checkInitModel(cfg initModelConfig) error {
 	}
 	if _, err := llm.ArchPresetConfig(cfg.Preset, cfg.Arch); err != nil {
 		return usageError("init-model: --arch: %v", err)
+	}
+	if _, err := llm.InitDType(cfg.DType); err != nil {
+		return usageError("init-model: --dtype: %v", err)
+	}
+	if entries, err := os.ReadDir(cfg.Out); err == nil && len(entries) > 0 {
+		return usageError("init-model: --out %s exists and is not empty (give a new folder)", cfg.Out)
 	}
 	if !(cfg.LogitScale >= 0) || math.IsInf(cfg.LogitScale, 0) {
 		return usageError("init-model: --logit-scale %v: must be a finite number ≥ 0 (0: norm weights 1)", cfg.LogitScale)

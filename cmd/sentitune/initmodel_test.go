@@ -32,8 +32,8 @@ func TestInitModelCommand(t *testing.T) {
 		code int // 2: a usage error, refused before anything is written
 	}{
 		{[]string{"--preset", "medium", "--out", filepath.Join(t.TempDir(), "m")}, `unknown model preset "medium"`, 2},
-		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `unsupported dtype "f8"`, 1},
-		{[]string{"--out", dir}, "not empty", 1},
+		{[]string{"--dtype", "f8", "--out", filepath.Join(t.TempDir(), "m")}, `init-model: --dtype: unsupported dtype "f8" (want f32, bf16 or f16)`, 2},
+		{[]string{"--out", dir}, "--out " + dir + " exists and is not empty", 2},
 		{[]string{"--logit-scale", "-1", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale -1", 2},
 		{[]string{"--logit-scale", "NaN", "--out", filepath.Join(t.TempDir(), "m")}, "--logit-scale NaN", 2},
 		{[]string{"--preset", "tiny"}, "--out DIR is required", 2},

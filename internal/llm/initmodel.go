@@ -184,16 +184,9 @@ func InitRandomModelWith(dir string, opt InitOptions) error {
 	if err != nil {
 		return err
 	}
-	var stDType string
-	switch strings.ToLower(dtype) {
-	case "", "f32", "float32":
-		stDType = "F32"
-	case "bf16", "bfloat16":
-		stDType = "BF16"
-	case "f16", "float16":
-		stDType = "F16"
-	default:
-		return fmt.Errorf("init-model: unsupported dtype %q (want f32 or bf16)", dtype)
+	stDType, err := InitDType(dtype)
+	if err != nil {
+		return fmt.Errorf("init-model: %w", err)
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("init-model: %s exists and is not empty", dir)
@@ -353,4 +346,17 @@ func pyFloat(v float64) json.Number {
 		s += ".0"
 	}
 	return json.Number(s)
+}
+
+// InitDType is the safetensors dtype of an init-model --dtype name (f32, bf16, f16; "" is f32).
+func InitDType(dtype string) (string, error) {
+	switch strings.ToLower(dtype) {
+	case "", "f32", "float32":
+		return "F32", nil
+	case "bf16", "bfloat16":
+		return "BF16", nil
+	case "f16", "float16":
+		return "F16", nil
+	}
+	return "", fmt.Errorf("unsupported dtype %q (want f32, bf16 or f16)", dtype)
 }
