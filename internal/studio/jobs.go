@@ -37,6 +37,9 @@ type Job struct {
 	Started time.Time `json:"started,omitzero"`
 	Ended   time.Time `json:"ended,omitzero"`
 	PID     int       `json:"pid,omitempty"`
+	// PIDStart is the process's start time in clock ticks since boot (/proc/PID/stat), so a
+	// restarted studio tells its job from another process that got the same PID.
+	PIDStart uint64 `json:"pid_start,omitempty"`
 }
 
 // queue runs jobs one at a time (one device), in the order they were submitted; each job's record
@@ -70,14 +73,20 @@ func newQueue(exe string, ws Workspace) (*queue, error) {
 		if err := json.Unmarshal(b, &j); err != nil {
 			return nil, fmt.Errorf("job record %s: %w", p, err)
 		}
-		if j.State == jobRunning {
-			// its parent is gone: the run folder keeps what it wrote; the user may resume it
-			j.State, j.Ended = jobInterrupted, time.Now()
-		}
 		q.jobs = append(q.jobs, &j)
 		q.seq++
 	}
 	sort.Slice(q.jobs, func(a, b int) bool { return q.jobs[a].Created.Before(q.jobs[b].Created) })
+	for _, j := range q.jobs {
+		if j.State != jobRunning {
+			continue
+		}
+		if processStart(j.PID) == j.PIDStart && j.PIDStart != 0 {
+			go q.adopt(j) // it outlived the studio that started it: follow it to its end
+		} else {
+			q.settle(j)
+		}
+	}
 	go q.loop()
 	return q, nil
 }
@@ -157,6 +166,9 @@ func (q *queue) Stop(id string) error {
 			if c := q.cmd[id]; c != nil && c.Process != nil {
 				return c.Process.Signal(syscall.SIGINT)
 			}
+			if j.PIDStart != 0 && processStart(j.PID) == j.PIDStart { // adopted from an earlier studio
+				return syscall.Kill(j.PID, syscall.SIGINT)
+			}
 		}
 		return fmt.Errorf("job %s is %s", id, j.State)
 	}
@@ -198,6 +210,8 @@ func (q *queue) run(j *Job) {
 	c := exec.Command(q.exe, j.Args...)
 	c.Dir = q.ws.Root()
 	c.Stdout, c.Stderr = logf, logf
+	// its own process group: Ctrl-C on studio's terminal does not reach it, and it outlives studio
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	j.State, j.Started = jobRunning, time.Now()
 	if err := c.Start(); err != nil {
 		j.State, j.Error, j.Ended = jobFailed, err.Error(), time.Now()
@@ -207,6 +221,7 @@ func (q *queue) run(j *Job) {
 		return
 	}
 	j.PID = c.Process.Pid
+	j.PIDStart = processStart(j.PID)
 	q.cmd[j.ID] = c
 	q.save(j)
 	q.mu.Unlock()

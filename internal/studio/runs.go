@@ -214,8 +214,8 @@ func (s *Server) summarize(name string) runSummary {
 			sum.State = j.State
 		}
 	}
-	var m struct {
-		Accuracy *float64 `json:"accuracy"`
+	if sum.State != jobRunning && logWriter(filepath.Join(dir, finetune.FileLog)) != 0 {
+		sum.State = jobRunning // a finetune started from the command line
 	}
 	if jsonFile(filepath.Join(dir, "report", "metrics.json"), &m) == nil {
 		sum.TestAccuracy = m.Accuracy
@@ -262,7 +262,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(300 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		busy := s.jobs.Busy(dirRuns + "/" + name)
+		busy := s.jobs.Busy(dirRuns+"/"+name) || logWriter(filepath.Join(dir, finetune.FileLog)) != 0
 		n, err := sendNewLines(w, filepath.Join(dir, finetune.FileLog), offset)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return
