@@ -125,7 +125,7 @@ func TestRunOutputFormatsRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := Columns{Label: true, Prob: true, Text: keep}
-				if cols != want {
+				if !cols.Equal(want) {
 					t.Fatalf("columns %+v, want %+v", cols, want)
 				}
 				texts, labels := amazonRows(t, 100)
@@ -350,7 +350,7 @@ func TestRunGenerateOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cols != (Columns{Label: true, Generated: true}) {
+			if !cols.Equal(Columns{Label: true, Generated: true}) {
 				t.Fatalf("columns %+v", cols)
 			}
 			texts, _ := amazonRows(t, 50)

@@ -196,10 +196,10 @@ func MergeFiles(out, format string, files []string) (*MergeStats, error) {
 		}
 		readers = append(readers, rr)
 		// An empty JSON Lines shard has no columns to compare.
-		if format == FormatJSONL && rr.Columns() == (Columns{}) {
+		if format == FormatJSONL && rr.Columns().Equal(Columns{}) {
 			continue
 		}
-		if i > 0 && cols != (Columns{}) && rr.Columns() != cols {
+		if i > 0 && !cols.Equal(Columns{}) && !rr.Columns().Equal(cols) {
 			return nil, fmt.Errorf("merge: %s has columns %v, %s has %v", f, rr.Columns().Names(), files[0], cols.Names())
 		}
 		cols = rr.Columns()

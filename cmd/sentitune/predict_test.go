@@ -96,7 +96,7 @@ func TestPredictCommandFileShardsMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cols != (predict.Columns{Label: true, Prob: true}) || len(rows) != 23 || rows[4].ID != "r4" || rows[4].Label != 1 || rows[5].Label != 0 {
+	if !cols.Equal(predict.Columns{Label: true, Prob: true}) || len(rows) != 23 || rows[4].ID != "r4" || rows[4].Label != 1 || rows[5].Label != 0 {
 		t.Fatalf("columns %+v, rows %+v", cols, rows)
 	}
 	parts := filepath.Join(dir, "parts.csv")

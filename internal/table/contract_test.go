@@ -39,7 +39,7 @@ func TestPredictWritesWhatEvalReads(t *testing.T) {
 				t.Fatal(err)
 			}
 			gotCols, got, err := ReadRows(path)
-			if err != nil || gotCols != cols || !reflect.DeepEqual(got, rows) {
+			if err != nil || !gotCols.Equal(cols) || !reflect.DeepEqual(got, rows) {
 				t.Errorf("ReadRows: %v %+v, %v; want %+v", gotCols, got, err, rows)
 			}
 			if got, err = ReadPredictions(path); err != nil || !reflect.DeepEqual(got, rows) {

@@ -4,16 +4,14 @@
 package table
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,12 +28,13 @@ const (
 // Prediction is one row of a predictions file: written by predict, read by predict (shard
 // merges) and eval. The positive class is 1.
 type Prediction struct {
-	ID        string  `json:"id,omitempty"`        // the input's id, or its row number
-	Text      string  `json:"text,omitempty"`      // the review (predict: with --keep-text)
-	Label     int     `json:"label"`               // 0/1 from the input's label column, or NoLabel
-	Pred      int     `json:"pred"`                // 0/1, or NoAnswer (generate mode only)
-	Prob      float64 `json:"prob"`                // P(label = 1); eval: NaN when the file has none; unused in generate mode
-	Generated string  `json:"generated,omitempty"` // the generated answer, in generate mode
+	ID        string    `json:"id,omitempty"`        // the input's id, or its row number
+	Text      string    `json:"text,omitempty"`      // the review (predict: with --keep-text)
+	Label     int       `json:"label"`               // 0/1 from the input's label column, or NoLabel
+	Pred      int       `json:"pred"`                // 0/1, or NoAnswer (generate mode only)
+	Prob      float64   `json:"prob"`                // P(label = 1); eval: NaN when the file has none; unused in generate mode
+	Probs     []float64 `json:"-"`                   // K classes: P(class) in class order (prob_<name>); nil for the binary task
+	Generated string    `json:"generated,omitempty"` // the generated answer, in generate mode
 }
 
 // HasProb reports whether the row carries a probability (eval's rows: Prob is NaN when not).
@@ -47,7 +46,31 @@ type Columns struct {
 	Prob      bool
 	Text      bool
 	Generated bool
+	// Classes names a K-class file's classes in class order: its label and pred hold these names
+	// and Prob means one prob_<name> column per class; nil is the binary task (0/1 and prob).
+	Classes []string
 }
+
+// Equal reports whether c and o describe the same columns.
+func (c Columns) Equal(o Columns) bool {
+	return c.Label == o.Label && c.Prob == o.Prob && c.Text == o.Text && c.Generated == o.Generated &&
+		slices.Equal(c.Classes, o.Classes)
+}
+
+// probNames are the probability columns: prob, or prob_<name> per class.
+func (c Columns) probNames() []string {
+	if c.Classes == nil {
+		return []string{"prob"}
+	}
+	names := make([]string, len(c.Classes))
+	for i, n := range c.Classes {
+		names[i] = probPrefix + n
+	}
+	return names
+}
+
+// probPrefix starts a K-class probability column's name.
+const probPrefix = "prob_"
 
 // Names lists the columns in file order.
 func (c Columns) Names() []string {
@@ -57,7 +80,7 @@ func (c Columns) Names() []string {
 	}
 	names = append(names, "pred")
 	if c.Prob {
-		names = append(names, "prob")
+		names = append(names, c.probNames()...)
 	}
 	if c.Text {
 		names = append(names, "text")
@@ -68,25 +91,37 @@ func (c Columns) Names() []string {
 	return names
 }
 
-// columnsFromNames is the inverse of Names.
-func columnsFromNames(path string, names []string) (Columns, error) {
+// columnsFromNames is the inverse of Names; classes are the file's classes when its prob_<name>
+// columns do not name them (no probabilities), else nil or the same.
+func columnsFromNames(path string, names []string, classes []string) (Columns, error) {
 	var c Columns
+	var found []string
 	seen := map[string]bool{}
 	for _, n := range names {
-		switch n {
-		case "id", "pred":
-		case "label":
+		switch {
+		case n == "id", n == "pred":
+		case n == "label":
 			c.Label = true
-		case "prob":
+		case n == "prob":
 			c.Prob = true
-		case "text":
+		case strings.HasPrefix(n, probPrefix) && len(n) > len(probPrefix):
+			c.Prob = true
+			found = append(found, strings.TrimPrefix(n, probPrefix))
+		case n == "text":
 			c.Text = true
-		case "generated":
+		case n == "generated":
 			c.Generated = true
 		default:
 			return c, fmt.Errorf("read %s: unexpected column %q: not a sentitune predictions file", path, n)
 		}
 		seen[n] = true
+	}
+	if seen["prob"] && found != nil {
+		return c, fmt.Errorf("read %s: both prob and prob_%s columns: not a sentitune predictions file", path, found[0])
+	}
+	var err error
+	if c.Classes, err = resolveClasses(path, found, classes); err != nil {
+		return c, err
 	}
 	if !seen["id"] || !seen["pred"] {
 		return c, fmt.Errorf("read %s: want columns id and pred, found %s: not a sentitune predictions file", path, strings.Join(names, ", "))
@@ -95,6 +130,87 @@ func columnsFromNames(path string, names []string) (Columns, error) {
 		return c, fmt.Errorf("read %s: columns %s are not in sentitune's order %s", path, strings.Join(names, ","), strings.Join(want, ","))
 	}
 	return c, nil
+}
+
+// resolveClasses settles a file's classes: those its prob_<name> columns name (found), else the
+// given ones; when both are known they must be the same names in the same order (case aside).
+func resolveClasses(path string, found, given []string) ([]string, error) {
+	if found == nil {
+		return slices.Clone(given), nil
+	}
+	for i, n := range found {
+		for _, m := range found[:i] {
+			if strings.EqualFold(n, m) {
+				return nil, fmt.Errorf("read %s: two prob_ columns name the class %q", path, n)
+			}
+		}
+	}
+	same := given == nil || len(found) == len(given)
+	for i := 0; given != nil && same && i < len(found); i++ {
+		same = strings.EqualFold(found[i], given[i])
+	}
+	if !same {
+		return nil, fmt.Errorf("read %s: its prob_ columns name the classes %s, not the labels %s", path, strings.Join(found, ", "), strings.Join(given, ", "))
+	}
+	return found, nil
+}
+
+// classIndex is the class a label or pred cell names: a class name (case aside) when the file
+// has classes, else 0 or 1; an empty cell is NoLabel/NoAnswer.
+func classIndex(s string, classes []string) (int, error) {
+	if s == "" {
+		return -1, nil
+	}
+	if classes == nil {
+		if s == "0" || s == "1" {
+			return int(s[0] - '0'), nil
+		}
+		return 0, fmt.Errorf("%q is not 0 or 1", s)
+	}
+	for i, n := range classes {
+		if s == n {
+			return i, nil
+		}
+	}
+	for i, n := range classes {
+		if strings.EqualFold(s, n) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not one of the classes %s", s, strings.Join(classes, ", "))
+}
+
+// className is a class index's name in a K-class file ("" for NoLabel/NoAnswer).
+func className(v int, classes []string) (string, error) {
+	if v < 0 {
+		return "", nil
+	}
+	if v >= len(classes) {
+		return "", fmt.Errorf("class %d is outside the %d classes %s", v, len(classes), strings.Join(classes, ", "))
+	}
+	return classes[v], nil
+}
+
+// ProbSumTolerance is how far a row's K class probabilities may sum from 1: rounded exports
+// (a few decimals) pass, logits or a missing class do not.
+const ProbSumTolerance = 0.01
+
+// CheckClassProbs refuses K class probabilities outside [0, 1] or not summing to about 1.
+func CheckClassProbs(probs []float64, classes []string) error {
+	if len(probs) != len(classes) {
+		return fmt.Errorf("%d probabilities for the %d classes %s", len(probs), len(classes), strings.Join(classes, ", "))
+	}
+	sum := 0.0
+	for i, p := range probs {
+		if math.IsNaN(p) || p < 0 || p > 1 {
+			return fmt.Errorf("%s%s %v is outside [0, 1]", probPrefix, classes[i], p)
+		}
+		sum += p
+	}
+	if math.Abs(sum-1) > ProbSumTolerance {
+		return fmt.Errorf("the probabilities %s sum to %v, not 1", strings.Join(Columns{Classes: classes}.probNames(), "+"), sum)
+	}
+	return nil
 }
 
 // FormatOf returns the output format for a file name: csv, jsonl (also
@@ -157,13 +273,21 @@ type csvWriter struct {
 }
 
 func (c *csvWriter) Write(r Prediction) error {
+	if err := c.cols.checkRow(r); err != nil {
+		return err
+	}
 	c.rec = append(c.rec[:0], r.ID)
 	if c.cols.Label {
-		c.rec = append(c.rec, optionalInt(r.Label))
+		c.rec = append(c.rec, c.cols.classCell(r.Label))
 	}
-	c.rec = append(c.rec, optionalInt(r.Pred))
-	if c.cols.Prob {
+	c.rec = append(c.rec, c.cols.classCell(r.Pred))
+	if c.cols.Prob && c.cols.Classes == nil {
 		c.rec = append(c.rec, formatProb(r.Prob))
+	}
+	if c.cols.Prob && c.cols.Classes != nil {
+		for _, p := range r.Probs {
+			c.rec = append(c.rec, formatProb(p))
+		}
 	}
 	if c.cols.Text {
 		c.rec = append(c.rec, r.Text)
@@ -186,6 +310,32 @@ func optionalInt(v int) string {
 	return strconv.Itoa(v)
 }
 
+// classCell is a label or pred cell: the class name in a K-class file, else 0/1; "" for none.
+func (c Columns) classCell(v int) string {
+	if c.Classes == nil {
+		return optionalInt(v)
+	}
+	name, _ := className(v, c.Classes) // checkRow has refused classes out of range
+	return name
+}
+
+// checkRow refuses a K-class row the file cannot hold: a class out of range, or (with
+// probabilities) not one probability per class.
+func (c Columns) checkRow(r Prediction) error {
+	if c.Classes == nil {
+		return nil
+	}
+	for _, v := range []int{r.Label, r.Pred} {
+		if _, err := className(v, c.Classes); err != nil {
+			return fmt.Errorf("row %s: %w", r.ID, err)
+		}
+	}
+	if c.Prob && len(r.Probs) != len(c.Classes) {
+		return fmt.Errorf("row %s: %d probabilities for the %d classes %s", r.ID, len(r.Probs), len(c.Classes), strings.Join(c.Classes, ", "))
+	}
+	return nil
+}
+
 type jsonlWriter struct {
 	w    io.Writer
 	cols Columns
@@ -193,22 +343,33 @@ type jsonlWriter struct {
 }
 
 func (j *jsonlWriter) Write(r Prediction) error {
+	if err := j.cols.checkRow(r); err != nil {
+		return err
+	}
 	b := &j.buf
 	b.Reset()
 	b.WriteString(`{"id":`)
 	writeJSONString(b, r.ID)
 	if j.cols.Label {
 		b.WriteString(`,"label":`)
-		writeJSONInt(b, r.Label)
+		j.writeClass(r.Label)
 	}
 	b.WriteString(`,"pred":`)
-	writeJSONInt(b, r.Pred)
+	j.writeClass(r.Pred)
 	if j.cols.Prob {
-		if math.IsNaN(r.Prob) || math.IsInf(r.Prob, 0) {
-			return fmt.Errorf("row %s: prob %v is not a number", r.ID, r.Prob)
+		probs := []float64{r.Prob}
+		if j.cols.Classes != nil {
+			probs = r.Probs
 		}
-		b.WriteString(`,"prob":`)
-		b.WriteString(formatProb(r.Prob))
+		for i, name := range j.cols.probNames() {
+			if math.IsNaN(probs[i]) || math.IsInf(probs[i], 0) {
+				return fmt.Errorf("row %s: %s %v is not a number", r.ID, name, probs[i])
+			}
+			b.WriteString(`,`)
+			writeJSONString(b, name)
+			b.WriteString(`:`)
+			b.WriteString(formatProb(probs[i]))
+		}
 	}
 	if j.cols.Text {
 		b.WriteString(`,"text":`)
@@ -224,6 +385,15 @@ func (j *jsonlWriter) Write(r Prediction) error {
 }
 
 func (j *jsonlWriter) Close() error { return nil }
+
+// writeClass writes a label or pred: a class name (a K-class file), else 0/1; null for none.
+func (j *jsonlWriter) writeClass(v int) {
+	if j.cols.Classes == nil || v < 0 {
+		writeJSONInt(&j.buf, v)
+		return
+	}
+	writeJSONString(&j.buf, j.cols.classCell(v))
+}
 
 func writeJSONInt(b *bytes.Buffer, v int) {
 	if v < 0 {
@@ -254,6 +424,10 @@ const (
 
 var ParquetGroupBytes = 8 << 20 // a variable so predict's memory test can see the cap at work
 
+// ClassesMetadataKey is the Parquet key-value metadata naming a K-class file's classes in class
+// order, comma-separated (task.ParseLabels refuses commas in names).
+const ClassesMetadataKey = "sentitune.classes"
+
 type parquetWriter struct {
 	w          *parquet.Writer
 	cols       Columns
@@ -265,16 +439,22 @@ type parquetWriter struct {
 
 func parquetSchema(cols Columns) *parquet.Schema {
 	g := parquet.Group{"id": parquet.String()}
+	class := parquet.Int(64)
+	if cols.Classes != nil { // K classes: label and pred hold class names
+		class = parquet.String()
+	}
 	if cols.Label {
-		g["label"] = parquet.Optional(parquet.Int(64))
+		g["label"] = parquet.Optional(class)
 	}
 	if cols.Generated { // no answer is null
-		g["pred"] = parquet.Optional(parquet.Int(64))
+		g["pred"] = parquet.Optional(class)
 	} else {
-		g["pred"] = parquet.Int(64)
+		g["pred"] = class
 	}
 	if cols.Prob {
-		g["prob"] = parquet.Leaf(parquet.DoubleType)
+		for _, name := range cols.probNames() {
+			g[name] = parquet.Leaf(parquet.DoubleType)
+		}
 	}
 	if cols.Text {
 		g["text"] = parquet.String()
@@ -292,19 +472,32 @@ func newParquetWriter(w io.Writer, cols Columns) *parquetWriter {
 		leaf, _ := schema.Lookup(path...)
 		idx[path[0]] = leaf.ColumnIndex
 	}
-	pw := parquet.NewWriter(w, schema, parquet.CreatedBy("sentitune", "", ""))
+	opts := []parquet.WriterOption{schema, parquet.CreatedBy("sentitune", "", "")}
+	if cols.Classes != nil { // a parquet group sorts its columns by name: the class order is kept here
+		opts = append(opts, parquet.KeyValueMetadata(ClassesMetadataKey, strings.Join(cols.Classes, ",")))
+	}
+	pw := parquet.NewWriter(w, opts...)
 	return &parquetWriter{w: pw, cols: cols, idx: idx}
 }
 
 func (p *parquetWriter) Write(r Prediction) error {
+	if err := p.cols.checkRow(r); err != nil {
+		return err
+	}
 	row := make(parquet.Row, len(p.idx))
 	set := func(name string, v parquet.Value) { row[p.idx[name]] = v.Level(0, 0, p.idx[name]) }
+	class := func(v int) parquet.Value {
+		if p.cols.Classes != nil {
+			return parquet.ByteArrayValue([]byte(p.cols.classCell(v)))
+		}
+		return parquet.Int64Value(int64(v))
+	}
 	optional := func(name string, v int) {
 		c := p.idx[name]
 		if v < 0 {
 			row[c] = parquet.Value{}.Level(0, 0, c)
 		} else {
-			row[c] = parquet.Int64Value(int64(v)).Level(0, 1, c)
+			row[c] = class(v).Level(0, 1, c)
 		}
 	}
 	set("id", parquet.ByteArrayValue([]byte(r.ID)))
@@ -317,10 +510,15 @@ func (p *parquetWriter) Write(r Prediction) error {
 		if r.Pred < 0 {
 			return fmt.Errorf("row %s: no prediction", r.ID)
 		}
-		set("pred", parquet.Int64Value(int64(r.Pred)))
+		set("pred", class(r.Pred))
 	}
-	if p.cols.Prob {
+	if p.cols.Prob && p.cols.Classes == nil {
 		set("prob", parquet.DoubleValue(r.Prob))
+	}
+	if p.cols.Prob && p.cols.Classes != nil {
+		for i, name := range p.cols.probNames() {
+			set(name, parquet.DoubleValue(r.Probs[i]))
+		}
 	}
 	if p.cols.Text {
 		set("text", parquet.ByteArrayValue([]byte(r.Text)))
@@ -363,336 +561,4 @@ func (p *parquetWriter) Close() error {
 		return err
 	}
 	return p.w.Close()
-}
-
-// PredictionReader streams the rows of an output file (for MergeShards and tests).
-type PredictionReader interface {
-	Columns() Columns
-	Next() (Prediction, error) // io.EOF after the last row
-	Close() error
-}
-
-// OpenPredictions opens a predictions file in format (written by predict.Run).
-func OpenPredictions(path, format string) (PredictionReader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var rr PredictionReader
-	switch format {
-	case FormatCSV:
-		rr, err = newCSVRows(f, path)
-	case FormatJSONL:
-		rr, err = newJSONLRows(f, path)
-	case FormatParquet:
-		rr, err = newParquetRows(f, path)
-	default:
-		err = CheckFormat(format)
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return rr, nil
-}
-
-// ReadRows reads a whole predictions file written by predict.Run.
-func ReadRows(path string) (Columns, []Prediction, error) {
-	format, err := FormatOf(path)
-	if err != nil {
-		return Columns{}, nil, err
-	}
-	rr, err := OpenPredictions(path, format)
-	if err != nil {
-		return Columns{}, nil, err
-	}
-	defer rr.Close()
-	var rows []Prediction
-	for {
-		r, err := rr.Next()
-		if err == io.EOF {
-			return rr.Columns(), rows, nil
-		}
-		if err != nil {
-			return Columns{}, nil, err
-		}
-		rows = append(rows, r)
-	}
-}
-
-type csvRows struct {
-	f     *os.File
-	r     *csv.Reader
-	path  string
-	names []string
-	cols  Columns
-}
-
-func newCSVRows(f *os.File, path string) (*csvRows, error) {
-	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("read %s header: %w", path, err)
-	}
-	names := append([]string(nil), header...)
-	cols, err := columnsFromNames(path, names)
-	if err != nil {
-		return nil, err
-	}
-	return &csvRows{f: f, r: r, path: path, names: names, cols: cols}, nil
-}
-
-func (c *csvRows) Columns() Columns { return c.cols }
-func (c *csvRows) Close() error     { return c.f.Close() }
-
-func (c *csvRows) Next() (Prediction, error) {
-	rec, err := c.r.Read()
-	if err == io.EOF {
-		return Prediction{}, io.EOF
-	}
-	line, _ := c.r.FieldPos(0)
-	if err != nil {
-		return Prediction{}, fmt.Errorf("read %s: %w", c.path, err)
-	}
-	row := Prediction{Label: NoLabel, Pred: NoAnswer}
-	for i, name := range c.names {
-		v := rec[i]
-		switch name {
-		case "id":
-			row.ID = v
-		case "label":
-			row.Label, err = parseOptionalInt(v)
-		case "pred":
-			row.Pred, err = parseOptionalInt(v)
-		case "prob":
-			row.Prob, err = strconv.ParseFloat(v, 64)
-		case "text":
-			row.Text = v
-		case "generated":
-			row.Generated = v
-		}
-		if err != nil {
-			return Prediction{}, fmt.Errorf("read %s:%d column %s: %w", c.path, line, name, err)
-		}
-	}
-	return row, nil
-}
-
-func parseOptionalInt(s string) (int, error) {
-	if s == "" {
-		return -1, nil
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not 0 or 1", s)
-	}
-	return v, nil
-}
-
-type jsonlRows struct {
-	f    *os.File
-	sc   *bufio.Scanner
-	path string
-	line int
-	cols Columns
-	peek *Prediction
-}
-
-// jsonRow mirrors jsonlWriter's fields; pointers tell null from absent.
-type jsonRow struct {
-	ID        *string  `json:"id"`
-	Label     *int     `json:"label"`
-	Pred      *int     `json:"pred"`
-	Prob      *float64 `json:"prob"`
-	Text      *string  `json:"text"`
-	Generated *string  `json:"generated"`
-}
-
-func newJSONLRows(f *os.File, path string) (*jsonlRows, error) {
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	j := &jsonlRows{f: f, sc: sc, path: path}
-	// The columns are those of the first row (an empty file has none to merge).
-	first, err := j.next(true)
-	if err == io.EOF {
-		return j, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	j.peek = &first
-	return j, nil
-}
-
-func (j *jsonlRows) Columns() Columns { return j.cols }
-func (j *jsonlRows) Close() error     { return j.f.Close() }
-
-func (j *jsonlRows) Next() (Prediction, error) {
-	if j.peek != nil {
-		r := *j.peek
-		j.peek = nil
-		return r, nil
-	}
-	return j.next(false)
-}
-
-func (j *jsonlRows) next(first bool) (Prediction, error) {
-	if !j.sc.Scan() {
-		if err := j.sc.Err(); err != nil {
-			return Prediction{}, fmt.Errorf("read %s: %w", j.path, err)
-		}
-		return Prediction{}, io.EOF
-	}
-	j.line++
-	var jr jsonRow
-	dec := json.NewDecoder(bytes.NewReader(j.sc.Bytes()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&jr); err != nil {
-		return Prediction{}, fmt.Errorf("read %s:%d: %w", j.path, j.line, err)
-	}
-	var names []string
-	raw := map[string]json.RawMessage{}
-	if err := json.Unmarshal(j.sc.Bytes(), &raw); err != nil {
-		return Prediction{}, fmt.Errorf("read %s:%d: %w", j.path, j.line, err)
-	}
-	for _, n := range []string{"id", "label", "pred", "prob", "text", "generated"} {
-		if _, ok := raw[n]; ok {
-			names = append(names, n)
-		}
-	}
-	cols, err := columnsFromNames(fmt.Sprintf("%s:%d", j.path, j.line), names)
-	if err != nil {
-		return Prediction{}, err
-	}
-	if first {
-		j.cols = cols
-	} else if cols != j.cols {
-		return Prediction{}, fmt.Errorf("read %s:%d: columns %v differ from the first row's", j.path, j.line, names)
-	}
-	row := Prediction{Label: NoLabel, Pred: NoAnswer}
-	if jr.ID != nil {
-		row.ID = *jr.ID
-	}
-	if jr.Label != nil {
-		row.Label = *jr.Label
-	}
-	if jr.Pred != nil {
-		row.Pred = *jr.Pred
-	}
-	if jr.Prob != nil {
-		row.Prob = *jr.Prob
-	}
-	if jr.Text != nil {
-		row.Text = *jr.Text
-	}
-	if jr.Generated != nil {
-		row.Generated = *jr.Generated
-	}
-	return row, nil
-}
-
-type parquetRows struct {
-	f    *os.File
-	r    *parquet.Reader
-	path string
-	cols Columns
-	name []string // leaf index → column name
-	buf  []parquet.Row
-	n, i int
-	row  int
-}
-
-func newParquetRows(f *os.File, path string) (_ *parquetRows, err error) {
-	defer func() { // parquet-go panics on some corrupt inputs
-		if p := recover(); p != nil {
-			err = fmt.Errorf("read %s: invalid parquet file: %v", path, p)
-		}
-	}()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	schema := pf.Schema()
-	var names []string
-	leafNames := map[int]string{}
-	for _, p := range schema.Columns() {
-		leaf, _ := schema.Lookup(p...)
-		leafNames[leaf.ColumnIndex] = p[0]
-	}
-	// File order is alphabetical in parquet groups; check the set, not the order.
-	set := map[string]bool{}
-	for _, n := range leafNames {
-		set[n] = true
-	}
-	for _, n := range []string{"id", "label", "pred", "prob", "text", "generated"} {
-		if set[n] {
-			names = append(names, n)
-			delete(set, n)
-		}
-	}
-	for n := range set {
-		return nil, fmt.Errorf("read %s: unexpected column %q: not a sentitune predictions file", path, n)
-	}
-	cols, err := columnsFromNames(path, names)
-	if err != nil {
-		return nil, err
-	}
-	name := make([]string, len(leafNames))
-	for i, n := range leafNames {
-		name[i] = n
-	}
-	return &parquetRows{f: f, r: parquet.NewReader(pf), path: path, cols: cols, name: name, buf: make([]parquet.Row, 256)}, nil
-}
-
-func (p *parquetRows) Columns() Columns { return p.cols }
-
-func (p *parquetRows) Close() error {
-	err := p.r.Close()
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (p *parquetRows) Next() (Prediction, error) {
-	if p.i == p.n {
-		n, err := p.r.ReadRows(p.buf)
-		if n == 0 {
-			if err == nil || errors.Is(err, io.EOF) {
-				return Prediction{}, io.EOF
-			}
-			return Prediction{}, fmt.Errorf("read %s row %d: %w", p.path, p.row+1, err)
-		}
-		p.n, p.i = n, 0
-	}
-	pr := p.buf[p.i]
-	p.i++
-	p.row++
-	row := Prediction{Label: NoLabel, Pred: NoAnswer}
-	for _, v := range pr {
-		c := v.Column()
-		if c < 0 || c >= len(p.name) || v.IsNull() {
-			continue
-		}
-		switch p.name[c] {
-		case "id":
-			row.ID = string(v.ByteArray())
-		case "label":
-			row.Label = int(v.Int64())
-		case "pred":
-			row.Pred = int(v.Int64())
-		case "prob":
-			row.Prob = v.Double()
-		case "text":
-			row.Text = string(v.ByteArray())
-		case "generated":
-			row.Generated = string(v.ByteArray())
-		}
-	}
-	return row, nil
 }

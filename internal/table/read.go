@@ -18,6 +18,26 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
+// header is the columns a file has: lower-cased names, and as written in file order (JSON: in
+// order of first appearance); classes is a Parquet file's sentitune.classes metadata.
+type header struct {
+	has     map[string]bool
+	order   []string
+	classes []string
+}
+
+func newHeader() *header { return &header{has: map[string]bool{}} }
+
+// add notes a column name as the file spells it.
+func (h *header) add(name string) string {
+	key := strings.ToLower(strings.TrimSpace(name))
+	if !h.has[key] {
+		h.has[key] = true
+		h.order = append(h.order, strings.TrimSpace(name))
+	}
+	return key
+}
+
 // record is one row as read from a file, before validation.
 // loc names the row for error messages ("line 7", "row 3").
 type record struct {
@@ -30,11 +50,20 @@ type record struct {
 // label (required), pred and/or prob (at least one), id and text (optional).
 // A missing pred is derived as prob >= 0.5; a missing prob column leaves Prob NaN.
 func ReadPredictions(path string) ([]Prediction, error) {
+	_, preds, err := ReadClassPredictions(path, nil)
+	return preds, err
+}
+
+// ReadClassPredictions reads a predictions file as ReadPredictions does, or a K-class one: its
+// label and pred hold class names and it has a prob_<name> column per class (or none: pred
+// only). classes are the class names in class order, nil to take them from the prob_<name>
+// columns; it returns the file's classes, nil for a binary file.
+func ReadClassPredictions(path string, classes []string) ([]string, []Prediction, error) {
 	recs, cols, err := readRecords(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return toPredictions(path, recs, cols)
+	return toClassPredictions(path, recs, cols, classes)
 }
 
 // ReadPredictionsFrom reads a predictions file from r (a pipe, stdin), naming it name in
@@ -42,9 +71,15 @@ func ReadPredictions(path string) ([]Prediction, error) {
 // by its magic bytes, a JSON array or JSON Lines by their first character, TSV when the header
 // line has a tab and no comma, else CSV.
 func ReadPredictionsFrom(r io.Reader, name string) ([]Prediction, error) {
+	_, preds, err := ReadClassPredictionsFrom(r, name, nil)
+	return preds, err
+}
+
+// ReadClassPredictionsFrom is ReadClassPredictions on a stream (see ReadPredictionsFrom).
+func ReadClassPredictionsFrom(r io.Reader, name string, classes []string) ([]string, []Prediction, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+		return nil, nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	ext := strings.ToLower(filepath.Ext(name))
 	if _, known := predictionFormats[ext]; !known {
@@ -52,9 +87,122 @@ func ReadPredictionsFrom(r io.Reader, name string) ([]Prediction, error) {
 	}
 	recs, cols, err := readRecordsAs(ext, name, bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return toPredictions(name, recs, cols)
+	return toClassPredictions(name, recs, cols, classes)
+}
+
+// toClassPredictions reads a K-class file when it has prob_<name> columns, sentitune.classes
+// metadata or given classes, else a binary one.
+func toClassPredictions(path string, recs []record, h *header, classes []string) ([]string, []Prediction, error) {
+	var found []string
+	for _, n := range h.order {
+		if len(n) > len(probPrefix) && strings.EqualFold(n[:len(probPrefix)], probPrefix) {
+			found = append(found, n[len(probPrefix):])
+		}
+	}
+	if h.classes != nil {
+		if found != nil && !h.hasProbsOf(h.classes) {
+			return nil, nil, fmt.Errorf("read %s: its prob_ columns %s are not its %s metadata's classes %s", path, strings.Join(found, ", "), ClassesMetadataKey, strings.Join(h.classes, ", "))
+		}
+		found = h.classes // a Parquet group sorts its columns: the metadata keeps the order
+	}
+	classes, err := resolveClasses(path, found, classes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if classes == nil {
+		preds, err := toPredictions(path, recs, h.has)
+		return nil, preds, err
+	}
+	preds, err := toClassRows(path, recs, h.has, classes)
+	return classes, preds, err
+}
+
+// hasProbsOf reports whether the file's prob_<name> columns are exactly those of classes.
+func (h *header) hasProbsOf(classes []string) bool {
+	n := 0
+	for k := range h.has {
+		if strings.HasPrefix(k, probPrefix) {
+			n++
+		}
+	}
+	for _, c := range classes {
+		if !h.has[strings.ToLower(probPrefix+c)] {
+			return false
+		}
+	}
+	return n == len(classes)
+}
+
+// toClassRows validates a K-class file's records: label (a class name), pred (a class name,
+// else the most probable class) and the prob_<name> columns, if any, which must sum to 1.
+func toClassRows(path string, recs []record, cols map[string]bool, classes []string) ([]Prediction, error) {
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("read %s: no prediction rows", path)
+	}
+	if !cols["label"] {
+		return nil, fmt.Errorf("read %s: missing column \"label\" (columns found: %s)", path, columnList(cols))
+	}
+	withProbs := cols[strings.ToLower(probPrefix+classes[0])]
+	if !cols["pred"] && !withProbs {
+		return nil, fmt.Errorf("read %s: need a \"pred\" column or prob_<class> columns (%s) (columns found: %s)", path, strings.Join(Columns{Classes: classes}.probNames(), ", "), columnList(cols))
+	}
+	preds := make([]Prediction, 0, len(recs))
+	for i, r := range recs {
+		p, err := toClassRow(r, cols, withProbs, classes)
+		if err != nil {
+			return nil, fmt.Errorf("read %s %s: %w", path, r.loc, err)
+		}
+		if p.ID == "" {
+			p.ID = strconv.Itoa(i + 1)
+		}
+		preds = append(preds, p)
+	}
+	return preds, nil
+}
+
+func toClassRow(r record, cols map[string]bool, withProbs bool, classes []string) (Prediction, error) {
+	p := Prediction{ID: scalarString(r.fields["id"]), Text: scalarString(r.fields["text"]), Prob: math.NaN()}
+	var err error
+	if p.Label, err = classValue("label", r.fields["label"], classes); err != nil {
+		return p, err
+	}
+	if withProbs {
+		p.Probs = make([]float64, len(classes))
+		for c, name := range classes {
+			col := strings.ToLower(probPrefix + name)
+			if p.Probs[c], err = probValue(r.fields[col]); err != nil {
+				return p, fmt.Errorf("%s%s", probPrefix+name, strings.TrimPrefix(err.Error(), "prob"))
+			}
+		}
+		if err := CheckClassProbs(p.Probs, classes); err != nil {
+			return p, err
+		}
+	}
+	if cols["pred"] {
+		p.Pred, err = classValue("pred", r.fields["pred"], classes)
+		return p, err
+	}
+	for c := range p.Probs { // no pred column: the most probable class
+		if p.Probs[c] > p.Probs[p.Pred] {
+			p.Pred = c
+		}
+	}
+	return p, nil
+}
+
+// classValue reads a K-class label or pred cell: a class name (a number, for stars5, as its text).
+func classValue(name string, v any, classes []string) (int, error) {
+	s := strings.TrimSpace(scalarString(v))
+	if s == "" {
+		return 0, fmt.Errorf("%s is missing", name)
+	}
+	c, err := classIndex(s, classes)
+	if err != nil {
+		return 0, fmt.Errorf("%s %w", name, err)
+	}
+	return c, nil
 }
 
 // predictionFormats are the extensions ReadPredictions knows.
@@ -226,7 +374,7 @@ func scalarString(v any) string {
 	}
 }
 
-func readRecords(path string) ([]record, map[string]bool, error) {
+func readRecords(path string) ([]record, *header, error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	if !predictionFormats[ext] {
 		return nil, nil, fmt.Errorf("read %s: unknown predictions format %q (want .csv, .tsv, .jsonl, .json or .parquet)", path, ext)
@@ -254,7 +402,7 @@ type fileReader interface {
 }
 
 // readRecordsAs reads f (size bytes, needed for Parquet only) in the format of extension ext.
-func readRecordsAs(ext, path string, f fileReader, size int64) ([]record, map[string]bool, error) {
+func readRecordsAs(ext, path string, f fileReader, size int64) ([]record, *header, error) {
 	switch ext {
 	case ".csv":
 		return readDelimited(f, path, ',')
@@ -267,7 +415,7 @@ func readRecordsAs(ext, path string, f fileReader, size int64) ([]record, map[st
 	}
 }
 
-func readDelimited(f io.Reader, path string, comma rune) ([]record, map[string]bool, error) {
+func readDelimited(f io.Reader, path string, comma rune) ([]record, *header, error) {
 	cr := csv.NewReader(bufio.NewReader(f))
 	cr.Comma = comma
 	cr.LazyQuotes = comma == '\t' // TSV exports rarely quote; a bare " is text
@@ -279,14 +427,13 @@ func readDelimited(f io.Reader, path string, comma rune) ([]record, map[string]b
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	cols := map[string]bool{}
+	cols := newHeader()
 	names := make([]string, len(header))
 	for i, h := range header {
 		if i == 0 {
 			h = strings.TrimPrefix(h, "\ufeff")
 		}
-		names[i] = strings.ToLower(strings.TrimSpace(h))
-		cols[names[i]] = true
+		names[i] = cols.add(h)
 	}
 	var recs []record
 	for {
@@ -310,31 +457,38 @@ func readDelimited(f io.Reader, path string, comma rune) ([]record, map[string]b
 	return recs, cols, nil
 }
 
-func readJSON(f io.Reader, path string) ([]record, map[string]bool, error) {
+func readJSON(f io.Reader, path string) ([]record, *header, error) {
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	cols := map[string]bool{}
+	cols := newHeader()
 	var recs []record
-	add := func(loc string, obj map[string]any) {
+	add := func(loc string, obj map[string]any, raw []byte) {
+		if keys, _, err := orderedObject(raw); err == nil { // the column order, for prob_<name>
+			for _, k := range keys {
+				cols.add(k)
+			}
+		}
 		r := record{loc: loc, fields: make(map[string]any, len(obj))}
 		for k, v := range obj {
-			k = strings.ToLower(strings.TrimSpace(k))
-			cols[k] = true
-			r.fields[k] = v
+			r.fields[cols.add(k)] = v
 		}
 		recs = append(recs, r)
 	}
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
-		dec := json.NewDecoder(bytes.NewReader(t))
-		dec.UseNumber()
-		var objs []map[string]any
-		if err := dec.Decode(&objs); err != nil {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(t, &raws); err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		for i, o := range objs {
-			add(fmt.Sprintf("record %d", i+1), o)
+		for i, raw := range raws {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber()
+			var o map[string]any
+			if err := dec.Decode(&o); err != nil {
+				return nil, nil, fmt.Errorf("read %s record %d: %w", path, i+1, err)
+			}
+			add(fmt.Sprintf("record %d", i+1), o, raw)
 		}
 		return recs, cols, nil
 	}
@@ -351,7 +505,7 @@ func readJSON(f io.Reader, path string) ([]record, map[string]bool, error) {
 		if err := dec.Decode(&obj); err != nil {
 			return nil, nil, fmt.Errorf("read %s line %d: %w", path, line, err)
 		}
-		add(fmt.Sprintf("line %d", line), obj)
+		add(fmt.Sprintf("line %d", line), obj, l)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
@@ -359,19 +513,20 @@ func readJSON(f io.Reader, path string) ([]record, map[string]bool, error) {
 	return recs, cols, nil
 }
 
-func readParquet(f io.ReaderAt, size int64, path string) ([]record, map[string]bool, error) {
+func readParquet(f io.ReaderAt, size int64, path string) ([]record, *header, error) {
 	pf, err := parquet.OpenFile(f, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	// Leaf column index → lower-cased top-level name; nested columns are ignored.
-	cols := map[string]bool{}
+	cols := newHeader()
+	if meta, ok := pf.Lookup(ClassesMetadataKey); ok {
+		cols.classes = strings.Split(meta, ",")
+	}
 	names := map[int]string{}
 	for i, p := range pf.Schema().Columns() {
 		if len(p) == 1 {
-			n := strings.ToLower(p[0])
-			names[i] = n
-			cols[n] = true
+			names[i] = cols.add(p[0])
 		}
 	}
 	rd := parquet.NewReader(pf)
