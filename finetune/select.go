@@ -41,13 +41,33 @@ const valCarveCap = 1000
 // (at least one row when it has two or more); the rest keep their order.
 // It returns exs unchanged and no validation rows when too few rows are left.
 func carveValidation(exs []example, ratio float64, seed uint64) (train, val []example) {
-	n := min(int(math.Round(ratio*float64(len(exs)))), valCarveCap)
-	if ratio <= 0 || n < 2 || len(exs)-n < 2 {
+	labels := make([]int, len(exs))
+	for i, e := range exs {
+		labels[i] = e.label
+	}
+	held := heldOutRows(labels, ratio, seed)
+	if held == nil {
 		return exs, nil
 	}
-	byLabel := map[int][]int{}
 	for i, e := range exs {
-		byLabel[e.label] = append(byLabel[e.label], i)
+		if held[i] {
+			val = append(val, e)
+		} else {
+			train = append(train, e)
+		}
+	}
+	return train, val
+}
+
+// heldOutRows chooses carveValidation's rows from the rows' labels (nil: none held out).
+func heldOutRows(rowLabels []int, ratio float64, seed uint64) map[int]bool {
+	n := min(int(math.Round(ratio*float64(len(rowLabels)))), valCarveCap)
+	if ratio <= 0 || n < 2 || len(rowLabels)-n < 2 {
+		return nil
+	}
+	byLabel := map[int][]int{}
+	for i, l := range rowLabels {
+		byLabel[l] = append(byLabel[l], i)
 	}
 	labels := make([]int, 0, len(byLabel))
 	for l := range byLabel {
@@ -59,7 +79,7 @@ func carveValidation(exs []example, ratio float64, seed uint64) (train, val []ex
 	frac := make([]float64, len(labels))
 	left := n
 	for j, l := range labels {
-		q := float64(n) * float64(len(byLabel[l])) / float64(len(exs))
+		q := float64(n) * float64(len(byLabel[l])) / float64(len(rowLabels))
 		share[j], frac[j] = int(q), q-math.Floor(q)
 		left -= share[j]
 	}
@@ -85,14 +105,7 @@ func carveValidation(exs []example, ratio float64, seed uint64) (train, val []ex
 			held[i] = true
 		}
 	}
-	for i, e := range exs {
-		if held[i] {
-			val = append(val, e)
-		} else {
-			train = append(train, e)
-		}
-	}
-	return train, val
+	return held
 }
 
 // labelCrossEntropy is −log softmax(l0, l1)[label], computed without overflow.
