@@ -62,7 +62,7 @@ func (s *Server) predictTexts(w http.ResponseWriter, r *http.Request) {
 	}
 	defer os.Remove(filepath.Join(s.ws.Root(), in))
 	defer os.Remove(filepath.Join(s.ws.Root(), out))
-	j, err := s.jobs.Submit("predict", out, predictArgs(model, dirRuns+"/"+name, in, out))
+	j, err := s.jobs.Submit("predict", out, s.withThreshold(dirRuns+"/"+name, predictArgs(model, dirRuns+"/"+name, in, out)))
 	if err != nil {
 		fail(w, err)
 		return
@@ -187,5 +187,5 @@ func (s *Server) scoreFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := strings.TrimSuffix(rel, filepath.Ext(rel)) + ".predictions." + format
-	s.submit(w, "predict", out, predictArgs(model, dirRuns+"/"+name, rel, out))
+	s.submit(w, "predict", out, s.withThreshold(dirRuns+"/"+name, predictArgs(model, dirRuns+"/"+name, rel, out)))
 }

@@ -175,6 +175,10 @@ type runSummary struct {
 	Loss         *float64 `json:"loss"`
 	EvalAccuracy *float64 `json:"eval_accuracy"`
 	TestAccuracy *float64 `json:"test_accuracy"` // from the report
+	Precision    *float64 `json:"precision"`     // the report's, as F1 and ROC-AUC
+	Recall       *float64 `json:"recall"`
+	F1           *float64 `json:"f1"`
+	ROCAUC       *float64 `json:"roc_auc"`
 	Modified     string   `json:"modified"`
 }
 
@@ -217,8 +221,9 @@ func (s *Server) summarize(name string) runSummary {
 	if sum.State != jobRunning && logWriter(filepath.Join(dir, finetune.FileLog)) != 0 {
 		sum.State = jobRunning // a finetune started from the command line
 	}
-	if jsonFile(filepath.Join(dir, "report", "metrics.json"), &m) == nil {
-		sum.TestAccuracy = m.Accuracy
+	var m keyMetrics
+	if jsonFile(filepath.Join(dir, runReport, "metrics.json"), &m) == nil {
+		sum.TestAccuracy, sum.Precision, sum.Recall, sum.F1, sum.ROCAUC = &m.Accuracy, m.Precision, m.Recall, m.F1, m.ROCAUC
 	}
 	return sum
 }
@@ -372,7 +377,7 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if s.jobs.Busy(dirRuns+"/"+name) || s.jobs.Busy(dirRuns+"/"+name+"/report") {
+	if s.jobs.Busy(dirRuns+"/"+name) || s.jobs.Busy(dirRuns+"/"+name+"/"+runReport) || s.jobs.Busy(dirRuns+"/"+name+"/"+runVal) {
 		fail(w, httpError{http.StatusConflict, fmt.Errorf("run %s has a queued or running job", name)})
 		return
 	}

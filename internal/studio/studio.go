@@ -138,6 +138,11 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("POST /api/runs/{name}/predict", s.predictTexts)
 	m.HandleFunc("POST /api/runs/{name}/score", s.scoreFile)
 	m.HandleFunc("DELETE /api/runs/{name}", s.deleteRun)
+	m.HandleFunc("GET /api/compare", s.compareRuns)
+	m.HandleFunc("GET /api/runs/{name}/mistakes", s.mistakes)
+	m.HandleFunc("POST /api/runs/{name}/val", s.scoreValidation)
+	m.HandleFunc("GET /api/runs/{name}/threshold", s.thresholdCurve)
+	m.HandleFunc("POST /api/runs/{name}/threshold", s.saveThreshold)
 	m.HandleFunc("GET /api/file", s.download)
 	return m
 }

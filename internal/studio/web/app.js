@@ -311,13 +311,19 @@ $("score-btn").onclick = async () => {
 };
 
 // ---- Runs
+// byColumn orders two cells in direction dir (1 or -1): numbers as numbers, text as text, and
+// runs without the value (not evaluated yet) last either way.
+function byColumn(a, b, dir) {
+  if (a == null || b == null) return (a == null) - (b == null);
+  return (typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b))) * dir;
+}
 let SORT = ["modified", -1];
 function renderRuns() {
   const tb = $("runs-table");
-  const cols = ["name", "state", "steps", "loss", "eval_accuracy", "test_accuracy", "modified"];
+  const cols = ["name", "state", "steps", "loss", "eval_accuracy", "test_accuracy", "precision", "recall", "f1", "roc_auc", "modified"];
   tb.innerHTML = "<tr>" + cols.map((c) => `<th data-col="${c}">${c}</th>`).join("") + "<th></th></tr>";
   tb.querySelectorAll("th[data-col]").forEach((th) => th.onclick = () => { SORT = [th.dataset.col, SORT[0] === th.dataset.col ? -SORT[1] : 1]; renderRuns(); });
-  const rows = RUNS.slice().sort((a, b) => ((a[SORT[0]] ?? "") > (b[SORT[0]] ?? "") ? 1 : -1) * SORT[1]);
+  const rows = RUNS.slice().sort((a, b) => byColumn(a[SORT[0]], b[SORT[0]], SORT[1]));
   for (const r of rows) {
     const tr = tb.insertRow();
     for (const c of cols) tr.insertCell().textContent = typeof r[c] === "number" && !Number.isInteger(r[c]) ? r[c].toFixed(4) : (r[c] ?? "");
