@@ -155,9 +155,13 @@ func AspectProbColumns(aspect string) []string {
 	return out
 }
 
-// SetAspects makes m an aspect contract when recs (the training records) are aspect records:
+// SetAspects makes m an aspect contract when exs (the training examples) are aspect records:
 // their aspects, and their instruction template as m's instruction. Other records leave m as it is.
-func (m *Meta) SetAspects(recs []Record) error {
+func (m *Meta) SetAspects(exs []Example) error {
+	recs := make([]Record, len(exs))
+	for i, e := range exs {
+		recs[i] = e.Record
+	}
 	template, aspects, ok, err := AspectTemplate(recs)
 	if err != nil || !ok {
 		return err

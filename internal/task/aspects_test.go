@@ -66,7 +66,11 @@ func TestAspectTemplateRoundTrip(t *testing.T) {
 			t.Errorf("AspectTemplate = %q %q %v %v; want %q %q", got, gotAspects, ok, err, tmpl, aspects)
 		}
 		var m Meta
-		if err := m.SetAspects(recs); err != nil || m.Instruction != tmpl || !slices.Equal(m.AspectInstructions(), []string{recs[0].Instruction, recs[1].Instruction}) {
+		exs := make([]Example, len(recs))
+		for i, r := range recs {
+			exs[i] = Example{Record: r}
+		}
+		if err := m.SetAspects(exs); err != nil || m.Instruction != tmpl || !slices.Equal(m.AspectInstructions(), []string{recs[0].Instruction, recs[1].Instruction}) {
 			t.Errorf("SetAspects: %+v, %v", m, err)
 		}
 		if a, ok := AspectOf(got, aspects, recs[1].Instruction); !ok || a != "screen" {
