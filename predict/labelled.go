@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/internal/task"
@@ -18,6 +20,7 @@ type LabelledRow struct {
 	ID          string // the id column's value, else the row number
 	Text        string // as in the file (the scorer cleans it)
 	Label       int    // 0 or 1
+	Mapped      string // the file's answer when it was a label word mapped to Label ("positive"), else ""
 	Instruction string // the record's own prompt in an Alpaca file, else ""
 	System      string
 }
@@ -75,10 +78,11 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 			return nil, 0, err
 		}
 		it, err := text.parse(rec)
+		mapped := ""
 		switch {
 		case err != nil:
 		case answers:
-			if it.label, err = task.Binary.ParseAnswer(rec.Get(in.label)); err != nil {
+			if it.label, mapped, err = answerClass(rec.Get(in.label)); err != nil {
 				err = fmt.Errorf("%s: %w", table.Where(in.path, rec), err)
 			}
 		default:
@@ -92,13 +96,47 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 			}
 			continue
 		}
-		rows = append(rows, LabelledRow{Row: it.row, ID: cmp.Or(it.id, strconv.Itoa(it.row)), Text: it.raw, Label: it.label,
+		rows = append(rows, LabelledRow{Row: it.row, ID: cmp.Or(it.id, strconv.Itoa(it.row)), Text: it.raw, Label: it.label, Mapped: mapped,
 			Instruction: rec.Get(instr), System: rec.Get(system)})
 	}
 	if len(rows) == 0 {
 		return nil, skipped, fmt.Errorf("%s: no labelled rows (%d bad rows skipped)", in.path, skipped)
 	}
 	return rows, skipped, nil
+}
+
+// answerClass is the class of an Alpaca output: the model's answer (1/0), else a label word prep
+// understands (positive/negative, 好评/差评, …: LLaMA-Factory datasets answer in words), returned as mapped.
+func answerClass(output string) (class int, mapped string, err error) {
+	class, err = task.Binary.ParseAnswer(output)
+	if err == nil {
+		return class, "", nil
+	}
+	class, perr := prep.NormalizeLabel(output, nil)
+	if perr != nil {
+		return 0, "", fmt.Errorf("%w, nor a label word prep maps (map the outputs with --label-map 'word=1,other=0')", err)
+	}
+	return class, strings.TrimSpace(output), nil
+}
+
+// AnswerMapping is the line saying which outputs of path were label words and the answer each
+// was read as ("" when every output was an answer), so a word-answer file is never read silently.
+func AnswerMapping(path string, rows []LabelledRow) string {
+	counts := map[string]int{}
+	for _, r := range rows {
+		if r.Mapped != "" {
+			counts[fmt.Sprintf("%q → %s", r.Mapped, task.Binary[r.Label].Answer)]++
+		}
+	}
+	if len(counts) == 0 {
+		return ""
+	}
+	pairs := make([]string, 0, len(counts))
+	for p, n := range counts {
+		pairs = append(pairs, fmt.Sprintf("%s (%d)", p, n))
+	}
+	slices.Sort(pairs)
+	return fmt.Sprintf("%s: outputs read as answers as prep maps labels: %s", path, strings.Join(pairs, ", "))
 }
 
 // optionalColumn is the index of column name, or -1 (Record.Get then gives "").

@@ -3,6 +3,7 @@ package predict
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,9 +30,29 @@ func TestReadLabelledAnswers(t *testing.T) {
 	if len(rows) != 2 || rows[0].Label != 1 || rows[1].Label != 0 || rows[0].ID != "r1" || rows[1].ID != "2" || rows[1].Instruction != "Rate it." {
 		t.Fatalf("split rows %+v", rows)
 	}
-	words := write("words.json", `[{"instruction": "Rate it.", "input": "Great phone", "output": "positive"}]`)
-	if _, _, err := ReadLabelled(Config{Input: words}); err == nil || !strings.Contains(err.Error(), words) ||
-		!strings.Contains(err.Error(), `output "positive" is not a label (want 0 or 1)`) {
+	splitRows := rows
+	// LLaMA-Factory datasets answer in words: read as prep maps labels, and said.
+	words := write("words.json", `[{"instruction": "Rate it.", "input": "Great phone", "output": "positive"},
+{"instruction": "Rate it.", "input": "Meh", "output": "1"},
+{"instruction": "Rate it.", "input": "Broke", "output": " 差评"},
+{"instruction": "Rate it.", "input": "Awful", "output": "Negative"}]`)
+	rows, _, err = ReadLabelled(Config{Input: words})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []int{rows[0].Label, rows[1].Label, rows[2].Label, rows[3].Label}; !slices.Equal(got, []int{1, 1, 0, 0}) {
+		t.Errorf("word answers read as %v, want [1 1 0 0]", got)
+	}
+	want := words + `: outputs read as answers as prep maps labels: "Negative" → 0 (1), "positive" → 1 (1), "差评" → 0 (1)`
+	if got := AnswerMapping(words, rows); got != want {
+		t.Errorf("AnswerMapping = %q\nwant %q", got, want)
+	}
+	if got := AnswerMapping(split, splitRows); got != "" {
+		t.Errorf("AnswerMapping of answers only = %q, want nothing", got)
+	}
+	maybe := write("maybe.json", `[{"instruction": "Rate it.", "input": "Hm", "output": "maybe"}]`)
+	if _, _, err := ReadLabelled(Config{Input: maybe}); err == nil || !strings.Contains(err.Error(), maybe) ||
+		!strings.Contains(err.Error(), `output "maybe" is not a label (want 0 or 1), nor a label word prep maps`) {
 		t.Fatalf("an answer that is no label: %v", err)
 	}
 	// A label map says the outputs are review labels after all.

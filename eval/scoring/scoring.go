@@ -62,6 +62,9 @@ func Split(cfg Config) (*Result, error) {
 	if skipped > 0 {
 		fmt.Fprintf(log, "eval: %d bad rows of %s skipped (--on-bad-row skip)\n", skipped, dataPath)
 	}
+	if m := predict.AnswerMapping(dataPath, recs); m != "" {
+		fmt.Fprintln(log, "eval: "+m)
+	}
 	sc, load := cfg.Loaded, time.Duration(0)
 	if sc == nil {
 		t0 := time.Now()
