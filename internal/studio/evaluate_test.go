@@ -101,6 +101,10 @@ func TestCompareRuns(t *testing.T) {
 		t.Errorf("r1's curves %+v", c)
 	}
 
+	var th thresholdReply
+	if getJSON(t, s, "/api/runs/r3/threshold", &th); th.N != 0 || th.Points == nil || len(th.Points) != 0 || th.Saved != 0.5 {
+		t.Errorf("threshold view before the validation split is scored: %+v", th)
+	}
 	getJSON(t, s, "/api/compare?a=r3&b=r1", &got)
 	if got.McNemar != nil || !strings.Contains(got.Why, "r3 has no test predictions") || got.Runs[0].Metrics != nil {
 		t.Errorf("an unevaluated run: %+v", got)
@@ -114,7 +118,6 @@ func TestCompareRuns(t *testing.T) {
 		"/api/runs/r3/mistakes":           404,
 		"/api/runs/r1/mistakes?n=0":       400,
 		"/api/runs/r1/mistakes?n=lots":    400,
-		"/api/runs/r3/threshold":          404,
 		"/api/runs/..%2F..%2Fx/threshold": 400,
 	} {
 		if w := do(s, "GET", target, "localhost", nil, nil); w.Code != status {

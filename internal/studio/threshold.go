@@ -123,7 +123,8 @@ type thresholdReply struct {
 	Split  string                `json:"split,omitempty"` // what was scored
 }
 
-// thresholdCurve answers GET /api/runs/{name}/threshold from RUNDIR/val/predictions.jsonl.
+// thresholdCurve answers GET /api/runs/{name}/threshold from RUNDIR/val/predictions.jsonl (no
+// points before the validation split is scored).
 func (s *Server) thresholdCurve(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	dir, err := s.folder(dirRuns, name)
@@ -136,16 +137,14 @@ func (s *Server) thresholdCurve(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if preds == nil {
-		fail(w, httpError{http.StatusNotFound, fmt.Errorf("run %s: the validation split is not scored yet", name)})
-		return
+	out := thresholdReply{Points: []eval.ThresholdPoint{}, Saved: predict.DefaultThreshold}
+	if preds != nil { // else not scored yet: no points, which is not an error
+		if out.Points, err = eval.ThresholdSweep(preds); err != nil {
+			fail(w, httpError{http.StatusConflict, fmt.Errorf("run %s: %w", name, err)})
+			return
+		}
+		out.N = len(preds)
 	}
-	points, err := eval.ThresholdSweep(preds)
-	if err != nil {
-		fail(w, httpError{http.StatusConflict, fmt.Errorf("run %s: %w", name, err)})
-		return
-	}
-	out := thresholdReply{N: len(preds), Points: points, Saved: predict.DefaultThreshold}
 	if t, err := readThreshold(filepath.Join(dir, filePredictYAML)); err == nil {
 		out.Saved, out.File = t, dirRuns+"/"+name+"/"+filePredictYAML
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -8,7 +8,7 @@ Object.assign(I18N.en, {
   "cmp.more": "%s is %p points more accurate on the test split", "cmp.even": "Both runs are right on as many rows",
   "cmp.sig": "McNemar p = %v (%m, %d discordant pairs): significant at 5 %, the difference is unlikely to be chance.",
   "cmp.nosig": "McNemar p = %v (%m, %d discordant pairs): not significant at 5 %, the difference may be chance.",
-  "cmp.nodisc": "both runs are right and wrong on the same rows (no discordant pairs).",
+  "cmp.nodisc": "McNemar: both runs are right and wrong on the same rows (no discordant pairs).",
   "cmp.exact": "exact binomial", "cmp.chi2": "chi-square, continuity-corrected",
   "thr.title": "Decision threshold (validation split)", "thr.score": "Score the validation split",
   "thr.help": "pred = 1 when prob ≥ threshold. Curves computed once on the validation rows; the slider moves along them.",
@@ -24,7 +24,7 @@ Object.assign(I18N.zh, {
   "cmp.more": "%s 在测试集上的准确率高 %p 个百分点", "cmp.even": "两次运行答对的样本数相同",
   "cmp.sig": "McNemar 检验 p = %v（%m，%d 个不一致样本对）：在 5% 水平上显著，差异不太可能是偶然。",
   "cmp.nosig": "McNemar 检验 p = %v（%m，%d 个不一致样本对）：在 5% 水平上不显著，差异可能只是偶然。",
-  "cmp.nodisc": "两次运行在相同的样本上答对和答错（没有不一致样本对）。",
+  "cmp.nodisc": "McNemar 检验：两次运行在相同的样本上答对和答错（没有不一致样本对）。",
   "cmp.exact": "精确二项检验", "cmp.chi2": "卡方检验（连续性校正）",
   "thr.title": "决策阈值（验证集）", "thr.score": "在验证集上打分",
   "thr.help": "prob ≥ 阈值时 pred = 1。曲线在验证集上只计算一次，滑块沿曲线移动。",
@@ -107,12 +107,13 @@ $("thr-score").onclick = async () => {
     await loadThreshold();
   } catch (e) { showError($("thr-status"), e); }
 };
-$("thr-run").addEventListener("change", () => loadThreshold().catch(() => {}));
+$("thr-run").addEventListener("change", () => loadThreshold().catch((e) => showError($("thr-status"), e)));
 async function loadThreshold() {
   const name = $("thr-run").value;
   THR = null;
   $("thr-view").hidden = true;
   THR = await api("GET", `/api/runs/${encodeURIComponent(name)}/threshold`);
+  if (!THR.n) { THR = null; return; } // the validation split is not scored yet
   $("thr-view").hidden = false;
   $("thr-rows").textContent = fill(t("thr.rows"), { n: THR.n }) + (THR.split ? " · " + THR.split : "");
   $("thr-slider").value = THR.saved;
