@@ -26,7 +26,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.str("data", "prep output folder `PREPDIR` (train.json; val.json or test.json for evaluation)", func(c *finetune.Config) *string { return &c.Data })
 	o.str("train", "Alpaca training file `FILE` (instead of --data)", func(c *finetune.Config) *string { return &c.TrainFile })
 	o.str("eval", "Alpaca evaluation file `FILE` (with --train)", func(c *finetune.Config) *string { return &c.EvalFile })
-	o.str("dataset", "`NAME` in --data DIR's dataset_info.json (LLaMA-Factory's registry): train on the file it names", func(c *finetune.Config) *string { return &c.Dataset })
+	o.str("dataset", "`NAME[,NAME...]` in --data DIR's dataset_info.json (LLaMA-Factory's registry): train on the file it names, or on several joined in order, each through its columns mapping", func(c *finetune.Config) *string { return &c.Dataset })
 	o.str("out", "run folder `RUNDIR`", func(c *finetune.Config) *string { return &c.Out })
 	o.boolean("resume", "continue from the newest checkpoint in RUNDIR", func(c *finetune.Config) *bool { return &c.Resume })
 	o.boolean("overwrite", "start afresh even if RUNDIR holds a run", func(c *finetune.Config) *bool { return &c.Overwrite })
@@ -66,7 +66,7 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits })
 	o.boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile })
 	o.str("trace", "write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of 5 steps to `FILE`: every ATen op and autograd node with its host time, and the step phases", func(c *finetune.Config) *string { return &c.Trace })
-	o.integer("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch", func(c *finetune.Config) *int { return &c.NProc })
+	o.integer("nproc", "data parallel: spawn `N` local workers (torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work); --batch-size stays the global batch, split across the workers (LLaMA-Factory's per_device_train_batch_size × N: a --config YAML of LLaMA-Factory's is scaled so)", func(c *finetune.Config) *int { return &c.NProc })
 	o.str("dist-backend", "auto|gloo|nccl (auto: nccl on CUDA, gloo on CPU)", func(c *finetune.Config) *string { return &c.DistBackend })
 	o.real("dist-timeout", "seconds a collective waits for the other ranks", func(c *finetune.Config) *float64 { return &c.DistTimeout })
 	return o
@@ -123,12 +123,12 @@ func finetuneCommand() *cli.Command {
 // finetuneConfig is Defaults(), then the --config YAML file, then the flags given on the
 // command line; an option that cannot work is a usage error.
 func finetuneConfig(c *cli.Context, o *options[finetune.Config]) (finetune.Config, error) {
-	o.readYAML = finetuneReader(c.App.ErrWriter) // LLaMA-Factory's YAML too
+	o.readYAML = finetuneReader(c.App.ErrWriter, processes(c)) // LLaMA-Factory's YAML too
 	cfg, err := o.load(c)
 	if err != nil {
 		return cfg, err
 	}
-	if err := datasetFiles(&cfg); err != nil {
+	if err := datasetFiles(&cfg, c.App.ErrWriter); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {

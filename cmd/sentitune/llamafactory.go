@@ -3,10 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/launch"
 	"github.com/sentitune/sentitune/internal/llamafactory"
 	"github.com/sentitune/sentitune/pipeline"
 )
@@ -15,36 +20,60 @@ import (
 // file is recognised by its own keys (model_name_or_path, stage, ...), mapped by
 // internal/llamafactory, and every key it ignores is said on stderr, one line each.
 
-// readLlamaFactory reads an LLaMA-Factory YAML and writes its notes to w, once per path.
-func readLlamaFactory(path string, w io.Writer, said map[string]bool) (*llamafactory.Config, error) {
+// lfRun is an LLaMA-Factory YAML read for one command: its config and its datasets' files.
+type lfRun struct {
+	*llamafactory.Config
+	train, eval string
+}
+
+// readLlamaFactory reads an LLaMA-Factory YAML for a run on procs processes, resolves its datasets
+// and writes its notes to w, once per path.
+func readLlamaFactory(path string, procs int, w io.Writer, said map[string]bool) (lfRun, error) {
 	lf, err := llamafactory.Read(path)
 	if err != nil {
-		return nil, err
+		return lfRun{}, err
+	}
+	lf.Processes(procs)
+	train, eval, notes, err := lf.Files()
+	if err != nil {
+		return lfRun{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if !said[path] {
 		said[path] = true
-		for _, n := range lf.Notes {
+		for _, n := range append(lf.Notes, notes...) {
 			fmt.Fprintf(w, "LLaMA-Factory %s: %s\n", path, n)
 		}
 	}
-	return lf, nil
+	return lfRun{lf, train, eval}, nil
 }
 
-// finetuneReader is finetune's --config reader: an LLaMA-Factory file by its keys, else
-// finetune's flag-name file.
-func finetuneReader(w io.Writer) func(string, finetune.Config) (finetune.Config, error) {
+// processes is how many data-parallel processes finetune runs on: --nproc, else torchrun's WORLD_SIZE.
+func processes(c *cli.Context) int {
+	if n := c.Int("nproc"); n > 1 {
+		return n
+	}
+	n, err := strconv.Atoi(os.Getenv(launch.EnvWorldSize))
+	if err != nil {
+		return 1
+	}
+	return n
+}
+
+// finetuneReader is finetune's --config reader: an LLaMA-Factory file by its keys (its
+// per-device batch on procs processes), else finetune's flag-name file.
+func finetuneReader(w io.Writer, procs int) func(string, finetune.Config) (finetune.Config, error) {
 	said := map[string]bool{}
 	return func(path string, _ finetune.Config) (finetune.Config, error) {
 		if !llamafactory.IsConfig(path) {
 			return finetune.LoadConfig(path)
 		}
-		lf, err := readLlamaFactory(path, w, said)
+		lf, err := readLlamaFactory(path, procs, w, said)
 		if err != nil {
 			return finetune.Defaults(), err
 		}
 		cfg := lf.Finetune
-		cfg.TrainFile, cfg.EvalFile, err = lf.Files()
-		return cfg, err
+		cfg.TrainFile, cfg.EvalFile = lf.train, lf.eval
+		return cfg, nil
 	}
 }
 
@@ -56,19 +85,15 @@ func runReader(w io.Writer) func(string, pipeline.Config) (pipeline.Config, erro
 		if !llamafactory.IsConfig(path) {
 			return pipeline.LoadConfig(path, base)
 		}
-		lf, err := readLlamaFactory(path, w, said)
+		lf, err := readLlamaFactory(path, 1, w, said)
 		if err != nil {
 			return base, err
 		}
-		train, eval, err := lf.Files()
-		if err != nil {
-			return base, err
-		}
-		if eval != "" {
+		if lf.eval != "" {
 			return base, fmt.Errorf("%s: eval_dataset: run holds out its own test split from the dataset; train on it with sentitune finetune --config", path)
 		}
 		cfg := base
-		cfg.Model, cfg.Input = lf.Finetune.Model, train
+		cfg.Model, cfg.Input = lf.Finetune.Model, lf.train
 		if lf.Finetune.Out != "" {
 			cfg.Out = lf.Finetune.Out
 		}
@@ -83,23 +108,29 @@ func runReader(w io.Writer) func(string, pipeline.Config) (pipeline.Config, erro
 	}
 }
 
-// datasetFiles resolves finetune's --data DIR --dataset NAME (LLaMA-Factory's registry) to --train.
-func datasetFiles(cfg *finetune.Config) error {
+// datasetFiles resolves finetune's --data DIR --dataset NAME[,NAME…] (LLaMA-Factory's registry) to
+// --train: the dataset's file, or the datasets joined into one file, said on w.
+func datasetFiles(cfg *finetune.Config, w io.Writer) error {
 	if cfg.Dataset == "" {
 		return nil
 	}
 	if cfg.Data == "" {
 		return usageError("finetune: --dataset %s: give the folder holding %s with --data DIR", cfg.Dataset, llamafactory.InfoFile)
 	}
-	names := strings.Split(cfg.Dataset, ",")
-	if len(names) > 1 {
-		return usageError("finetune: --dataset %s: sentitune trains on one dataset file; join their files into one, or prep them into one folder", cfg.Dataset)
+	var names []string
+	for _, n := range strings.Split(cfg.Dataset, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
 	}
-	ds, err := llamafactory.Resolve(cfg.Data, names)
+	path, note, err := llamafactory.TrainingFile(cfg.Data, names, 0)
 	if err != nil {
 		return usageError("finetune: --dataset: %w", err)
 	}
-	cfg.Data, cfg.TrainFile = "", ds[0].File
+	if note != "" {
+		fmt.Fprintf(w, "finetune: --dataset %s\n", note)
+	}
+	cfg.Data, cfg.TrainFile = "", path
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // findCommand is the app's subcommand of that name.
@@ -96,7 +98,6 @@ func TestFinetuneDatasetFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"--data", dir, "--dataset", "nope"}, `has no dataset "nope" (it has: reviews)`},
-		{[]string{"--data", dir, "--dataset", "reviews,reviews"}, "one dataset file"},
 		{[]string{"--dataset", "reviews"}, "give the folder holding dataset_info.json with --data DIR"},
 	} {
 		err := newApp().Run(append([]string{"sentitune", "finetune", "--model", "m", "--out", filepath.Join(dir, "o")}, tc.args...))
@@ -117,6 +118,73 @@ func TestFinetuneDatasetFlag(t *testing.T) {
 	}
 	if err := app.Run([]string{"sentitune", "finetune", "--model", "m", "--out", "o", "--data", dir, "--dataset", "reviews"}); err != nil {
 		t.Fatal(err)
+	}
+
+	// Several names: joined in order into one file, and said.
+	var stderr bytes.Buffer
+	app = newApp()
+	app.ErrWriter = &stderr
+	cmd = findCommand(t, app, "finetune")
+	cmd.Action = func(c *cli.Context) error {
+		cfg, err := finetuneConfig(c, o)
+		if err != nil {
+			return err
+		}
+		recs, err := task.ReadRecords(cfg.TrainFile)
+		if err != nil || len(recs) != 2 || recs[0].Input != "good" || recs[1].Input != "good" || filepath.Dir(cfg.TrainFile) != filepath.Join(dir, ".sentitune") {
+			t.Errorf("--dataset reviews,reviews: train %s: %+v, %v", cfg.TrainFile, recs, err)
+		}
+		return nil
+	}
+	if err := app.Run([]string{"sentitune", "finetune", "--model", "m", "--out", "o", "--data", dir, "--dataset", "reviews,reviews"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "finetune: --dataset reviews,reviews: 2 records (reviews 1 + reviews 1)"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+}
+
+// finetune --nproc N --config lf.yaml: LLaMA-Factory's per-device batch × N is the global --batch-size.
+func TestFinetuneLlamaFactoryPerDeviceBatch(t *testing.T) {
+	path, _ := lfFolder(t, "per_device_train_batch_size: 4\ngradient_accumulation_steps: 2\nmax_samples: 1\n")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "dataset: reviews\n", "dataset: reviews,reviews\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		batch int
+	}{
+		{nil, 4},
+		{[]string{"--nproc", "3"}, 12},
+		{[]string{"--nproc", "3", "--batch-size", "5"}, 5}, // a flag given is the global batch as it is
+	} {
+		var stderr bytes.Buffer
+		app := newApp()
+		app.ErrWriter = &stderr
+		o := finetuneOptionTable()
+		findCommand(t, app, "finetune").Action = func(c *cli.Context) error {
+			cfg, err := finetuneConfig(c, o)
+			if err != nil {
+				return err
+			}
+			if cfg.BatchSize != tc.batch || cfg.GradAccum != 2 {
+				t.Errorf("%v: batch %d, grad accum %d; want %d, 2", tc.args, cfg.BatchSize, cfg.GradAccum, tc.batch)
+			}
+			if recs, err := task.ReadRecords(cfg.TrainFile); err != nil || len(recs) != 2 {
+				t.Errorf("dataset: reviews,reviews with max_samples 1: %d records, %v; want 2", len(recs), err)
+			}
+			return nil
+		}
+		if err := app.Run(append([]string{"sentitune", "finetune", "--config", path}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if said := strings.Contains(stderr.String(), "per_device_train_batch_size: 4 on 3 processes: --batch-size 12"); said != (len(tc.args) > 0) {
+			t.Errorf("%v: the per-device note said %v:\n%s", tc.args, said, stderr.String())
+		}
 	}
 }
 

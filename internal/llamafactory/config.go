@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -23,6 +22,8 @@ type Config struct {
 	Eval       []string        // eval_dataset: names
 	DatasetDir string          // dataset_dir (LLaMA-Factory's default: data)
 	EvalBatch  int             // per_device_eval_batch_size (0: not given)
+	MaxSamples int             // max_samples: the first N records of each dataset (0: all)
+	PerDevice  int             // per_device_train_batch_size: Finetune.BatchSize on one process (Processes scales it)
 	Notes      []string        // one line per key that was ignored or is unsupported, with the reason
 	// keys that finish combines once every key is read
 	alphaSet     bool
@@ -68,6 +69,7 @@ func Read(path string) (*Config, error) {
 	cfg.Finetune.WeightDecay = 0
 	cfg.Finetune.LoadBest = false
 	cfg.Finetune.DType = "f32" // Hugging Face trains in fp32 unless bf16: true
+	cfg.PerDevice = 8          // Hugging Face's per_device_train_batch_size
 	if m == nil {
 		return cfg, nil
 	}
@@ -93,6 +95,7 @@ func (c *Config) finish() error {
 	if !c.alphaSet {
 		f.LoRAAlpha = float64(2 * f.LoRAR)
 	}
+	f.BatchSize = c.PerDevice
 	if c.warmupSteps > 0 {
 		if f.MaxSteps <= 0 {
 			return fmt.Errorf("warmup_steps %d: sentitune warms up over a share of the steps; give warmup_ratio, or max_steps so the share is known", c.warmupSteps)
@@ -112,27 +115,41 @@ func (c *Config) finish() error {
 	return nil
 }
 
-// Files resolves the YAML's datasets to the files sentitune trains and evaluates on: one dataset
-// each (several are refused: concatenate their files, or prep them into one folder).
-func (c *Config) Files() (train, eval string, err error) {
+// Processes makes the batch LLaMA-Factory's on n data-parallel processes: its
+// per_device_train_batch_size is each process's, sentitune's --batch-size the global one split
+// across them, so the global batch is per_device × n (× gradient_accumulation_steps per step).
+func (c *Config) Processes(n int) {
+	if n <= 1 {
+		return
+	}
+	f := &c.Finetune
+	f.BatchSize = c.PerDevice * n
+	c.Notes = append(c.Notes, fmt.Sprintf("per_device_train_batch_size: %d on %d processes: --batch-size %d (sentitune's is the global batch, split across the processes); "+
+		"%d rows per optimizer step with gradient_accumulation_steps %d, as LLaMA-Factory's", c.PerDevice, n, f.BatchSize, f.BatchSize*max(f.GradAccum, 1), max(f.GradAccum, 1)))
+}
+
+// Files resolves the YAML's dataset and eval_dataset to the files sentitune trains and evaluates
+// on: a dataset's own file, or several (or a renamed columns mapping, or max_samples) joined into one
+// file; notes say where.
+func (c *Config) Files() (train, eval string, notes []string, err error) {
 	pick := func(key string, names []string) (string, error) {
-		switch len(names) {
-		case 0:
+		if len(names) == 0 {
 			return "", nil
-		case 1:
-			ds, err := Resolve(c.DatasetDir, names)
-			if err != nil {
-				return "", err
-			}
-			return ds[0].File, nil
 		}
-		return "", fmt.Errorf("%s: %s: sentitune trains on one dataset file; join their files into one, or prep them into one folder", key, strings.Join(names, ","))
+		path, note, err := TrainingFile(c.DatasetDir, names, c.MaxSamples)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
+		if note != "" {
+			notes = append(notes, key+": "+note)
+		}
+		return path, nil
 	}
 	if train, err = pick("dataset", c.Datasets); err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	eval, err = pick("eval_dataset", c.Eval)
-	return train, eval, err
+	return train, eval, notes, err
 }
 
 // readMapping is the top-level mapping of a YAML file (nil for an empty file).

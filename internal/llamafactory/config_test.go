@@ -3,8 +3,11 @@ package llamafactory
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 func write(t *testing.T, dir, name, body string) string {
@@ -82,18 +85,21 @@ func TestReadMapsEveryKey(t *testing.T) {
 	if f.DType != "bf16" || f.ValRatio != 0.1 || f.EvalEvery != 50 || f.SaveEvery != 500 || f.SaveTotalLimit != 3 || f.Seed != 7 || !f.UseRSLoRA || f.LoRAPlusLRRatio != 16 {
 		t.Errorf("options = %+v", f)
 	}
-	train, eval, err := c.Files()
-	if err != nil || train != filepath.Join(dir, "reviews.json") || eval != "" {
-		t.Errorf("Files = %q %q %v", train, eval, err)
+	if c.MaxSamples != 1000 {
+		t.Errorf("max_samples: 1000 gave %d", c.MaxSamples)
+	}
+	train, eval, fileNotes, err := c.Files()
+	if err != nil || train != filepath.Join(dir, "reviews.json") || eval != "" || len(fileNotes) != 0 {
+		t.Errorf("Files = %q %q %q %v", train, eval, fileNotes, err)
 	}
 	notes := strings.Join(c.Notes, "\n")
-	for _, k := range []string{"trust_remote_code", "max_samples", "logging_steps", "template: qwen: "} {
+	for _, k := range []string{"trust_remote_code", "logging_steps", "template: qwen: "} {
 		if !strings.Contains(notes, k) {
 			t.Errorf("notes lack %q:\n%s", k, notes)
 		}
 	}
-	if len(c.Notes) != 4 {
-		t.Errorf("%d notes, want one per ignored key (4):\n%s", len(c.Notes), notes)
+	if len(c.Notes) != 3 {
+		t.Errorf("%d notes, want one per ignored key (3):\n%s", len(c.Notes), notes)
 	}
 	if f.QuantizationBit != 4 {
 		t.Errorf("quantization_bit: 4 gave --quantization-bit %d", f.QuantizationBit)
@@ -152,6 +158,8 @@ func TestResolve(t *testing.T) {
   "chat": {"file_name": "a.jsonl", "formatting": "sharegpt"},
   "pairs": {"file_name": "a.jsonl", "ranking": true},
   "renamed": {"file_name": "a.jsonl", "columns": {"query": "review"}},
+  "images": {"file_name": "a.jsonl", "columns": {"response": "output", "images": "pics"}},
+  "sampled": {"file_name": "a.jsonl", "num_samples": 10},
   "gone": {"file_name": "missing.json"}
 }`)
 	ds, err := Resolve(dir, []string{"a"})
@@ -160,7 +168,9 @@ func TestResolve(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"hub": "a hub dataset", "chat": `formatting "sharegpt"`, "pairs": "ranking: true",
-		"renamed": `columns: query is "review"`, "gone": "missing.json", "nope": `no dataset "nope" (it has: a, chat, gone, hub, pairs, renamed)`,
+		"renamed": "columns names no response", "images": `columns: images is "pics": sentitune trains on review text, not images`,
+		"sampled": "num_samples 10: LLaMA-Factory draws them at random", "gone": "missing.json",
+		"nope": `no dataset "nope" (it has: a, chat, gone, hub, images, pairs, renamed, sampled)`,
 	} {
 		if _, err := Resolve(dir, []string{name}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Resolve(%s): err = %v, want %q", name, err, want)
@@ -176,5 +186,88 @@ func TestTemplate(t *testing.T) {
 	}
 	if _, note, _ := Template("qwen"); !strings.Contains(note, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.") {
 		t.Errorf("qwen's note does not name LLaMA-Factory's system prompt: %s", note)
+	}
+}
+
+// LLaMA-Factory's per_device_train_batch_size is each process's; sentitune's --batch-size is the
+// global batch split across them, so N processes take per_device × N.
+func TestProcessesScalesBatch(t *testing.T) {
+	c, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\nper_device_train_batch_size: 4\ngradient_accumulation_steps: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Processes(1)
+	if c.Finetune.BatchSize != 4 || len(c.Notes) != 0 {
+		t.Errorf("one process: batch %d, notes %q; want 4, none", c.Finetune.BatchSize, c.Notes)
+	}
+	c.Processes(4)
+	if c.Finetune.BatchSize != 16 || c.Finetune.GradAccum != 2 {
+		t.Errorf("4 processes: batch %d, grad accum %d; want 16, 2", c.Finetune.BatchSize, c.Finetune.GradAccum)
+	}
+	if want := "per_device_train_batch_size: 4 on 4 processes: --batch-size 16"; len(c.Notes) != 1 || !strings.Contains(c.Notes[0], want) ||
+		!strings.Contains(c.Notes[0], "32 rows per optimizer step") {
+		t.Errorf("notes %q, want one saying %q and 32 rows per step", c.Notes, want)
+	}
+	d, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Processes(2); d.Finetune.BatchSize != 16 { // Hugging Face's default: 8 per device
+		t.Errorf("default per-device batch on 2 processes: %d, want 16", d.Finetune.BatchSize)
+	}
+}
+
+// dataset: a,b joins the datasets in order, each through its own columns mapping (csv too), the
+// first max_samples of each; a single plain Alpaca file is trained on as it is.
+func TestTrainingFileJoinsDatasets(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.json", `[{"instruction": "Rate it.", "input": "good", "output": "positive", "system": "unmapped"},
+{"instruction": "Rate it.", "input": "bad", "output": "negative"},
+{"instruction": "Rate it.", "input": "fine", "output": "positive"}]`)
+	write(t, dir, "b.csv", "review,sentiment,sys,id\nGreat phone,1,Be brief.,r7\nBroke,0,Be brief.,r8\n")
+	write(t, dir, "c.jsonl", `{"instruction": "i", "input": "x", "output": "1"}`+"\n")
+	write(t, dir, InfoFile, `{
+  "a": {"file_name": "a.json"},
+  "b": {"file_name": "b.csv", "columns": {"query": "review", "response": "sentiment", "system": "sys"}},
+  "c": {"file_name": "c.jsonl", "formatting": "alpaca"}
+}`)
+	path, note, err := TrainingFile(dir, []string{"c"}, 0)
+	if err != nil || path != filepath.Join(dir, "c.jsonl") || note != "" {
+		t.Errorf("one plain dataset: %q %q %v; want its own file, no note", path, note, err)
+	}
+	path, note, err = TrainingFile(dir, []string{"b", "a"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(path) != filepath.Join(dir, ".sentitune") || !strings.HasPrefix(filepath.Base(path), "b+a-") {
+		t.Errorf("joined file at %s", path)
+	}
+	if want := "b,a: 4 records (b 2 + a 2), each read through its own columns, concatenated in order into " + path; note != want {
+		t.Errorf("note %q\nwant %q", note, want)
+	}
+	recs, err := task.ReadRecords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []task.Record{
+		{Input: "Great phone", Output: "1", System: "Be brief.", ID: "r7"},
+		{Input: "Broke", Output: "0", System: "Be brief.", ID: "r8"},
+		{Instruction: "Rate it.", Input: "good", Output: "positive", ID: "a:1"}, // system only from a mapped column
+		{Instruction: "Rate it.", Input: "bad", Output: "negative", ID: "a:2"},
+	}
+	if !slices.Equal(recs, want) {
+		t.Errorf("joined records\n%+v\nwant\n%+v", recs, want)
+	}
+	again, _, err := TrainingFile(dir, []string{"b", "a"}, 2)
+	if err != nil || again != path {
+		t.Errorf("the same datasets again: %q, %v; want %q", again, err, path)
+	}
+	write(t, dir, "d.json", `[{"instruction": "i", "input": "x", "output": "1", "history": [["hi", "hello"]]}]`)
+	write(t, dir, InfoFile, `{"d": {"file_name": "d.json", "columns": {"prompt": "instruction", "query": "input", "response": "output", "history": "history"}},
+"e": {"file_name": "b.csv", "columns": {"query": "text", "response": "sentiment"}}}`)
+	for name, want := range map[string]string{"d": "d.json record 1: a history", "e": `b.csv record 1: no "text" field (columns maps query to it)`} {
+		if _, _, err := TrainingFile(dir, []string{name}, 0); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", name, err, want)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package llamafactory
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,8 +16,9 @@ const InfoFile = "dataset_info.json"
 
 // Dataset is one entry of dataset_info.json that sentitune can read.
 type Dataset struct {
-	Name string
-	File string // the file it points to, joined with the folder
+	Name    string
+	File    string            // the file it points to, joined with the folder
+	columns map[string]string // Alpaca role (prompt, query, response, system, history) → field name
 }
 
 // entry is a dataset_info.json record; only the fields that decide whether sentitune can read it.
@@ -27,10 +30,36 @@ type entry struct {
 	Formatting string            `json:"formatting"`
 	Ranking    bool              `json:"ranking"`
 	Columns    map[string]string `json:"columns"`
+	NumSamples *int              `json:"num_samples"`
 }
 
-// alpacaColumns is LLaMA-Factory's default column mapping for Alpaca records, the one sentitune reads.
-var alpacaColumns = map[string]string{"prompt": "instruction", "query": "input", "response": "output", "system": "system", "history": "history"}
+// alpacaColumns is LLaMA-Factory's column mapping for Alpaca records without a columns entry:
+// no system column (a record's system field is read only when columns names it).
+var alpacaColumns = map[string]string{"prompt": "instruction", "query": "input", "response": "output"}
+
+// alpacaRoles are the columns entries sentitune reads; refusedRoles are LLaMA-Factory's others, with why.
+var (
+	alpacaRoles  = []string{"prompt", "query", "response", "system", "history"}
+	refusedRoles = map[string]string{
+		"tools": "tool calls", "images": "images", "videos": "videos", "audios": "audio",
+		"chosen": "preference pairs", "rejected": "preference pairs", "kto_tag": "KTO labels",
+	}
+)
+
+// mapping is the entry's columns as LLaMA-Factory reads them: a columns entry replaces the
+// defaults, so a role it leaves out is not read.
+func (e entry) mapping() map[string]string {
+	if e.Columns == nil {
+		return alpacaColumns
+	}
+	m := map[string]string{}
+	for _, role := range alpacaRoles {
+		if col := e.Columns[role]; col != "" {
+			m[role] = col
+		}
+	}
+	return m
+}
 
 // Resolve looks names up in dir's dataset_info.json and returns the file each points to.
 // Entries sentitune cannot train on (hub datasets, sharegpt, ranking, renamed columns) are
@@ -62,7 +91,7 @@ func Resolve(dir string, names []string) ([]Dataset, error) {
 		if st.IsDir() {
 			return nil, fmt.Errorf("%s: dataset %q: %s is a folder; name one json, jsonl, csv or parquet file", path, name, file)
 		}
-		out = append(out, Dataset{Name: name, File: file})
+		out = append(out, Dataset{Name: name, File: file, columns: e.mapping()})
 	}
 	return out, nil
 }
@@ -77,11 +106,16 @@ func (e entry) check() error {
 		return fmt.Errorf("formatting %q: sentitune reads alpaca records (instruction, input, output, system)", e.Formatting)
 	case e.Ranking:
 		return fmt.Errorf("ranking: true (preference pairs) is not a classification dataset")
+	case e.NumSamples != nil:
+		return fmt.Errorf("num_samples %d: LLaMA-Factory draws them at random; cut the file to the rows to train on", *e.NumSamples)
 	}
-	for col, name := range e.Columns {
-		if want, ok := alpacaColumns[col]; !ok || want != name {
-			return fmt.Errorf("columns: %s is %q; sentitune reads the Alpaca names (instruction, input, output, system) — rename the field in the file or prep it with --text-col/--label-col", col, name)
+	for _, role := range slices.Sorted(maps.Keys(e.Columns)) {
+		if what, ok := refusedRoles[role]; ok && e.Columns[role] != "" {
+			return fmt.Errorf("columns: %s is %q: sentitune trains on review text, not %s", role, e.Columns[role], what)
 		}
+	}
+	if e.mapping()["response"] == "" {
+		return errors.New("columns names no response: the answer to train on")
 	}
 	return nil
 }
