@@ -13,7 +13,12 @@ type LabelledRow struct {
 // ReadLabelledRows reads a prep split (train.json / test.json): the review is the record's
 // input (its instruction when input is empty) and the label its parsed answer (task.ReadExamples).
 func ReadLabelledRows(path string) ([]LabelledRow, error) {
-	exs, err := task.Binary.ReadExamples(path)
+	return ReadLabelledRowsOf(path, task.Binary)
+}
+
+// ReadLabelledRowsOf reads a prep split of the label set ls (a K-class split: prep --labels).
+func ReadLabelledRowsOf(path string, ls task.Labels) ([]LabelledRow, error) {
+	exs, err := ls.ReadExamples(path)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sentitune/sentitune/eval"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // baselineRows returns the rows the baseline scores: exactly the model's rows, so that the
@@ -15,6 +16,11 @@ import (
 // the labels must agree there. Any prediction not found, or found with another label, is an
 // error: a baseline scored on other rows than the model's compares nothing.
 func baselineRows(prepDir string, preds []eval.Prediction) (ids, texts []string, labels []int, from string, err error) {
+	return baselineRowsOf(prepDir, preds, task.Binary)
+}
+
+// baselineRowsOf is baselineRows for a split prepared with the label set ls.
+func baselineRowsOf(prepDir string, preds []eval.Prediction, ls task.Labels) (ids, texts []string, labels []int, from string, err error) {
 	ids, texts, labels = make([]string, len(preds)), make([]string, len(preds)), make([]int, len(preds))
 	if allHaveText(preds) {
 		for i, p := range preds {
@@ -23,7 +29,7 @@ func baselineRows(prepDir string, preds []eval.Prediction) (ids, texts []string,
 		return ids, texts, labels, "the model's test rows (their text)", nil
 	}
 	testPath := filepath.Join(prepDir, "test.json")
-	rows, err := eval.ReadLabelledRows(testPath)
+	rows, err := eval.ReadLabelledRowsOf(testPath, ls)
 	if err != nil {
 		return nil, nil, nil, "", fmt.Errorf("eval: baseline: the predictions carry no text, so their rows are looked up by id in %s: %w", testPath, err)
 	}

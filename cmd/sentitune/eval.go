@@ -26,6 +26,8 @@ type evalOptions struct {
 	Data        predict.Config       // --data and how to read it
 	Predictions string               // or a predictions file
 	NoBaseline  bool
+	Labels      string // a K-class predictions file's classes (stars3, stars5, NAME=ANSWER,... or NAME,...)
+	Ordered     bool   // K classes on a scale: MAE and quadratic-weighted kappa
 }
 
 func evalOptionTable() *options[evalOptions] {
@@ -37,6 +39,8 @@ func evalOptionTable() *options[evalOptions] {
 	o.str("out", "report folder `REPORTDIR`", func(e *evalOptions) *string { return &e.Report.Out }, "o")
 	o.str("baseline", "prep folder `PREPDIR`: train the TF-IDF baseline on its train.json", func(e *evalOptions) *string { return &e.Report.BaselineDir })
 	o.boolean("no-baseline", "do not train the baseline", func(e *evalOptions) *bool { return &e.NoBaseline })
+	o.str("labels", "K-class predictions: the classes in order, `stars3|stars5|NAME=ANSWER,...|NAME,...` (default: the file's prob_<name> columns)", func(e *evalOptions) *string { return &e.Labels })
+	o.boolean("ordered", "K classes on a scale: add MAE and quadratic-weighted kappa (stars3/stars5 names always are)", func(e *evalOptions) *bool { return &e.Ordered })
 	o.texts("compare", "earlier report folder `REPORTDIR` to compare with, McNemar on paired rows (repeatable; a name is never split at commas)", func(e *evalOptions) *[]string { return &e.Report.CompareDirs })
 	o.str("run", "finetune run folder `RUNDIR`: loss curve from its train_log.jsonl", func(e *evalOptions) *string { return &e.Report.RunDir })
 	o.str("name", "this model's `NAME` in tables", func(e *evalOptions) *string { return &e.Report.Name })
@@ -86,13 +90,19 @@ func runEval(c *cli.Context, opt evalOptions) error {
 	}
 	predsPath, model, dataPath := opt.Predictions, opt.Scorer.ModelDir, opt.Data.Input
 	var preds []eval.Prediction
+	classes, err := evalClassNames(opt.Labels)
+	if err != nil {
+		return err
+	}
 	switch {
 	case predsPath != "" && model != "":
 		return usageError("eval: give either --predictions or --model, not both")
+	case predsPath != "" && isAspectPredictionsFile(predsPath):
+		return evalAspectPredictions(c, predsPath, cfg)
 	case predsPath != "":
 		var err error
 		fmt.Fprintf(c.App.ErrWriter, "eval: reading %s\n", predsPath)
-		if preds, err = readPredictions(c, predsPath); err != nil {
+		if classes, preds, err = readClassPredictions(c, predsPath, classes); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.ErrWriter, "eval: %d predictions\n", len(preds))
@@ -131,6 +141,9 @@ func runEval(c *cli.Context, opt evalOptions) error {
 	if opt.NoBaseline {
 		cfg.BaselineDir = ""
 	}
+	if classes != nil {
+		return runClassEval(c, preds, classes, opt.Ordered, cfg)
+	}
 	in, err := reports.RunEval(preds, cfg)
 	if err != nil {
 		return err
@@ -139,23 +152,6 @@ func runEval(c *cli.Context, opt evalOptions) error {
 	fmt.Fprint(w, reports.Summary(in))
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(cfg.Out, reports.HTMLFile))
 	return nil
-}
-
-// readPredictions reads --predictions: a file, or "-" for stdin. A pipe (stdin, <(...)) is read
-// once, in the format of its name's extension or else of its content.
-func readPredictions(c *cli.Context, path string) ([]eval.Prediction, error) {
-	if path == "-" {
-		return table.ReadPredictionsFrom(c.App.Reader, "stdin")
-	}
-	if !table.IsStream(path) {
-		return table.ReadPredictions(path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return table.ReadPredictionsFrom(f, path)
 }
 
 func evalFileExists(path string) bool {
