@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -27,6 +28,7 @@ type Config struct {
 	Notes      []string        // one line per key that was ignored or is unsupported, with the reason
 	// keys that finish combines once every key is read
 	alphaSet     bool
+	revision     string
 	warmupSteps  int
 	templateName string
 }
@@ -96,6 +98,9 @@ func (c *Config) finish() error {
 		f.LoRAAlpha = float64(2 * f.LoRAR)
 	}
 	f.BatchSize = c.PerDevice
+	if _, err := os.Stat(f.Model); c.revision != "" && err != nil && !strings.Contains(f.Model, "@") {
+		f.Model += "@" + c.revision // a hub name (not a folder) at that revision
+	}
 	if c.warmupSteps > 0 {
 		if f.MaxSteps <= 0 {
 			return fmt.Errorf("warmup_steps %d: sentitune warms up over a share of the steps; give warmup_ratio, or max_steps so the share is known", c.warmupSteps)

@@ -271,3 +271,48 @@ func TestTrainingFileJoinsDatasets(t *testing.T) {
 		}
 	}
 }
+
+// Training arguments of Hugging Face's that LLaMA-Factory files carry: mapped where sentitune has
+// the option, said where it does not, refused where the run would differ.
+func TestTrainingArgumentKeys(t *testing.T) {
+	c, err := Read(write(t, t.TempDir(), "lf.yaml", `model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct
+model_revision: v1.0
+early_stopping_steps: 3
+ddp_backend: gloo
+use_cpu: true
+gradient_checkpointing: true
+optim: paged_adamw_8bit
+adam_beta1: 0.9
+adam_beta2: 0.95
+label_smoothing_factor: 0
+neftune_noise_alpha: 5
+mix_strategy: concat
+tf32: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Finetune
+	if f.Model != "Qwen/Qwen2.5-0.5B-Instruct@v1.0" || f.EarlyStoppingPatience != 3 || f.DistBackend != "gloo" || f.Device != "cpu" || f.GradientCheckpointing != "on" {
+		t.Errorf("mapped: model %q, patience %d, backend %q, device %q, checkpointing %q", f.Model, f.EarlyStoppingPatience, f.DistBackend, f.Device, f.GradientCheckpointing)
+	}
+	notes := strings.Join(c.Notes, "\n")
+	for _, want := range []string{"optim: paged_adamw_8bit: unsupported: trains with AdamW", "adam_beta2: 0.95: unsupported: sentitune's AdamW uses 0.999",
+		"neftune_noise_alpha: 5: unsupported", "tf32: true: ignored"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if len(c.Notes) != 4 {
+		t.Errorf("%d notes, want 4 (adam_beta1 0.9 and label_smoothing_factor 0 are sentitune's own):\n%s", len(c.Notes), notes)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"mix_strategy: interleave_under\n", `mix_strategy: "interleave_under": sentitune does concat only`},
+		{"quantization_type: fp4\n", `quantization_type: "fp4": sentitune does nf4 only`},
+		{"ddp_backend: mpi\n", `ddp_backend: "mpi": sentitune has nccl and gloo`},
+	} {
+		if _, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\n"+tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
