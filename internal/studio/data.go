@@ -89,7 +89,8 @@ type inspection struct {
 	Rows      int               `json:"rows"`
 	BadRows   int               `json:"bad_rows"`
 	Labels    map[string]int    `json:"labels"`     // raw label value → rows
-	Mapped    map[string]int    `json:"mapped"`     // "1", "0", or the reason a row has no label → rows
+	Classes   []string          `json:"classes"`    // the classes in class order: the answers "0", "1" when binary, else the names
+	Mapped    map[string]int    `json:"mapped"`     // a class of Classes, or the reason a row has no label → rows
 	Lengths   []int             `json:"lengths"`    // text length histogram, 20-character bins (the last is open)
 	Preview   []map[string]any  `json:"preview"`    // the first Alpaca records prep will write
 	Prompt    string            `json:"prompt"`     // the instruction every record carries
@@ -111,7 +112,7 @@ func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ins, err := inspectFile(path, q.Get("text_col"), q.Get("label_col"), q.Get("label_map"), q.Get("lang"))
+	ins, err := inspectFile(path, q.Get("text_col"), q.Get("label_col"), q.Get("labels"), q.Get("label_map"), q.Get("lang"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -120,10 +121,10 @@ func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
 	reply(w, ins)
 }
 
-func inspectFile(path, textCol, labelCol, labelMap, lang string) (*inspection, error) {
-	lm, err := prep.ParseLabelMap(labelMap)
+func inspectFile(path, textCol, labelCol, labels, labelMap, lang string) (*inspection, error) {
+	lm, err := prep.NewLabeler(labels, labelMap)
 	if err != nil {
-		return nil, badRequest("label map: %v", err)
+		return nil, badRequest("labels: %v", err)
 	}
 	rd, err := prep.Open(path, prep.FormatAuto, prep.ReadOptions{})
 	if err != nil {
@@ -133,6 +134,10 @@ func inspectFile(path, textCol, labelCol, labelMap, lang string) (*inspection, e
 	cols := rd.Columns()
 	ins := &inspection{Columns: cols, Labels: map[string]int{}, Mapped: map[string]int{}, Lengths: make([]int, lengthBins),
 		Detected: map[string]string{}}
+	for _, l := range lm.Labels {
+		ins.Classes = append(ins.Classes, className(lm.Labels, l))
+		ins.Mapped[className(lm.Labels, l)] = 0 // a class no row has shows as 0
+	}
 	if c, ok := prep.DetectTextColumn(cols); ok {
 		ins.Detected["text"] = c
 	}
@@ -172,7 +177,7 @@ func inspectFile(path, textCol, labelCol, labelMap, lang string) (*inspection, e
 		text, _ := prep.CleanText(rec.Get(ti))
 		raw := rec.Get(li)
 		ins.Labels[raw]++
-		label, err := prep.NormalizeLabel(raw, lm)
+		label, err := lm.Class(raw)
 		switch {
 		case errors.Is(err, prep.ErrSkippedLabel):
 			ins.Mapped["skip"]++
@@ -184,14 +189,14 @@ func inspectFile(path, textCol, labelCol, labelMap, lang string) (*inspection, e
 				ins.MapErrors = append(ins.MapErrors, err.Error())
 			}
 		default:
-			ins.Mapped[strconv.Itoa(label)]++
+			ins.Mapped[className(lm.Labels, lm.Labels[label])]++
 		}
 		ins.Lengths[min(len([]rune(text))/lengthBin, lengthBins-1)]++
 		if len(texts) < 200 {
 			texts = append(texts, text)
 		}
 		if len(ins.Preview) < 5 && err == nil {
-			ins.Preview = append(ins.Preview, map[string]any{"input": text, "output": strconv.Itoa(label)})
+			ins.Preview = append(ins.Preview, map[string]any{"input": text, "output": lm.Labels[label].Answer})
 		}
 	}
 	src := rd.Info()
@@ -199,11 +204,20 @@ func inspectFile(path, textCol, labelCol, labelMap, lang string) (*inspection, e
 	if lang == "" || lang == "auto" {
 		lang = prep.DetectLang(texts)
 	}
-	ins.Prompt = task.DefaultInstruction(lang)
+	ins.Prompt = lm.Labels.Instruction(lang)
 	for _, p := range ins.Preview {
 		p["instruction"] = ins.Prompt
 	}
 	return ins, nil
+}
+
+// className is how the page names a class: binary classes by their answer ("0", "1"), as the
+// files write them; K classes by name.
+func className(ls task.Labels, l task.Label) string {
+	if ls.IsBinary() {
+		return l.Answer
+	}
+	return l.Name
 }
 
 // prepRequest is the Data page's prep form.
@@ -212,6 +226,7 @@ type prepRequest struct {
 	Name      string  `json:"name"`
 	TextCol   string  `json:"text_col"`
 	LabelCol  string  `json:"label_col"`
+	Labels    string  `json:"labels"` // K classes NAME=ANSWER,... ("": binary, or --label-map stars3/stars5)
 	LabelMap  string  `json:"label_map"`
 	Lang      string  `json:"lang"`
 	TestRatio float64 `json:"test_ratio"`
@@ -226,7 +241,7 @@ func prepArgs(p prepRequest) []string {
 	args := []string{"prep", "--input", p.Path, "--out", dirData + "/" + p.Name,
 		"--test-ratio", fmtFloat(p.TestRatio), "--val-ratio", fmtFloat(p.ValRatio), "--seed", strconv.FormatInt(p.Seed, 10),
 		"--on-bad-row", "skip"}
-	for _, kv := range [][2]string{{"--text-col", p.TextCol}, {"--label-col", p.LabelCol}, {"--label-map", p.LabelMap}, {"--lang", p.Lang}} {
+	for _, kv := range [][2]string{{"--text-col", p.TextCol}, {"--label-col", p.LabelCol}, {"--labels", p.Labels}, {"--label-map", p.LabelMap}, {"--lang", p.Lang}} {
 		if kv[1] != "" {
 			args = append(args, kv[0], kv[1])
 		}

@@ -9,43 +9,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/sentitune/sentitune/finetune"
 	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/prep"
 )
 
-// trainOption is one finetune flag the Train form offers, grouped as LLaMA-Factory groups them.
-type trainOption struct {
-	Flag    string `json:"flag"`
-	Group   string `json:"group"`
-	Default string `json:"default"`
-}
-
-// trainOptions are the finetune flags the form may set; anything else is refused. Defaults are
-// finetune's own, so a form left alone adds no flags to the command.
-var trainOptions = []trainOption{
-	{"lora-r", "lora", "8"}, {"lora-alpha", "lora", "16"}, {"lora-dropout", "lora", "0.05"},
-	{"lora-target", "lora", "all"}, {"use-rslora", "lora", "false"}, {"loraplus-lr-ratio", "lora", "0"},
-	{"epochs", "train", "3"}, {"max-steps", "train", "0"}, {"lr", "train", "0.0001"},
-	{"scheduler", "train", "cosine"}, {"warmup-ratio", "train", "0.03"}, {"batch-size", "train", "8"},
-	{"grad-accum", "train", "1"}, {"max-len", "train", "512"}, {"max-grad-norm", "train", "1"},
-	{"weight-decay", "train", "0"}, {"seed", "train", "42"},
-	{"eval-every", "eval", "0"}, {"val-ratio", "eval", "0.1"}, {"metric-for-best", "eval", "eval_loss"},
-	{"load-best", "eval", "true"}, {"early-stopping-patience", "eval", "0"},
-	{"save-every", "eval", "0"}, {"save-total-limit", "eval", "2"},
-	{"device", "device", "auto"}, {"dtype", "device", "auto"}, {"threads", "device", "0"},
-	{"gradient-checkpointing", "device", "auto"},
-}
-
 // trainRequest is the Train form.
 type trainRequest struct {
-	Model   string            `json:"model"` // a folder under models/
+	Model   string            `json:"model"` // a folder under models/, or ORG/NAME[@REV] in a hub cache
 	Data    string            `json:"data"`  // a folder under data/
 	Name    string            `json:"name"`  // the run folder under runs/
 	Resume  bool              `json:"resume"`
@@ -59,64 +33,21 @@ type runRecord struct {
 	Data  string `json:"data"`
 }
 
-// finetuneArgs is the finetune command line of a form and the same options as --config YAML.
-func finetuneArgs(t trainRequest) ([]string, string, error) {
-	for flag := range t.Options {
-		if !slices.ContainsFunc(trainOptions, func(o trainOption) bool { return o.Flag == flag }) {
-			return nil, "", badRequest("unknown training option %q", flag)
-		}
-	}
-	args := []string{"finetune", "--model", dirModels + "/" + t.Model, "--data", dirData + "/" + t.Data, "--out", dirRuns + "/" + t.Name}
-	doc := &yaml.Node{Kind: yaml.MappingNode}
-	add := func(k, v string) {
-		doc.Content = append(doc.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode, Value: v})
-	}
-	add("model", args[2])
-	add("data", args[4])
-	add("out", args[6])
-	if t.Resume {
-		args = append(args, "--resume")
-		add("resume", "true")
-	}
-	for _, o := range trainOptions {
-		v := strings.TrimSpace(t.Options[o.Flag])
-		if v == "" || v == o.Default {
-			continue
-		}
-		if strings.HasPrefix(v, "-") && !isNumber(v) {
-			return nil, "", badRequest("option %s: value %q", o.Flag, v)
-		}
-		if o.Default == "true" || o.Default == "false" {
-			args = append(args, "--"+o.Flag+"="+v)
-		} else {
-			args = append(args, "--"+o.Flag, v)
-		}
-		add(o.Flag, v)
-	}
-	y, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, "", err
-	}
-	return args, string(y), nil
-}
-
-func isNumber(s string) bool {
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	return err == nil
-}
-
 func (s *Server) train(w http.ResponseWriter, r *http.Request) {
 	var t trainRequest
 	if err := readJSON(w, r, &t); err != nil {
 		fail(w, err)
 		return
 	}
-	for _, f := range [][2]string{{dirModels, t.Model}, {dirData, t.Data}, {dirRuns, t.Name}} {
+	for _, f := range [][2]string{{dirData, t.Data}, {dirRuns, t.Name}} {
 		if _, err := s.folder(f[0], f[1]); err != nil {
 			fail(w, err)
 			return
 		}
+	}
+	if _, err := s.modelDir(t.Model); err != nil {
+		fail(w, err)
+		return
 	}
 	args, y, err := finetuneArgs(t)
 	if err != nil {
@@ -151,7 +82,7 @@ func (s *Server) saveRunRecord(name string, rec runRecord) error {
 func (s *Server) runInputs(name, dir string) (model, data string, err error) {
 	var rec runRecord
 	if err := jsonFile(s.runRecordPath(name), &rec); err == nil {
-		return dirModels + "/" + rec.Model, dirData + "/" + rec.Data, nil
+		return modelArg(rec.Model), dirData + "/" + rec.Data, nil
 	}
 	var run struct {
 		Model struct {

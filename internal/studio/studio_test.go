@@ -244,7 +244,7 @@ func TestFinetuneArgs(t *testing.T) {
 	if y != wantYAML {
 		t.Errorf("yaml\n got %q\nwant %q", y, wantYAML)
 	}
-	if _, _, err := finetuneArgs(trainRequest{Model: "m", Data: "d", Name: "r", Options: map[string]string{"nproc": "8"}}); err == nil {
+	if _, _, err := finetuneArgs(trainRequest{Model: "m", Data: "d", Name: "r", Options: map[string]string{"profile": "true"}}); err == nil {
 		t.Error("an option the form does not offer was accepted")
 	}
 	if _, _, err := finetuneArgs(trainRequest{Model: "m", Data: "d", Name: "r", Options: map[string]string{"lr": "--overwrite"}}); err == nil {
