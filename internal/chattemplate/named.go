@@ -36,6 +36,7 @@ var builtin = map[string]string{
 	"gemma":       "gemma3",
 	"glm4":        "glm4-0414",
 	"deepseek-r1": "deepseek-r1-distill-qwen",
+	"lf-default":  "llamafactory-default", // LLaMA-Factory's template: default ("Human: …<eos>\nAssistant:"), no model's own
 }
 
 // Names lists the built-in template names, raw included.

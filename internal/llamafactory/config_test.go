@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sentitune/sentitune/internal/chattemplate"
 	"github.com/sentitune/sentitune/internal/task"
 )
 
@@ -179,13 +180,24 @@ func TestResolve(t *testing.T) {
 }
 
 func TestTemplate(t *testing.T) {
-	for lf, want := range map[string]string{"qwen": "qwen", "qwen3": "qwen3", "llama3": "llama3", "gemma3": "gemma", "glm4": "glm4", "deepseek3": "deepseek3", "empty": "raw"} {
+	for lf, want := range map[string]string{"qwen": "qwen", "qwen3": "qwen3", "llama3": "llama3", "gemma3": "gemma", "glm4": "glm4", "deepseek3": "deepseek3", "empty": "raw",
+		"default": "lf-default", "mistral": "mistral", "gemma": "gemma", "chatml": "chatml", "deepseekr1": "deepseek-r1", "qwen3_nothink": "qwen3"} {
 		if got, _, err := Template(lf); err != nil || got != want {
 			t.Errorf("Template(%s) = %q, %v; want %q", lf, got, err, want)
 		}
 	}
 	if _, note, _ := Template("qwen"); !strings.Contains(note, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.") {
 		t.Errorf("qwen's note does not name LLaMA-Factory's system prompt: %s", note)
+	}
+	// Every name maps to a template sentitune has.
+	for _, lf := range TemplateNames() {
+		name, _, err := Template(lf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chattemplate.Named(name, "<s>", "</s>"); err != nil {
+			t.Errorf("LLaMA-Factory %s → %s: %v", lf, name, err)
+		}
 	}
 }
 

@@ -17,16 +17,19 @@ type lfTemplate struct {
 var templates = map[string]lfTemplate{
 	"qwen": {"qwen", "LLaMA-Factory's qwen template always writes the system prompt \"You are Qwen, created by Alibaba Cloud. You are a helpful assistant.\" " +
 		"(Qwen2.5's own); Qwen1.5/Qwen2's own templates say \"You are a helpful assistant.\", so score an adapter trained with it with --template qwen"},
-	"chatml":     {"chatml", "sentitune's chatml writes \"You are a helpful assistant.\" when a record has no system prompt; LLaMA-Factory's chatml writes none"},
-	"qwen3":      {"qwen3", "rendered with enable_thinking=False (an empty think block before the answer)"},
-	"llama3":     {"llama3", "Llama-3's template: Llama-3.1/3.2's own add a \"Cutting Knowledge Date\" system header that LLaMA-Factory's llama3 does not, so score with --template llama3"},
-	"mistral":    {"mistral", ""},
-	"gemma":      {"gemma", ""},
-	"gemma3":     {"gemma", ""},
-	"glm4":       {"glm4", ""},
-	"deepseek3":  {"deepseek3", ""},
-	"deepseekr1": {"deepseek-r1", ""},
-	"empty":      {"raw", "raw joins the system prompt and the user turn with a blank line; no markup, as LLaMA-Factory's empty"},
+	"chatml":        {"chatml", "sentitune's chatml writes \"You are a helpful assistant.\" when a record has no system prompt; LLaMA-Factory's chatml writes none"},
+	"qwen3":         {"qwen3", "rendered with enable_thinking=False (an empty think block before the answer)"},
+	"qwen3_nothink": {"qwen3", "rendered with enable_thinking=False (an empty think block before the answer)"},
+	"llama3":        {"llama3", "Llama-3's template: Llama-3.1/3.2's own add a \"Cutting Knowledge Date\" system header that LLaMA-Factory's llama3 does not, so score with --template llama3"},
+	"mistral":       {"mistral", ""},
+	"gemma":         {"gemma", ""},
+	"gemma3":        {"gemma", ""},
+	"glm4":          {"glm4", ""},
+	"deepseek3":     {"deepseek3", ""},
+	"deepseekr1":    {"deepseek-r1", ""},
+	"empty": {"raw", "no markup, as LLaMA-Factory's empty; with a system prompt raw puts a blank line after it where empty puts nothing, " +
+		"and sentitune ends a trained answer with the eos token (scoring reads the answer token alone)"},
+	"default": {"lf-default", "LLaMA-Factory's own format, no model's: \"System: …<eos>\\nHuman: …<eos>\\nAssistant:\" (sentitune's lf-default)"},
 }
 
 // Template is sentitune's --template name for LLaMA-Factory's template: name, with a note where
