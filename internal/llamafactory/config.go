@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/task"
 )
 
 // Config is what an LLaMA-Factory training YAML asks for, in sentitune's terms.
@@ -29,6 +30,7 @@ type Config struct {
 	// keys that finish combines once every key is read
 	alphaSet     bool
 	revision     string
+	valRows      int
 	warmupSteps  int
 	templateName string
 }
@@ -153,8 +155,29 @@ func (c *Config) Files() (train, eval string, notes []string, err error) {
 	if train, err = pick("dataset", c.Datasets); err != nil {
 		return "", "", nil, err
 	}
+	if c.valRows > 0 && train != "" {
+		note, err := c.valShare(train)
+		if err != nil {
+			return "", "", nil, err
+		}
+		notes = append(notes, note)
+	}
 	eval, err = pick("eval_dataset", c.Eval)
 	return train, eval, notes, err
+}
+
+// valShare turns val_size N (rows) into sentitune's --val-ratio of train's records.
+func (c *Config) valShare(train string) (string, error) {
+	recs, err := task.ReadRecords(train)
+	if err != nil {
+		return "", err
+	}
+	share := float64(c.valRows) / float64(len(recs))
+	if share > 0.5 || c.valRows > 1000 {
+		return "", fmt.Errorf("val_size: %d of %d rows: sentitune holds out at most half of them and at most 1000", c.valRows, len(recs))
+	}
+	c.Finetune.ValRatio = share
+	return fmt.Sprintf("val_size: %d rows: --val-ratio %.4g of the %d training records (stratified, so within a row of %d)", c.valRows, share, len(recs), c.valRows), nil
 }
 
 // readMapping is the top-level mapping of a YAML file (nil for an empty file).

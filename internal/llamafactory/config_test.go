@@ -1,6 +1,7 @@
 package llamafactory
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,7 +127,7 @@ func TestReadErrors(t *testing.T) {
 		{"stage: dpo\n", `stage: "dpo"`},
 		{"model_name_or_path: m\nlr_scheduler_type: polynomial\n", `lr_scheduler_type: "polynomial"`},
 		{"model_name_or_path: m\nwarmup_steps: 10\n", "give warmup_ratio, or max_steps"},
-		{"model_name_or_path: m\nval_size: 200\n", "give it below 1"},
+		{"model_name_or_path: m\nval_size: 2.5\n", "want a share below 1 or a whole number of rows"},
 		{"model_name_or_path: m\ntemplate: vicuna\n", `template "vicuna": no sentitune equivalent`},
 		{"model_name_or_path: m\nlora_rank: eight\n", "lora_rank"},
 	} {
@@ -326,5 +327,31 @@ tf32: true
 		if _, err := Read(write(t, t.TempDir(), "lf.yaml", "model_name_or_path: m\n"+tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
 		}
+	}
+}
+
+// val_size N (a row count) is a share of the training records once they are known.
+func TestValSizeRows(t *testing.T) {
+	dir := t.TempDir()
+	var recs []string
+	for i := range 8 {
+		recs = append(recs, fmt.Sprintf(`{"instruction": "i", "input": "r%d", "output": "%d"}`, i, i%2))
+	}
+	write(t, dir, "a.jsonl", strings.Join(recs, "\n"))
+	write(t, dir, InfoFile, `{"a": {"file_name": "a.jsonl"}}`)
+	c, err := Read(write(t, dir, "lf.yaml", "model_name_or_path: m\ndataset: a\ndataset_dir: "+dir+"\nval_size: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, notes, err := c.Files()
+	if err != nil || c.Finetune.ValRatio != 0.25 || len(notes) != 1 || !strings.Contains(notes[0], "val_size: 2 rows: --val-ratio 0.25 of the 8 training records") {
+		t.Errorf("val_size 2 of 8: ratio %g, notes %q, %v", c.Finetune.ValRatio, notes, err)
+	}
+	c, err = Read(write(t, dir, "lf.yaml", "model_name_or_path: m\ndataset: a\ndataset_dir: "+dir+"\nval_size: 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := c.Files(); err == nil || !strings.Contains(err.Error(), "val_size: 5 of 8 rows: sentitune holds out at most half") {
+		t.Errorf("val_size 5 of 8: %v", err)
 	}
 }

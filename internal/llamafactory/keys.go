@@ -2,6 +2,7 @@ package llamafactory
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -269,7 +270,11 @@ func applyValSize(c *Config, v *yaml.Node) error {
 		return err
 	}
 	if f >= 1 {
-		return fmt.Errorf("%v rows: sentitune holds out a share of the training rows; give it below 1 (e.g. 0.1)", f)
+		if f != math.Trunc(f) {
+			return fmt.Errorf("%v: want a share below 1 or a whole number of rows", f)
+		}
+		c.valRows = int(f) // a share of the dataset, once Files knows its size
+		return nil
 	}
 	c.Finetune.ValRatio = f
 	return nil
