@@ -65,10 +65,10 @@ func confusionSVG(m *eval.MulticlassMetrics) string {
 	k := len(m.Labels)
 	cell := float64(min(64, 360/k))
 	left, top := 96.0, 40.0
-	w, h := left+cell*float64(k)+16, top+cell*float64(k)+40
+	w, h := max(left+cell*float64(k)+16, 380), top+cell*float64(k)+40 // room for the title
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="confusion" viewBox="0 0 %s %s" xmlns="http://www.w3.org/2000/svg" role="img">`+"\n", num(w), num(h))
-	fmt.Fprintf(&b, `<text x="%s" y="18" font-weight="600">Confusion matrix (rows: true, columns: predicted)</text>`+"\n", num(left))
+	fmt.Fprintf(&b, `<text x="8" y="18" font-weight="600">Confusion: rows true, columns predicted</text>`+"\n")
 	for i, row := range m.Confusion {
 		total := 0
 		for _, c := range row {
