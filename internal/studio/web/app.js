@@ -78,6 +78,7 @@ document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("cli
 // ---- state: files, datasets, models, runs, jobs
 let STATE = { uploads: [], datasets: [], models: [], jobs: [] };
 let RUNS = [];
+let HUB_MODELS = []; // ORG/NAME of the models the hub caches hold (train.js)
 function fillSelect(sel, values, keep = true) {
   const old = sel.value;
   sel.innerHTML = "";
@@ -88,7 +89,7 @@ async function refresh() {
   STATE = await api("GET", "/api/state");
   RUNS = await api("GET", "/api/runs");
   fillSelect($("data-file"), STATE.uploads);
-  fillSelect($("train-model"), STATE.models || []);
+  fillSelect($("train-model"), (STATE.models || []).concat(HUB_MODELS));
   fillSelect($("train-data"), STATE.datasets || []);
   document.querySelectorAll(".run-select").forEach((s) => fillSelect(s, RUNS.map((r) => r.name)));
   $("model-list").innerHTML = "";
@@ -140,9 +141,9 @@ $("upload-btn").onclick = async () => {
   catch (e) { showError($("ins-errors"), e); $("inspect-out").hidden = false; }
 };
 $("inspect-btn").onclick = () => inspect();
-$("text-col").onchange = $("label-col").onchange = $("label-map").onchange = () => inspect(true);
+$("text-col").onchange = $("label-col").onchange = $("label-map").onchange = $("data-labels").onchange = () => inspect(true);
 async function inspect(keepCols) {
-  const q = new URLSearchParams({ path: $("data-file").value, label_map: $("label-map").value });
+  const q = new URLSearchParams({ path: $("data-file").value, ...labelChoice() });
   if (keepCols) { q.set("text_col", $("text-col").value); q.set("label_col", $("label-col").value); }
   $("inspect-out").hidden = false;
   clearError($("ins-errors"));
@@ -156,7 +157,7 @@ async function inspect(keepCols) {
   for (const [k, v] of Object.entries(ins.labels).sort((a, b) => b[1] - a[1]).slice(0, 20)) {
     const tr = lt.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v;
   }
-  $("ins-balance").innerHTML = bars(Object.entries(ins.mapped).sort()); $("ins-lengths").innerHTML = bars(ins.lengths.map((v, i) => [i === ins.lengths.length - 1 ? `${i * 20}+` : `${i * 20}`, v]));
+  $("ins-balance").innerHTML = bars(ins.classes.map((c) => [c, ins.mapped[c]]).concat(Object.entries(ins.mapped).filter(([k]) => !ins.classes.includes(k)).sort())); $("ins-lengths").innerHTML = bars(ins.lengths.map((v, i) => [i === ins.lengths.length - 1 ? `${i * 20}+` : `${i * 20}`, v]));
   if (ins.map_errors && ins.map_errors.length) showError($("ins-errors"), { message: ins.map_errors.join("\n") });
   $("ins-preview").textContent = ins.preview.map((p) => JSON.stringify(p, null, 1)).join("\n");
 }
@@ -172,7 +173,7 @@ function bars(pairs) {
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]); }
 $("prep-btn").onclick = async () => {
   const body = { path: $("data-file").value, name: $("prep-name").value, text_col: $("text-col").value, label_col: $("label-col").value,
-    label_map: $("label-map").value, lang: "", test_ratio: +$("prep-test").value, val_ratio: +$("prep-val").value, seed: +$("prep-seed").value, dedup: $("prep-dedup").checked };
+    ...labelChoice(), lang: "", test_ratio: +$("prep-test").value, val_ratio: +$("prep-val").value, seed: +$("prep-seed").value, dedup: $("prep-dedup").checked };
   clearError($("prep-stats"));
   try {
     const r = await api("POST", "/api/prep", body);
@@ -188,30 +189,6 @@ $("prep-btn").onclick = async () => {
 $("demo-model-btn").onclick = async () => { const r = await api("POST", "/api/models/demo"); if (r.job) await waitJob(r.job.id); refresh(); };
 
 // ---- Train
-const OPTIONS = {
-  lora: [["lora-r", "8"], ["lora-alpha", "16"], ["lora-dropout", "0.05"], ["lora-target", "all"], ["use-rslora", "false"], ["loraplus-lr-ratio", "0"]],
-  train: [["epochs", "3"], ["max-steps", "0"], ["lr", "0.0001"], ["scheduler", "cosine"], ["warmup-ratio", "0.03"], ["batch-size", "8"], ["grad-accum", "1"], ["max-len", "512"], ["max-grad-norm", "1"], ["weight-decay", "0"], ["seed", "42"]],
-  eval: [["eval-every", "0"], ["val-ratio", "0.1"], ["metric-for-best", "eval_loss"], ["load-best", "true"], ["early-stopping-patience", "0"], ["save-every", "0"], ["save-total-limit", "2"]],
-  device: [["device", "auto"], ["dtype", "auto"], ["threads", "0"], ["gradient-checkpointing", "auto"]],
-};
-for (const [group, opts] of Object.entries(OPTIONS)) {
-  const fs = document.createElement("fieldset");
-  fs.innerHTML = `<legend>${esc(t("group." + group))}</legend>`;
-  for (const [flag, def] of opts) {
-    const l = document.createElement("label");
-    l.textContent = flag + " ";
-    const inp = document.createElement("input");
-    inp.id = "opt-" + flag; inp.value = def; inp.dataset.flag = flag;
-    inp.oninput = showCommand;
-    l.appendChild(inp); fs.appendChild(l);
-  }
-  $("train-options").appendChild(fs);
-}
-function trainRequest(dry) {
-  const options = {};
-  document.querySelectorAll("#train-options input").forEach((i) => { options[i.dataset.flag] = i.value; });
-  return { model: $("train-model").value, data: $("train-data").value, name: $("train-name").value, resume: $("train-resume").checked, options, dry_run: dry };
-}
 async function showCommand() {
   const req = trainRequest(true);
   if (!req.model || !req.data || !req.name) return; // nothing to show until the workspace has a model and a dataset
@@ -228,24 +205,6 @@ $("stop-btn").onclick = async () => {
   if (j) await api("POST", `/api/jobs/${j.id}/stop`);
   refresh();
 };
-let SOURCE = null;
-// watchRun follows a run's train_log.jsonl over server-sent events and redraws the curves.
-function watchRun(name) {
-  if (SOURCE) SOURCE.close();
-  const lines = [];
-  SOURCE = new EventSource(`/api/runs/${encodeURIComponent(name)}/events`);
-  SOURCE.onmessage = (ev) => {
-    const l = JSON.parse(ev.data);
-    lines.push(l);
-    const train = lines.filter((x) => x.split === "train"), ev_ = lines.filter((x) => x.split === "eval");
-    plot($("loss-chart"), [train.map((x) => [x.step, x.loss]), ev_.map((x) => [x.step, x.loss])]);
-    plot($("lr-chart"), [train.map((x) => [x.step, x.lr])]);
-    const last = train[train.length - 1];
-    if (last) $("train-status").textContent = `step ${last.step} · loss ${last.loss.toFixed(4)} · ${Math.round(last.tokens_per_s || 0)} tokens/s` +
-      (ev_.length && ev_[ev_.length - 1].accuracy != null ? ` · eval acc ${ev_[ev_.length - 1].accuracy.toFixed(3)}` : "");
-  };
-  SOURCE.addEventListener("end", () => { SOURCE.close(); SOURCE = null; refresh(); });
-}
 // plot draws series of [x, y] points as SVG polylines with their axis ranges.
 function plot(svg, series) {
   const pts = series.flat();
