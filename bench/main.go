@@ -62,6 +62,7 @@ func main() {
 	baseline := flag.Bool("baseline", false, "instead: the TF-IDF baseline's fit on 50k IMDB-like reviews vs scikit-learn, written to baseline-<date>.json/.md")
 	baselineNoSklearn := flag.Bool("baseline-no-sklearn", false, "with -baseline: the Go fit only (baseline-<date>-go.json/.md)")
 	checkpointing := flag.Bool("checkpointing", false, "instead: finetune steps on the small preset at 8 × 512 with --gradient-checkpointing off and on (peak RSS, step time), written to checkpointing-<date>.json/.md")
+	memplan := flag.Bool("memplan", false, "instead: finetune.PlanMemory's plan vs the measured peak RSS of the same finetune run (tiny and small presets, checkpointing off/on, 4-bit), written to memplan-<date>.json/.md")
 	flag.BoolVar(&loadtest, "loadtest", false, "instead: the bounded serve load test (make loadtest), written to serve-load-<date>.json/.md")
 	flag.Parse()
 	if *baseline {
@@ -73,6 +74,13 @@ func main() {
 	}
 	if *checkpointing {
 		if err := runCheckpointingBench(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *memplan {
+		if err := runMemPlanBench(o); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

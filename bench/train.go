@@ -24,6 +24,7 @@ type trainSpec struct {
 	FullLogits bool   `json:"full_logits"`
 	// GradientCheckpointing runs with --gradient-checkpointing on (else off).
 	GradientCheckpointing bool `json:"gradient_checkpointing,omitempty"`
+	QuantizationBit       int  `json:"quantization_bit,omitempty"` // --quantization-bit (0: none)
 }
 
 type trainOut struct {
@@ -72,20 +73,7 @@ func childTrain(raw []byte) (any, error) {
 		return nil, err
 	}
 
-	cfg := finetune.Defaults()
-	cfg.Model, cfg.TrainFile, cfg.Out = sp.Model, trainFile, filepath.Join(dir, "run")
-	cfg.LoRAR, cfg.LoRAAlpha, cfg.LoRADropout = sp.Rank, 2*float64(sp.Rank), 0 // torch_ref: alpha 2r, no dropout
-	cfg.LoRATarget = finetune.List{"all"}
-	cfg.MaxSteps = sp.Warmup + sp.Steps
-	cfg.LR, cfg.Scheduler, cfg.WarmupRatio, cfg.WeightDecay, cfg.MaxGradNorm = 1e-4, "constant", 0, 0, 1
-	cfg.BatchSize, cfg.GradAccum, cfg.MaxLen = sp.Batch, 1, sp.Seq
-	cfg.Device, cfg.DType, cfg.Threads, cfg.Seed = "cpu", "f32", sp.Threads, 0
-	cfg.FullLogits = sp.FullLogits
-	cfg.ValRatio = 0 // every row trains: a held-out slice would leave a short last batch
-	cfg.GradientCheckpointing = "off"
-	if sp.GradientCheckpointing {
-		cfg.GradientCheckpointing = "on"
-	}
+	cfg := trainConfig(sp, trainFile, filepath.Join(dir, "run"))
 	res, err := finetune.Train(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -243,4 +231,24 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
+}
+
+// trainConfig is childTrain's finetune.Config for sp (also what bench -memplan plans).
+func trainConfig(sp trainSpec, trainFile, out string) finetune.Config {
+	cfg := finetune.Defaults()
+	cfg.Model, cfg.TrainFile, cfg.Out = sp.Model, trainFile, out
+	cfg.LoRAR, cfg.LoRAAlpha, cfg.LoRADropout = sp.Rank, 2*float64(sp.Rank), 0 // torch_ref: alpha 2r, no dropout
+	cfg.LoRATarget = finetune.List{"all"}
+	cfg.MaxSteps = sp.Warmup + sp.Steps
+	cfg.LR, cfg.Scheduler, cfg.WarmupRatio, cfg.WeightDecay, cfg.MaxGradNorm = 1e-4, "constant", 0, 0, 1
+	cfg.BatchSize, cfg.GradAccum, cfg.MaxLen = sp.Batch, 1, sp.Seq
+	cfg.Device, cfg.DType, cfg.Threads, cfg.Seed = "cpu", "f32", sp.Threads, 0
+	cfg.FullLogits = sp.FullLogits
+	cfg.ValRatio = 0 // every row trains: a held-out slice would leave a short last batch
+	cfg.GradientCheckpointing = "off"
+	if sp.GradientCheckpointing {
+		cfg.GradientCheckpointing = "on"
+	}
+	cfg.QuantizationBit = sp.QuantizationBit
+	return cfg
 }

@@ -73,6 +73,13 @@ type Config struct {
 	// QuantizationBit keeps the frozen base's projections in 4-bit NF4 (QLoRA) or 8-bit per-row
 	// absmax, dequantized per projection as it runs; 0: as loaded (LLaMA-Factory's quantization_bit).
 	QuantizationBit int `yaml:"quantization-bit" json:"quantization-bit"`
+	// StaticShapes runs every micro-batch at one of a few planned shapes (static.go): rows padded
+	// to a length bucket, short batches filled with rows the loss ignores. CUDAGraphs would capture
+	// each shape's step as a CUDA graph: GPU-only, off by default, refused until capture exists.
+	StaticShapes bool `yaml:"static-shapes" json:"static-shapes"`
+	CUDAGraphs   bool `yaml:"cuda-graphs" json:"cuda-graphs"`
+	// DryRun prints the run's memory plan (PlanMemory) and trains nothing.
+	DryRun bool `yaml:"dry-run" json:"-"`
 	// FullLogits computes the logits of every position (T×V) and picks the answer
 	// rows from them, as general-purpose trainers do. A debug and benchmark switch.
 	FullLogits bool `yaml:"full-logits" json:"full-logits"`

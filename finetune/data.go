@@ -19,6 +19,10 @@ type example struct {
 	prompt int  // number of prompt ids; ids[prompt:] is the answer
 	label  int  // 0 or 1
 	cut    bool // the review was cut to fit the max length (task.TruncationRight)
+
+	// Static shapes (static.go): the batch is padded to padTo positions; a filler row only pads.
+	padTo  int
+	filler bool
 }
 
 // answerLen is the number of tokens that carry loss.

@@ -139,6 +139,7 @@ type trainer struct {
 	ev        evaluator
 	sel       *selection
 	prof      *stepProfile
+	shapes    *ShapePlan // --static-shapes: the micro-batch shapes (static.go), else nil
 	res       *Result
 	start     int     // the step this process starts at (a checkpoint's, or 0)
 	elapsed0  float64 // seconds the run had trained before this process
@@ -223,6 +224,9 @@ func (t *trainer) setup() error {
 	tracePath := ""
 	if t.d.lead() {
 		tracePath = cfg.Trace
+	}
+	if err := t.planShapes(); err != nil {
+		return err
 	}
 	t.prof = newStepProfile(cfg.Profile, tracePath, t.total-t.start, t.dev)
 	return nil
@@ -440,7 +444,7 @@ func (t *trainer) step(step int) (planPos, error) {
 		if idx = d.shard(idx); len(idx) == 0 {
 			continue // more ranks than rows in this batch
 		}
-		l, err := trainMicroBatch(t.model, pick(t.train, idx), answerTokens, cfg.FullLogits, prof, labels)
+		l, err := trainMicroBatch(t.model, t.shaped(pick(t.train, idx)), answerTokens, cfg.FullLogits, prof, labels)
 		if err != nil {
 			return pos, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 		}
@@ -652,7 +656,7 @@ func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool
 		if err != nil {
 			return nil, err
 		}
-		if err := labels.addLogits(s, model, logits, exs); err != nil {
+		if err := labels.addLogits(s, model, logits, realRows(exs)); err != nil {
 			return nil, err
 		}
 		out := s.CrossEntropy(logits, targets, torch.IgnoreIndex, torch.ReduceSum)
@@ -663,7 +667,7 @@ func answerLoss(s *torch.Scope, model *llm.Model, exs []example, fullLogits bool
 	if err != nil {
 		return nil, err
 	}
-	if err := labels.add(s, model, h, exs); err != nil {
+	if err := labels.add(s, model, h, realRows(exs)); err != nil {
 		return nil, err
 	}
 	return model.AnswerLoss(s, h, tgt, true)
@@ -675,8 +679,13 @@ func answerPositions(exs []example) (batch llm.Batch, rows, pos []int, tgt []int
 	batch = llm.Batch{IDs: make([][]int, len(exs))}
 	for r, e := range exs {
 		batch.IDs[r] = e.ids
+		batch.Len = max(batch.Len, e.padTo)
 		for p := e.prompt - 1; p < len(e.ids)-1; p++ {
-			rows, pos, tgt = append(rows, r), append(pos, p), append(tgt, int64(e.ids[p+1]))
+			target := int64(e.ids[p+1])
+			if e.filler { // a static-shape filler row: no loss, no gradient
+				target = torch.IgnoreIndex
+			}
+			rows, pos, tgt = append(rows, r), append(pos, p), append(tgt, target)
 		}
 	}
 	return batch, rows, pos, tgt

@@ -215,11 +215,13 @@ func (m *Model) Dir() string { return m.dir }
 // Batch is a set of token-id rows of any lengths; the model pads them itself.
 type Batch struct {
 	IDs [][]int
+	// Len pads every row to at least this many positions (a static-shape bucket); 0: the longest row's.
+	Len int
 }
 
-// MaxLen is the length of the longest row.
+// MaxLen is the padded length: the longest row's, or Len when longer.
 func (b Batch) MaxLen() int {
-	n := 0
+	n := b.Len
 	for _, r := range b.IDs {
 		n = max(n, len(r))
 	}
