@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sentitune/sentitune/internal/llm"
@@ -100,26 +101,37 @@ func promptOf(cfg ScorerConfig, a *adapter) (task.PromptSpec, int, error) {
 	return spec, maxLen, nil
 }
 
-// labelIDsOf returns the ids of the "0" and "1" answer tokens: the
-// tokenizer's, which must match what the adapter was trained to emit.
-func labelIDsOf(tok *tokenizer.Tokenizer, a *adapter) (zero, one int, err error) {
-	zero, one, err = task.LabelTokenIDs(tok)
+// labelsOf returns the adapter's label set (task.Binary without one) and its answer
+// tokens' ids, in class order: the tokenizer's, which must match what the adapter was trained to emit.
+func labelsOf(tok *tokenizer.Tokenizer, a *adapter) (task.Labels, []int, error) {
+	ls := task.Binary
+	if a != nil && a.meta != nil {
+		var err error
+		if ls, err = a.meta.LabelSet(); err != nil {
+			return nil, nil, fmt.Errorf("adapter %s: %w", a.dir, err)
+		}
+	}
+	ids, err := ls.TokenIDs(tok)
 	if err != nil || a == nil || a.meta == nil {
-		return zero, one, err
+		return ls, ids, err
 	}
 	m := a.meta
 	// Files written before template_sha256 name the template's family only ("chatml"): the label ids below still check them.
 	if m.TemplateSHA256 != "" && m.TemplateSHA256 != tok.Chat().Template().SHA256() {
-		return 0, 0, fmt.Errorf("adapter %s was trained with another chat template (%s, sha256 %.12s) than this one (%s, sha256 %.12s): give --model its base model, or --template what training used",
+		return nil, nil, fmt.Errorf("adapter %s was trained with another chat template (%s, sha256 %.12s) than this one (%s, sha256 %.12s): give --model its base model, or --template what training used",
 			a.dir, m.ChatTemplate, m.TemplateSHA256, tok.Chat().Name(), tok.Chat().Template().SHA256())
 	}
-	z, okZ := m.LabelTokenIDs["0"]
-	o, okO := m.LabelTokenIDs["1"]
-	if okZ && okO && (z != zero || o != one) {
-		return 0, 0, fmt.Errorf("adapter %s answers with token ids 0→%d, 1→%d, the model's tokenizer has 0→%d, 1→%d: is --model its base model?",
-			a.dir, z, o, zero, one)
+	trained, have, recorded, same := make([]string, len(ls)), make([]string, len(ls)), true, true
+	for c, l := range ls {
+		id, ok := m.LabelTokenIDs[l.Answer]
+		recorded, same = recorded && ok, same && id == ids[c]
+		trained[c], have[c] = fmt.Sprintf("%s→%d", l.Answer, id), fmt.Sprintf("%s→%d", l.Answer, ids[c])
 	}
-	return zero, one, nil
+	if recorded && !same {
+		return nil, nil, fmt.Errorf("adapter %s answers with token ids %s, the model's tokenizer has %s: is --model its base model?",
+			a.dir, strings.Join(trained, ", "), strings.Join(have, ", "))
+	}
+	return ls, ids, nil
 }
 
 // templateOf is the chat template to score with: --template, else the one training used.

@@ -54,7 +54,7 @@ func tinyMeta(t testing.TB, instruction string) task.Meta {
 	return task.Meta{
 		Instruction:   instruction,
 		System:        sc.tok.Chat().DefaultSystem(),
-		LabelTokenIDs: map[string]int{"0": sc.zero, "1": sc.one},
+		LabelTokenIDs: map[string]int{"0": sc.ids[0], "1": sc.ids[1]},
 		ChatTemplate:  sc.tok.Chat().Name(),
 	}
 }
@@ -197,7 +197,7 @@ func fullVocabLogits(t *testing.T, sc *Scorer, rows [][]int) [][2]float64 {
 		}
 		V := len(v) / len(rows)
 		for r := range rows {
-			out = append(out, [2]float64{float64(v[r*V+sc.zero]), float64(v[r*V+sc.one])})
+			out = append(out, [2]float64{float64(v[r*V+sc.ids[0]]), float64(v[r*V+sc.ids[1]])})
 		}
 		return nil
 	})

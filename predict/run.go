@@ -13,6 +13,7 @@ import (
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/table"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/prep"
 )
 
@@ -81,6 +82,10 @@ type Stats struct {
 	Model     Info       `json:"model"`
 
 	ShardRows int `json:"shard_block_rows,omitempty"` // the partition's unit (Config.ShardBlock)
+
+	// Classes counts the rows predicted as each class of a K-class adapter (nil for binary).
+	Classes    map[string]int `json:"classes,omitempty"`
+	classNames []string       // their order
 }
 
 // RowsPerSecond is the scoring rate (model load and row counting excluded).
@@ -105,7 +110,9 @@ func (s *Stats) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "predict: %.1f rows/s, %.0f tokens/s, padding %.1f%%, %d batches; load %.1fs, count %.1fs, score %.1fs\n",
 		s.RowsPerSecond(), float64(s.Tokens.Tokens)/max(s.ScoreSec, 1e-9), 100*s.Tokens.PaddingFraction(), s.Tokens.Batches,
 		s.LoadSec, s.CountSec, s.ScoreSec)
-	if s.Rows > 0 {
+	if s.Rows > 0 && s.Classes != nil {
+		fmt.Fprintf(w, "predict: %s\n", s.classCounts())
+	} else if s.Rows > 0 {
 		fmt.Fprintf(w, "predict: %d positive (%.1f%%)", s.Positive, 100*float64(s.Positive)/float64(s.Rows))
 		if s.Skipped > 0 {
 			fmt.Fprintf(w, ", %d bad rows skipped", s.Skipped)
@@ -215,6 +222,7 @@ type input struct {
 	textName, idName string
 	labelName        string
 	labels           prep.LabelMap
+	classes          task.Labels // a K-class adapter's: label values are its answers or names (nil: binary)
 	onBadRow         string
 }
 
@@ -310,7 +318,13 @@ func (in *input) parse(rec table.Record) (item, error) {
 	}
 	if in.label >= 0 {
 		raw := rec.Get(in.label)
-		if strings.TrimSpace(raw) != "" {
+		if strings.TrimSpace(raw) != "" && in.classes != nil {
+			v, err := in.classes.ClassOf(raw)
+			if err != nil {
+				return it, fmt.Errorf("%s: label column %q: %w (or pass --no-label)", where, in.labelName, err)
+			}
+			it.label = v
+		} else if strings.TrimSpace(raw) != "" {
 			v, err := prep.NormalizeLabel(raw, in.labels)
 			if err != nil {
 				return it, fmt.Errorf("%s: label column %q: %w (map it with --label-map, or pass --no-label)", where, in.labelName, err)
@@ -368,6 +382,10 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
+	if in.classes, err = adapterClasses(cfg.Scorer); err != nil {
+		rd.Close()
+		return nil, err
+	}
 	st.TextCol, st.IDCol, st.LabelCol = in.textName, in.idName, in.labelName
 	total, _, err := in.scan(rd)
 	if err != nil {
@@ -394,6 +412,12 @@ func run(cfg Config, load func() (batchScorer, func(), error)) (*Stats, error) {
 	st.LoadSec = time.Since(t1).Seconds()
 
 	cols := Columns{Label: in.label >= 0, Prob: cfg.Generate == 0, Text: cfg.KeepText, Generated: cfg.Generate > 0}
+	if cols.Classes, err = classNames(st.Model, in.classes); err != nil {
+		return nil, err
+	}
+	if cols.Classes != nil {
+		st.Classes, st.classNames = map[string]int{}, cols.Classes
+	}
 	af, err := atomicfile.Create(cfg.Out)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
@@ -518,11 +542,7 @@ func scoreWindow(cfg Config, sc batchScorer, items []item, w table.PredictionWri
 		st.Tokens.add(ts)
 		for i, it := range items {
 			g := gens[i]
-			if g.Pred == NoAnswer {
-				st.NoAnswer++
-			} else if g.Pred == 1 {
-				st.Positive++
-			}
+			st.count(g.Pred)
 			if err := w.Write(Row{ID: it.id, Label: it.label, Pred: g.Pred, Text: it.raw, Generated: g.Text}); err != nil {
 				return fmt.Errorf("predict: write %s: %w", cfg.Out, err)
 			}
@@ -537,8 +557,8 @@ func scoreWindow(cfg Config, sc batchScorer, items []item, w table.PredictionWri
 	st.Tokens.add(ts)
 	for i, it := range items {
 		s := scores[i]
-		st.Positive += s.Pred
-		if err := w.Write(Row{ID: it.id, Label: it.label, Pred: s.Pred, Prob: s.Prob, Text: it.raw}); err != nil {
+		st.count(s.Pred)
+		if err := w.Write(Row{ID: it.id, Label: it.label, Pred: s.Pred, Prob: s.Prob, Probs: s.Probs, Text: it.raw}); err != nil {
 			return fmt.Errorf("predict: write %s: %w", cfg.Out, err)
 		}
 		st.Rows++

@@ -1,6 +1,7 @@
 // Package predict scores reviews with a (LoRA-tuned) chat model in one forward
 // pass per batch: the logits of the "1" and "0" label tokens at the answer
-// position give the class and P(label = 1), with no generation and no parsing.
+// position give the class and P(label = 1), with no generation and no parsing;
+// an adapter trained on K labels reads its K label tokens and their softmax.
 //
 // Scorer holds the model, tokenizer, prompt and label tokens; Run scores
 // whole files (streaming, sharded, atomic outputs); Server answers HTTP
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -52,16 +54,20 @@ type ScorerConfig struct {
 
 // Score is the result for one text.
 type Score struct {
-	Pred   int     // 1 when Prob ≥ threshold
-	Prob   float64 // P(label = 1) = softmax over the two label logits = sigmoid(Logit1 − Logit0)
-	Logit1 float64 // next-token logit of the "1" label token
-	Logit0 float64 // next-token logit of the "0" label token
+	Pred   int     // binary: 1 when Prob ≥ threshold; K classes: the most probable class
+	Prob   float64 // binary: P(label = 1) = softmax over the two label logits = sigmoid(Logit1 − Logit0); K classes: P(Pred)
+	Logit1 float64 // binary: next-token logit of the "1" label token
+	Logit0 float64 // binary: next-token logit of the "0" label token
+	// Probs (K classes only; nil for binary) is each class's probability, the softmax over
+	// the K label tokens' logits (task.ClassProbs), in class order; Logits are those logits.
+	Probs  []float64
+	Logits []float64
 }
 
 // Generation is the result of greedy decoding for one text (--generate).
 type Generation struct {
 	Text   string // decoded answer, without the end-of-turn token
-	Pred   int    // the first 0 or 1 in Text, or NoAnswer
+	Pred   int    // the class whose answer comes first in Text (task.Labels.FindAnswer), or NoAnswer
 	Tokens int    // tokens generated
 }
 
@@ -97,10 +103,14 @@ type Info struct {
 	Chat        string  `json:"chat_template"`
 	Instruction string  `json:"instruction"`
 	System      string  `json:"system,omitempty"`
-	LabelIDs    [2]int  `json:"label_token_ids"` // ids of "0" and "1"
+	LabelIDs    [2]int  `json:"label_token_ids"` // ids of "0" and "1" (binary)
 	MaxLen      int     `json:"max_len"`
 	BatchSize   int     `json:"batch_size"`
 	Threshold   float64 `json:"threshold"`
+
+	// Labels is a K-class adapter's label set NAME=ANSWER in class order ("" = binary), ClassIDs its answer token ids.
+	Labels   string `json:"labels,omitempty"`
+	ClassIDs []int  `json:"class_token_ids,omitempty"`
 }
 
 // batchScorer is what Run and Server need; *Scorer implements it and tests
@@ -118,8 +128,9 @@ type Scorer struct {
 	model       *llm.Model
 	tok         *tokenizer.Tokenizer
 	spec        task.PromptSpec
-	zero, one   int           // label token ids
-	head        *torch.Tensor // [H, 2]: the lm_head rows of the label tokens (labelHead)
+	labels      task.Labels   // the classes (task.Binary unless the adapter was trained on others)
+	ids         []int         // the label token ids, in class order
+	head        *torch.Tensor // [H, K]: the lm_head rows of the label tokens (labelHead)
 	stop        []int         // ids that end a generated answer
 	answerLen   int           // tokens training reserved for the answer
 	maxLen      int
@@ -174,10 +185,13 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if sc.spec, sc.maxLen, err = promptOf(cfg, ad); err != nil {
 		return nil, err
 	}
-	if sc.zero, sc.one, err = labelIDsOf(tok, ad); err != nil {
+	if sc.labels, sc.ids, err = labelsOf(tok, ad); err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
-	answer, err := tok.Chat().EncodeAnswer("1")
+	if !sc.labels.IsBinary() && cfg.Threshold != 0 && cfg.Threshold != DefaultThreshold {
+		return nil, fmt.Errorf("predict: a threshold (%v) decides between two labels; adapter %s has %d (%s), predicted by the largest probability", cfg.Threshold, cfg.AdapterDir, len(sc.labels), sc.labels)
+	}
+	answer, err := tok.Chat().EncodeAnswer(sc.labels[len(sc.labels)-1].Answer) // binary: "1"; K-class answers are one token each
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -214,11 +228,11 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 		m.Close()
 		return nil, err
 	}
-	if v := m.Config().VocabSize; sc.zero >= v || sc.one >= v {
+	if v := m.Config().VocabSize; slices.Max(sc.ids) >= v {
 		m.Close()
-		return nil, fmt.Errorf("predict: label token ids %d/%d are outside the model's vocabulary of %d", sc.zero, sc.one, v)
+		return nil, fmt.Errorf("predict: label token ids %v are outside the model's vocabulary of %d", sc.ids, v)
 	}
-	if sc.head, err = labelHead(m, sc.zero, sc.one); err != nil {
+	if sc.head, err = labelHead(m, sc.ids); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("predict: %w", err)
 	}
@@ -227,7 +241,12 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 		Model: cfg.ModelDir, Adapter: cfg.AdapterDir,
 		Device: dev.String(), DType: m.DType().String(), Chat: tok.Chat().Name(),
 		Instruction: sc.spec.Instruction, System: sc.spec.System,
-		LabelIDs: [2]int{sc.zero, sc.one}, MaxLen: sc.maxLen, BatchSize: sc.batchSize, Threshold: sc.threshold,
+		MaxLen: sc.maxLen, BatchSize: sc.batchSize, Threshold: sc.threshold,
+	}
+	if sc.labels.IsBinary() {
+		sc.meta.LabelIDs = [2]int{sc.ids[0], sc.ids[1]}
+	} else {
+		sc.meta.Labels, sc.meta.ClassIDs = sc.labels.String(), sc.ids
 	}
 	return sc, nil
 }
@@ -379,8 +398,8 @@ func (sc *Scorer) scoreTexts(texts []string, progress func(int)) ([]Score, Token
 }
 
 // ScoreIDs runs one forward pass over prompt rows (as from Encode) and reads
-// the two label logits at each row's last position: the final hidden state
-// there times the lm_head's two label rows, never the whole vocabulary.
+// the K label logits at each row's last position: the final hidden state
+// there times the lm_head's K label rows, never the whole vocabulary.
 func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 	st := batchStats(rows)
 	var logits []float32
@@ -393,41 +412,55 @@ func (sc *Scorer) ScoreIDs(rows [][]int) ([]Score, TokenStats, error) {
 		if err != nil {
 			return err
 		}
-		two := s.To(s.Matmul(s.ToDType(last, torch.Float32), sc.head), torch.Float32, torch.CPU)
+		classes := s.To(s.Matmul(s.ToDType(last, torch.Float32), sc.head), torch.Float32, torch.CPU)
 		if err := s.Err(); err != nil {
 			return err
 		}
-		logits, err = two.Float32s()
+		logits, err = classes.Float32s()
 		return err
 	})
 	if err != nil {
 		return nil, st, fmt.Errorf("score batch of %d rows (%d tokens): %w", len(rows), st.Tokens, err)
 	}
 	out := make([]Score, len(rows))
+	K := len(sc.ids)
 	for r := range rows {
-		l0, l1 := float64(logits[2*r]), float64(logits[2*r+1])
-		if math.IsNaN(l0) || math.IsNaN(l1) || math.IsInf(l0, 0) || math.IsInf(l1, 0) {
-			return nil, st, fmt.Errorf("score: the model gave label logits %v/%v (not finite)", l0, l1)
+		row := logits[K*r : K*r+K]
+		for _, l := range row {
+			if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+				return nil, st, fmt.Errorf("score: the model gave label logits %v (not finite)", row)
+			}
 		}
-		out[r] = sc.scoreOf(l1, l0)
+		if sc.labels.IsBinary() {
+			out[r] = sc.scoreOf(float64(row[1]), float64(row[0]))
+			continue
+		}
+		var err error
+		if out[r], err = classScore(row); err != nil {
+			return nil, st, err
+		}
 	}
 	return out, st, nil
 }
 
-// labelHead returns the output projection restricted to the two label
-// tokens, [H, 2] in f32 on the model's device: column 0 is token zero's row
-// of the lm_head, column 1 token one's. It reads them through Logits on
+// labelHead returns the output projection restricted to the K label
+// tokens, [H, K] in f32 on the model's device: column c is token ids[c]'s row
+// of the lm_head. It reads them through Logits on
 // the identity (e_k·Wᵀ is row k of Wᵀ, exactly), a block of rows at a time,
 // so an adapter's lm_head (modules_to_save) is honoured and the model's
 // internals stay in llm.
-func labelHead(m *llm.Model, zero, one int) (*torch.Tensor, error) {
+func labelHead(m *llm.Model, ids []int) (*torch.Tensor, error) {
 	H := m.Config().HiddenSize
 	const block = 64
 	var head *torch.Tensor
 	err := torch.NoGrad(func() error {
 		s := torch.NewScope()
 		defer s.Close()
-		labels := s.ToDevice(s.FromInt64([]int64{int64(zero), int64(one)}, 2), m.Device())
+		idx := make([]int64, len(ids))
+		for c, id := range ids {
+			idx[c] = int64(id)
+		}
+		labels := s.ToDevice(s.FromInt64(idx, int64(len(idx))), m.Device())
 		var parts []*torch.Tensor
 		for k0 := 0; k0 < H; k0 += block {
 			n := min(block, H-k0)
@@ -463,6 +496,28 @@ func (sc *Scorer) scoreOf(l1, l0 float64) Score {
 		pred = 1
 	}
 	return Score{Pred: pred, Prob: p, Logit1: l1, Logit0: l0}
+}
+
+// classScore is a K-class Score from the K label logits: their softmax, and the most probable
+// class (the first on a tie).
+func classScore(logits []float32) (Score, error) {
+	cols := make([]int, len(logits))
+	for c := range cols {
+		cols[c] = c
+	}
+	probs, err := task.ClassProbs(logits, cols)
+	if err != nil {
+		return Score{}, err
+	}
+	sc := Score{Probs: probs, Logits: make([]float64, len(logits))}
+	for c, l := range logits {
+		sc.Logits[c] = float64(l)
+		if probs[c] > probs[sc.Pred] {
+			sc.Pred = c
+		}
+	}
+	sc.Prob = probs[sc.Pred]
+	return sc, nil
 }
 
 func sigmoid(x float64) float64 {
@@ -587,7 +642,7 @@ func (sc *Scorer) GenerateIDs(rows [][]int, maxNew int) ([]Generation, TokenStat
 		if err != nil {
 			return nil, st, fmt.Errorf("generate: decode row %d: %w", i+1, err)
 		}
-		out[i] = Generation{Text: text, Pred: parseAnswer(text), Tokens: len(g)}
+		out[i] = Generation{Text: text, Pred: parseAnswer(sc.labels, text), Tokens: len(g)}
 	}
 	return out, st, nil
 }
@@ -601,9 +656,9 @@ func (sc *Scorer) isStop(t int) bool {
 	return false
 }
 
-// parseAnswer returns the class of the first answer in a generated reply (task.FindAnswer), or NoAnswer.
-func parseAnswer(text string) int {
-	if class, ok := task.Binary.FindAnswer(text); ok {
+// parseAnswer returns the class of the first answer of ls in a generated reply (task.FindAnswer), or NoAnswer.
+func parseAnswer(ls task.Labels, text string) int {
+	if class, ok := ls.FindAnswer(text); ok {
 		return class
 	}
 	return NoAnswer

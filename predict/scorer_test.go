@@ -273,8 +273,8 @@ func makeLabelModel(t testing.TB) (string, error) {
 			// Label logits ≈ 20·maxNorm·|mean| ± a margin of a few units.
 			a, c := 20*maxNorm, 3/spread
 			for k := 0; k < H; k++ {
-				e[sc.one*H+k] = float32(a*mhat[k] + c*dir[k])
-				e[sc.zero*H+k] = float32(a*mhat[k] - c*dir[k])
+				e[sc.ids[1]*H+k] = float32(a*mhat[k] + c*dir[k])
+				e[sc.ids[0]*H+k] = float32(a*mhat[k] - c*dir[k])
 			}
 			if data, err = llm.FromFloat32(ti.DType, e); err != nil {
 				return "", err
@@ -376,9 +376,9 @@ func TestScoreAgreesWithGenerate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(ids) > 0 && (ids[0] == sc.zero || ids[0] == sc.one) {
+				if len(ids) > 0 && (ids[0] == sc.ids[0] || ids[0] == sc.ids[1]) {
 					firstIsLabel++
-					if want := b2i(ids[0] == sc.one); scores[i].Pred != want {
+					if want := b2i(ids[0] == sc.ids[1]); scores[i].Pred != want {
 						t.Errorf("text %d: generation starts with %q, scoring says %d (prob %v)", i, g.Text, scores[i].Pred, scores[i].Prob)
 					}
 				}
@@ -411,7 +411,7 @@ func TestScoreAgreesWithGenerate(t *testing.T) {
 
 func TestParseAnswer(t *testing.T) {
 	for text, want := range map[string]int{"1": 1, "0": 0, " 1\n": 1, "The answer is 0.": 0, "10": 1, "positive": NoAnswer, "": NoAnswer} {
-		if got := parseAnswer(text); got != want {
+		if got := parseAnswer(task.Binary, text); got != want {
 			t.Errorf("%q: %d, want %d", text, got, want)
 		}
 	}

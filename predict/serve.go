@@ -94,10 +94,14 @@ type PredictResponse struct {
 	Predictions []Prediction `json:"predictions"`
 }
 
-// Prediction is one text's class and P(label = 1).
+// Prediction is one text's class and P(label = 1); for a K-class adapter its class name and
+// each class's probability, as {"pred": "neutral", "probs": {...}} (serve_classes.go).
 type Prediction struct {
 	Pred int     `json:"pred"`
 	Prob float64 `json:"prob"`
+
+	Class string             `json:"-"` // K classes: the name of class Pred
+	Probs map[string]float64 `json:"-"` // K classes: P(class) by name; nil for binary
 }
 
 // ServerStats counts what the server did (shown by GET /healthz).
@@ -134,8 +138,9 @@ type serveScorer interface {
 // MaxBatchTokens padded tokens (so a pass ends quickly and requests that
 // time out or leave stop costing work between passes).
 type Server struct {
-	sc  serveScorer
-	cfg ServerConfig
+	sc      serveScorer
+	cfg     ServerConfig
+	classes []string // a K-class scorer's class names, in class order (nil: binary)
 
 	mu     sync.Mutex
 	queue  []*job            // requests with rows not yet taken, in arrival order
@@ -184,6 +189,7 @@ func newServer(sc serveScorer, cfg ServerConfig) *Server {
 	s := &Server{sc: sc, cfg: cfg.withDefaults(), live: map[*job]struct{}{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.m.init()
+	s.classes = serveClasses(sc.info())
 	s.lastActive.Store(time.Now().UnixNano())
 	go s.batcher()
 	return s
@@ -641,7 +647,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	s.m.texts.Add(int64(len(j.scores)))
 	resp := PredictResponse{Predictions: make([]Prediction, len(j.scores))}
 	for i, sc := range j.scores {
-		resp.Predictions[i] = Prediction{Pred: sc.Pred, Prob: sc.Prob}
+		resp.Predictions[i] = s.prediction(sc)
 	}
 	s.m.countCode(http.StatusOK)
 	s.m.latency.observe(time.Since(t0).Seconds())

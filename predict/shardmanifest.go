@@ -55,6 +55,8 @@ type shardScoring struct {
 	Threshold   float64 `json:"threshold"`
 	Generate    int     `json:"generate,omitempty"`
 	KeepText    bool    `json:"keep_text,omitempty"`
+
+	Labels string `json:"labels,omitempty"` // a K-class adapter's label set ("" = binary)
 }
 
 // newShardManifest fingerprints the input of a sharded run before it is scored.
@@ -87,7 +89,7 @@ func (m *shardManifest) write(cfg Config, out string, st *Stats) error {
 	m.Rows, m.Skipped = st.Rows, st.Skipped
 	info := st.Model
 	m.Scoring = shardScoring{Chat: info.Chat, Instruction: info.Instruction, System: info.System, LabelIDs: info.LabelIDs,
-		MaxLen: info.MaxLen, Threshold: info.Threshold, Generate: cfg.Generate, KeepText: cfg.KeepText}
+		MaxLen: info.MaxLen, Threshold: info.Threshold, Generate: cfg.Generate, KeepText: cfg.KeepText, Labels: info.Labels}
 	var err error
 	if m.OutputSHA256, err = filehash.SHA256(out); err != nil {
 		return fmt.Errorf("predict: %w", err)
