@@ -52,6 +52,7 @@ type Prep struct {
 	LabelCol    string  `yaml:"label-col"`
 	IDCol       string  `yaml:"id-col"`
 	LabelMap    string  `yaml:"label-map"`
+	Labels      string  `yaml:"labels"` // K classes NAME=ANSWER,... (prep --labels); finetune reads them from the prep folder
 	Instruction string  `yaml:"instruction"`
 	System      string  `yaml:"system"`
 	Lang        string  `yaml:"lang"`
@@ -60,6 +61,7 @@ type Prep struct {
 	Dedup       bool    `yaml:"dedup"`
 	MaxChars    int     `yaml:"max-chars"`
 	OnBadRow    string  `yaml:"on-bad-row"`
+	Aspects     string  `yaml:"aspects"` // aspect sentiment: one column per aspect (prep --aspects)
 }
 
 // Eval holds the scoring options of the eval stage.
@@ -160,6 +162,7 @@ type Result struct {
 	ReportDir string
 	Metrics   *eval.Metrics
 	Baseline  *eval.Metrics
+	Aspects   *eval.AspectMetrics // an aspect run's metrics (instead of Metrics)
 	Train     *finetune.Result
 	Examples  []Example
 	Stages    []Stage
@@ -259,11 +262,19 @@ func Run(cfg Config, w io.Writer) (*Result, error) {
 		if err != nil {
 			return err
 		}
+		if cfg.Prep.Aspects != "" {
+			return runAspectEval(cfg, res, sc, w)
+		}
 		return runEval(cfg, res, sc, w)
 	}); err != nil {
 		return nil, err
 	}
-	if err := stage(5, "examples", func() error { return runExamples(cfg, res, sc, w) }); err != nil {
+	if err := stage(5, "examples", func() error {
+		if cfg.Prep.Aspects != "" {
+			return runAspectExamples(cfg, sc, w)
+		}
+		return runExamples(cfg, res, sc, w)
+	}); err != nil {
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
@@ -285,10 +296,10 @@ func runPrep(cfg Config, res *Result, w io.Writer) error {
 	}
 	p := cfg.Prep
 	st, err := prep.Run(prep.Config{
-		Input: input, Format: p.Format, TextCol: p.TextCol, LabelCol: p.LabelCol, IDCol: p.IDCol, LabelMap: p.LabelMap,
+		Input: input, Format: p.Format, TextCol: p.TextCol, LabelCol: p.LabelCol, IDCol: p.IDCol, LabelMap: p.LabelMap, Labels: p.Labels,
 		Instruction: p.Instruction, System: p.System, Lang: p.Lang,
 		TestRatio: p.TestRatio, ValRatio: p.ValRatio, Seed: cfg.Seed, Dedup: p.Dedup, MaxChars: p.MaxChars,
-		OnBadRow: p.OnBadRow, Out: res.PrepDir, Progress: w, LogEvery: cfg.Finetune.LogEvery,
+		OnBadRow: p.OnBadRow, Aspects: p.Aspects, Out: res.PrepDir, Progress: w, LogEvery: cfg.Finetune.LogEvery,
 	})
 	if err != nil {
 		return err
@@ -376,9 +387,14 @@ func runExamples(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error
 	if err != nil {
 		return err
 	}
+	ls := sc.Labels()
 	for i, t := range cfg.Examples {
 		res.Examples = append(res.Examples, Example{t, scores[i].Pred, scores[i].Prob})
-		fmt.Fprintf(w, "   %d  %.3f  %s\n", scores[i].Pred, scores[i].Prob, t)
+		if ls.IsBinary() {
+			fmt.Fprintf(w, "   %d  %.3f  %s\n", scores[i].Pred, scores[i].Prob, t)
+		} else { // the class's name and its probability
+			fmt.Fprintf(w, "   %s  %.3f  %s\n", ls[scores[i].Pred].Name, scores[i].Prob, t)
+		}
 	}
 	return nil
 }

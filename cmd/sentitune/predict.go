@@ -135,6 +135,9 @@ func runPredict(c *cli.Context, opt predictOptions) error {
 }
 
 func predictFile(c *cli.Context, opt predictOptions) error {
+	if isAspectAdapter(opt.Scorer.AdapterDir) {
+		return predictAspectFile(c, opt)
+	}
 	if opt.Out == "" {
 		return usageError("predict: --out FILE is required with --input")
 	}
@@ -169,6 +172,9 @@ func predictFile(c *cli.Context, opt predictOptions) error {
 }
 
 func predictTexts(c *cli.Context, cfg predict.ScorerConfig, texts []string, generate int) error {
+	if isAspectAdapter(cfg.AdapterDir) && generate == 0 {
+		return predictAspectTexts(c, cfg, texts)
+	}
 	sc, err := predict.NewScorer(cfg)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/pipeline"
 )
 
@@ -24,6 +25,9 @@ func runOptionTable() *options[pipeline.Config] {
 	o.str("text-col", "text column of --input (default: detected)", func(c *pipeline.Config) *string { return &c.Prep.TextCol })
 	o.str("label-col", "label column of --input (default: detected)", func(c *pipeline.Config) *string { return &c.Prep.LabelCol })
 	o.str("id-col", "id column of --input carried to the report (default: detected, else the row number)", func(c *pipeline.Config) *string { return &c.Prep.IDCol })
+	o.str("labels", "K classes `NAME=ANSWER,...` in class order, e.g. 'negative=0,neutral=1,positive=2' (prep --labels; default: binary 1/0)", func(c *pipeline.Config) *string { return &c.Prep.Labels })
+	o.str("label-map", "label values of --input: 'pos=1,neg=0', stars, or stars3|stars5 for K classes (prep --label-map)", func(c *pipeline.Config) *string { return &c.Prep.LabelMap })
+	o.str("aspects", "aspect sentiment: `A,B,...` columns of --input (positive/negative/neutral/empty), e.g. data/aspects.jsonl's battery,screen,delivery,price", func(c *pipeline.Config) *string { return &c.Prep.Aspects })
 	both := func(name, usage string, train func(*pipeline.Config) *string, score func(*pipeline.Config) *string) {
 		custom(o, &cli.StringFlag{Name: name, Usage: usage}, train, func(c *cli.Context, cfg *pipeline.Config) {
 			*train(cfg), *score(cfg) = c.String(name), c.String(name)
@@ -106,6 +110,9 @@ func runConfig(c *cli.Context, o *options[pipeline.Config]) (pipeline.Config, er
 func checkRunOptions(cfg pipeline.Config) error {
 	if err := checkPrepOptions("run: prep", cfg.Prep.TestRatio, cfg.Prep.ValRatio, cfg.Prep.MaxChars); err != nil {
 		return err
+	}
+	if _, err := task.ParseAspects(cfg.Prep.Aspects); cfg.Prep.Aspects != "" && err != nil {
+		return usageError("run: --aspects: %v", err)
 	}
 	fc := cfg.Finetune
 	fc.Model, fc.Data, fc.Out = "model", "prep", "run" // the pipeline fills these in; the options are checked here
