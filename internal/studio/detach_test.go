@@ -27,12 +27,14 @@ func TestJobOutlivesStudio(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		signal    syscall.Signal
-		killChild bool
+		killChild bool // the job dies while no studio watches it
+		stop      bool // the next studio stops it
 		want      string
 	}{
-		{"ctrl-c, job finishes", syscall.SIGINT, false, jobDone},
-		{"sigterm, job finishes", syscall.SIGTERM, false, jobDone},
-		{"ctrl-c, job dies while studio is away", syscall.SIGINT, true, jobInterrupted},
+		{"ctrl-c, job finishes", syscall.SIGINT, false, false, jobDone},
+		{"sigterm, job finishes", syscall.SIGTERM, false, false, jobDone},
+		{"ctrl-c, job dies while studio is away", syscall.SIGINT, true, false, jobInterrupted},
+		{"ctrl-c, the next studio stops the job", syscall.SIGINT, false, true, jobInterrupted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := filepath.Join(t.TempDir(), "ws")
@@ -59,9 +61,18 @@ func TestJobOutlivesStudio(t *testing.T) {
 			if tc.killChild {
 				syscall.Kill(jobs[0].PID, syscall.SIGKILL)
 			}
+			stopped := time.Now()
+			if tc.stop {
+				if err := s.jobs.Stop(jobs[0].ID); err != nil {
+					t.Fatal(err)
+				}
+			}
 			j, err := s.jobs.wait(jobs[0].ID, 10*time.Second)
 			if err != nil || j.State != tc.want {
 				t.Fatalf("job ended %+v, %v; want %s", j, err, tc.want)
+			}
+			if tc.stop && time.Since(stopped) > time.Second {
+				t.Errorf("the stopped job ran on for %v: SIGINT did not reach its process group", time.Since(stopped))
 			}
 			again := newTestServer(t, Config{Workspace: ws, Exe: exe})
 			if j := again.jobs.Jobs()[0]; j.State != tc.want {

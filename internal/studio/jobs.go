@@ -163,11 +163,12 @@ func (q *queue) Stop(id string) error {
 			j.State, j.Ended = jobStopped, time.Now()
 			return q.save(j)
 		case jobRunning:
+			// SIGINT to the job's process group, as Ctrl-C on a terminal: finetune --nproc's workers too
 			if c := q.cmd[id]; c != nil && c.Process != nil {
-				return c.Process.Signal(syscall.SIGINT)
+				return syscall.Kill(-c.Process.Pid, syscall.SIGINT)
 			}
 			if j.PIDStart != 0 && processStart(j.PID) == j.PIDStart { // adopted from an earlier studio
-				return syscall.Kill(j.PID, syscall.SIGINT)
+				return syscall.Kill(-j.PID, syscall.SIGINT)
 			}
 		}
 		return fmt.Errorf("job %s is %s", id, j.State)

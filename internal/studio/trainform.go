@@ -69,8 +69,6 @@ func choices(flag string) []string {
 		return []string{"auto", "on", "off"}
 	case "report-to":
 		return append([]string{""}, finetune.ReportTargets...)
-	case "device":
-		return []string{"auto", "cpu", "cuda"}
 	case "dist-backend":
 		return []string{"auto", "gloo", "nccl"}
 	}
