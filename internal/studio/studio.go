@@ -130,6 +130,7 @@ func (s *Server) routes() http.Handler {
 	m.HandleFunc("GET /api/models/{name}", s.modelInfo)
 	m.HandleFunc("GET /api/hub-models", s.hubModels)
 	m.HandleFunc("GET /api/model", s.modelDetail)
+	m.HandleFunc("POST /api/model/plan", s.modelPlan)
 	m.HandleFunc("GET /api/train/options", s.trainForm)
 	m.HandleFunc("POST /api/train", s.train)
 	m.HandleFunc("POST /api/jobs/{id}/stop", s.stopJob)
