@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -10,14 +14,16 @@ import (
 
 	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/llm"
+	"github.com/sentitune/sentitune/internal/llm/tokenizer"
 	"github.com/sentitune/sentitune/internal/task"
 )
 
 // mergeConfig is what merge needs.
 type mergeConfig struct {
-	Model   string
-	Adapter string
-	Out     string
+	Model    string
+	Adapter  string
+	Out      string
+	Template string
 }
 
 func mergeOptionTable() *options[mergeConfig] {
@@ -25,6 +31,8 @@ func mergeOptionTable() *options[mergeConfig] {
 	o.str("model", "base model folder `DIR`, or ORG/NAME[@REV] from a hub cache", func(c *mergeConfig) *string { return &c.Model })
 	o.str("adapter", "LoRA adapter folder (e.g. RUNDIR/adapter)", func(c *mergeConfig) *string { return &c.Adapter })
 	o.str("out", "output folder (must not exist or be empty)", func(c *mergeConfig) *string { return &c.Out })
+	o.str("template", "chat template written into the merged folder: `NAME|FILE` as finetune's --template (default: the one the adapter was trained with, "+
+		"from its sentitune.json; give it for a PEFT adapter trained elsewhere, e.g. LLaMA-Factory's qwen)", func(c *mergeConfig) *string { return &c.Template })
 	return o
 }
 
@@ -34,7 +42,9 @@ func mergeCommand() *cli.Command {
 		Name:  "merge",
 		Usage: "merge a LoRA adapter into its base model and write a full model folder",
 		Description: "Writes base + adapter as a Hugging Face model folder (same dtype and sharding as the base,\n" +
-			"tokenizer and generation files copied) that loads anywhere a Hugging Face model does.",
+			"tokenizer and generation files copied) that loads anywhere a Hugging Face model does. An adapter trained\n" +
+			"with --template (or merged with --template) gets that template as the folder's chat_template, so the\n" +
+			"merged model is prompted as training prompted it, in sentitune and in transformers alike.",
 		Flags: o.flags(),
 		Action: func(c *cli.Context) error {
 			cfg, err := o.load(c)
@@ -56,7 +66,7 @@ func runMerge(cfg mergeConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	extra, err := mergedMeta(model, cfg.Adapter)
+	extra, err := mergedFiles(model, cfg.Adapter, cfg.Template)
 	if err != nil {
 		return err
 	}
@@ -67,20 +77,94 @@ func runMerge(cfg mergeConfig, out io.Writer) error {
 	return err
 }
 
-// mergedMeta is the adapter's sentitune.json as it is, for the merged folder (none without one),
-// once it is known to be for model's shape.
-func mergedMeta(model, adapter string) (map[string][]byte, error) {
+// mergedFiles are the files merge writes over the base's: the adapter's sentitune.json, and the
+// chat template training used as the folder's own (tokenizer_config.json, chat_template.jinja).
+func mergedFiles(model, adapter, template string) (map[string][]byte, error) {
 	cfg, err := llm.LoadConfig(model)
 	if err != nil {
 		return nil, err
 	}
 	meta, err := task.ReadMetaFor(adapter, task.BaseShape(cfg.Shape()))
-	if err != nil || meta == nil {
+	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(adapter, task.MetaFile))
+	if template == "" && meta != nil {
+		template = meta.Template
+	}
+	if template == "" { // the base's own template: sentitune.json as it is
+		if meta == nil {
+			return nil, nil
+		}
+		b, err := os.ReadFile(filepath.Join(adapter, task.MetaFile))
+		if err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		return map[string][]byte{task.MetaFile: b}, nil
+	}
+	files, err := templateFiles(model, adapter, template, meta)
+	if err != nil || meta == nil {
+		return files, err
+	}
+	meta.Template = "" // the merged folder's own template is now the trained one (same SHA-256)
+	if files[task.MetaFile], err = meta.Encode(); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	return files, nil
+}
+
+// templateFiles writes template (a --template spec) as model's chat template, refusing one other
+// than the adapter was trained with: its prompts would not be the trained ones.
+func templateFiles(model, adapter, template string, meta *task.Meta) (map[string][]byte, error) {
+	tok, err := tokenizer.Load(model)
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	return map[string][]byte{task.MetaFile: b}, nil
+	if tok, err = tok.WithTemplate(template); err != nil {
+		return nil, usageError("merge: --template %s: %v", template, err)
+	}
+	tmpl := tok.Chat().Template()
+	if meta != nil && meta.TemplateSHA256 != "" && meta.TemplateSHA256 != tmpl.SHA256() {
+		return nil, usageError("merge: --template %s (sha256 %.12s) is not the template adapter %s was trained with (%s, sha256 %.12s); leave --template out to write that one",
+			template, tmpl.SHA256(), adapter, meta.ChatTemplate, meta.TemplateSHA256)
+	}
+	files := map[string][]byte{}
+	src := tmpl.Source()
+	tc, err := os.ReadFile(filepath.Join(model, "tokenizer_config.json"))
+	switch {
+	case err == nil:
+		if files["tokenizer_config.json"], err = withChatTemplate(tc, src); err != nil {
+			return nil, fmt.Errorf("merge: %s/tokenizer_config.json: %w", model, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	// transformers reads chat_template.jinja before tokenizer_config.json: write it where the base has one, or nowhere else to put it.
+	if _, err := os.Stat(filepath.Join(model, "chat_template.jinja")); err == nil || files["tokenizer_config.json"] == nil {
+		files["chat_template.jinja"] = []byte(src)
+	}
+	return files, nil
+}
+
+// withChatTemplate is a tokenizer_config.json with its chat_template set to src, every other key kept.
+func withChatTemplate(config []byte, src string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(config, &m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(src); err != nil {
+		return nil, err
+	}
+	m["chat_template"] = bytes.TrimSpace(buf.Bytes())
+	buf.Reset()
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
