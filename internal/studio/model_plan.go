@@ -15,11 +15,6 @@ type planRequest struct {
 	Options map[string]string `json:"options"`
 }
 
-// memoryPlanner plans a run's memory; finetune.PlanMemory (finetune --dry-run's plan).
-type memoryPlanner func(finetune.Config) (finetune.MemoryPlan, error)
-
-var planMemory memoryPlanner = finetune.PlanMemory
-
 // modelPlan answers the memory plan of the form's run on its --device, and the same run with the
 // base in 8-bit and in 4-bit, so the page can show what quantization saves.
 func (s *Server) modelPlan(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +38,7 @@ func (s *Server) modelPlan(w http.ResponseWriter, r *http.Request) {
 	for _, bits := range []int{0, 8, 4} {
 		c := cfg
 		c.QuantizationBit = bits
-		plan, err := planMemory(c)
+		plan, err := finetune.PlanMemory(c) // finetune --dry-run's plan
 		if err != nil {
 			fail(w, badRequest("memory plan: %v", err))
 			return
