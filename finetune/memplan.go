@@ -89,7 +89,7 @@ func planDevice(device string) (cuda bool, err error) {
 
 // PlanMemoryFor is PlanMemory for a parsed config on a CPU (cuda false) or CUDA device.
 func PlanMemoryFor(mc *llm.Config, cfg Config, cuda bool) (MemoryPlan, error) {
-	if err := cfg.validateShape(); err != nil {
+	if err := cfg.ValidatePlanOptions(); err != nil {
 		return MemoryPlan{}, err
 	}
 	dtype, err := planDType(cfg.DType, cuda)
@@ -131,8 +131,8 @@ func PlanMemoryFor(mc *llm.Config, cfg Config, cuda bool) (MemoryPlan, error) {
 	return p, nil
 }
 
-// validateShape checks the options the plan rests on (PlanMemory needs no data or run folder).
-func (c Config) validateShape() error {
+// ValidatePlanOptions checks the options a memory plan rests on (a plan needs no data or run folder).
+func (c Config) ValidatePlanOptions() error {
 	switch {
 	case c.BatchSize <= 0:
 		return fmt.Errorf("batch-size must be at least 1, got %d", c.BatchSize)

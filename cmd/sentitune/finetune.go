@@ -63,6 +63,9 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.integer("threads", "CPU threads for libtorch (0: its default)", func(c *finetune.Config) *int { return &c.Threads })
 	o.str("gradient-checkpointing", "auto|on|off: keep only each decoder layer's input and recompute the layer in backward, for less memory (auto: on for CUDA, off on CPU)", func(c *finetune.Config) *string { return &c.GradientCheckpointing })
 	o.integer("quantization-bit", "4|8: keep the frozen base's projections in 4-bit NF4 (QLoRA, double-quantized absmax) or 8-bit per-row absmax (weight-only, not LLM.int8), dequantized per projection as it runs (0: none)", func(c *finetune.Config) *int { return &c.QuantizationBit })
+	o.boolean("static-shapes", "run every micro-batch at one of at most 8 planned shapes (rows padded to a length bucket, short batches filled with rows the loss ignores; the same loss and gradients): the shapes --cuda-graphs would capture", func(c *finetune.Config) *bool { return &c.StaticShapes })
+	o.boolean("cuda-graphs", "GPU only, off by default: capture each static-shape step as a CUDA graph and replay it (refused for now: capture is not built yet)", func(c *finetune.Config) *bool { return &c.CUDAGraphs })
+	o.boolean("dry-run", "print the memory this run needs on its device (weights, LoRA, gradients, AdamW, activations with and without checkpointing, workspace, runtime) and train nothing; needs only --model", func(c *finetune.Config) *bool { return &c.DryRun })
 	o.boolean("full-logits", "debug/bench: compute all T×V logits like general trainers", func(c *finetune.Config) *bool { return &c.FullLogits })
 	o.boolean("profile", "time each step's phases (forward, backward, clip, optimizer; device synchronized between them) and print their medians", func(c *finetune.Config) *bool { return &c.Profile })
 	o.str("trace", "write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of 5 steps to `FILE`: every ATen op and autograd node with its host time, and the step phases", func(c *finetune.Config) *string { return &c.Trace })
@@ -87,6 +90,12 @@ func finetuneCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			cfg, err := finetuneConfig(c, o)
 			if err != nil {
+				return err
+			}
+			if cfg.DryRun {
+				return printMemoryPlan(c, cfg) // finetune_plan.go
+			}
+			if err := checkCUDAGraphs(cfg); err != nil {
 				return err
 			}
 			if err := checkFinetuneFiles(cfg); err != nil {
@@ -125,7 +134,7 @@ func finetuneCommand() *cli.Command {
 func finetuneConfig(c *cli.Context, o *options[finetune.Config]) (finetune.Config, error) {
 	o.readYAML = finetuneReader(c.App.ErrWriter, processes(c)) // LLaMA-Factory's YAML too
 	cfg, err := o.load(c)
-	if err != nil {
+	if err != nil || cfg.DryRun { // a plan needs no data or run folder
 		return cfg, err
 	}
 	if err := datasetFiles(&cfg, c.App.ErrWriter); err != nil {
