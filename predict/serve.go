@@ -140,7 +140,8 @@ type serveScorer interface {
 type Server struct {
 	sc      serveScorer
 	cfg     ServerConfig
-	classes []string // a K-class scorer's class names, in class order (nil: binary)
+	classes []string      // a K-class scorer's class names, in class order (nil: binary)
+	aspects *serveAspects // an aspect adapter's aspects: one row per text and aspect (nil: one per text)
 
 	mu     sync.Mutex
 	queue  []*job            // requests with rows not yet taken, in arrival order
@@ -190,6 +191,7 @@ func newServer(sc serveScorer, cfg ServerConfig) *Server {
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	s.m.init()
 	s.classes = serveClasses(sc.info())
+	s.aspects = serveAspectsOf(sc)
 	s.lastActive.Store(time.Now().UnixNano())
 	go s.batcher()
 	return s
@@ -586,7 +588,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	j := &job{ctx: ctx, rows: make([][]int, len(req.Texts)), done: make(chan error, 1)}
+	j := &job{ctx: ctx, rows: make([][]int, 0, len(req.Texts)), done: make(chan error, 1)}
 	truncated := 0
 	for i, t := range req.Texts {
 		clean := cleanText(t)
@@ -594,7 +596,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, http.StatusBadRequest, "texts[%d] is empty", i)
 			return
 		}
-		ids, cut, err := s.sc.encodeServe(clean, !s.cfg.ControlTokens)
+		rows, cut, err := s.encodeText(clean)
 		if err != nil {
 			s.fail(w, http.StatusBadRequest, "texts[%d]: %v", i, err)
 			return
@@ -602,8 +604,10 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		if cut {
 			truncated++
 		}
-		j.rows[i] = ids
-		j.tokens += len(ids)
+		for _, ids := range rows {
+			j.rows = append(j.rows, ids)
+			j.tokens += len(ids)
+		}
 		if j.tokens > s.cfg.MaxRequestTokens {
 			s.fail(w, http.StatusRequestEntityTooLarge, "the texts up to texts[%d] come to %d prompt tokens; the limit per request is %d (split the request)",
 				i, j.tokens, s.cfg.MaxRequestTokens)
@@ -644,7 +648,13 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusInternalServerError, "scoring failed: %v", err)
 		return
 	}
-	s.m.texts.Add(int64(len(j.scores)))
+	s.m.texts.Add(int64(len(req.Texts)))
+	if s.aspects != nil {
+		s.m.countCode(http.StatusOK)
+		s.m.latency.observe(time.Since(t0).Seconds())
+		writeJSON(w, http.StatusOK, s.aspectResponse(j.scores))
+		return
+	}
 	resp := PredictResponse{Predictions: make([]Prediction, len(j.scores))}
 	for i, sc := range j.scores {
 		resp.Predictions[i] = s.prediction(sc)
