@@ -29,7 +29,11 @@ type LabelledRow struct {
 // JSON, JSON Lines, Parquet, Alpaca), with cfg's InputFormat, Encoding, TextCol, IDCol, LabelCol,
 // LabelMap and OnBadRow; the label column is required. It returns the rows and how many bad
 // rows --on-bad-row skip left out.
-func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
+func ReadLabelled(cfg Config) ([]LabelledRow, int, error) { return ReadLabelledOf(cfg, nil) }
+
+// ReadLabelledOf is ReadLabelled for a K-class scorer's label set ls: each label (an Alpaca
+// output or a label column) is one of its answers or names (task.Labels.ClassOf); nil is binary.
+func ReadLabelledOf(cfg Config, ls task.Labels) ([]LabelledRow, int, error) {
 	if cfg.Input == "" {
 		return nil, 0, errors.New("no labelled data file")
 	}
@@ -81,6 +85,10 @@ func ReadLabelled(cfg Config) ([]LabelledRow, int, error) {
 		mapped := ""
 		switch {
 		case err != nil:
+		case ls != nil:
+			if it.label, err = ls.ClassOf(rec.Get(in.label)); err != nil {
+				err = fmt.Errorf("%s: %w", table.Where(in.path, rec), err)
+			}
 		case answers:
 			if it.label, mapped, err = answerClass(rec.Get(in.label)); err != nil {
 				err = fmt.Errorf("%s: %w", table.Where(in.path, rec), err)

@@ -126,7 +126,7 @@ func runEval(c *cli.Context, opt evalOptions) error {
 		if err != nil {
 			return err
 		}
-		preds, cfg.Provenance = scored.Predictions, scored.Provenance
+		preds, cfg.Provenance, classes = scored.Predictions, scored.Provenance, scored.Classes
 		// A test split written by prep has its train split beside it: that is the baseline's.
 		if dir := filepath.Dir(dataPath); cfg.BaselineDir == "" && evalFileExists(filepath.Join(dir, "train.json")) {
 			cfg.BaselineDir = dir

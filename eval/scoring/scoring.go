@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/progress"
+	"github.com/sentitune/sentitune/internal/task"
 	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/prep"
 )
@@ -42,6 +44,9 @@ type Config struct {
 type Result struct {
 	Predictions []eval.Prediction
 	Provenance  map[string]string
+	// Classes names a K-class scorer's classes in class order (the predictions then carry Probs
+	// and go to reports.RunClassEval); nil for the binary task.
+	Classes []string
 }
 
 // Split reads the labelled split cfg.Data, scores every row and returns the predictions with
@@ -52,7 +57,11 @@ func Split(cfg Config) (*Result, error) {
 	log := cmp.Or[io.Writer](cfg.Log, io.Discard)
 	dataPath := cfg.Data.Input
 	fmt.Fprintf(log, "eval: reading %s\n", dataPath)
-	recs, skipped, err := predict.ReadLabelled(cfg.Data)
+	labels, err := scorerLabels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	recs, skipped, err := predict.ReadLabelledOf(cfg.Data, labels)
 	if err != nil {
 		if cfg.DataFlag != "" {
 			return nil, fmt.Errorf("eval: %s %w", cfg.DataFlag, err)
@@ -75,6 +84,9 @@ func Split(cfg Config) (*Result, error) {
 		load = time.Since(t0)
 	}
 	info := sc.Info()
+	if got := sc.Labels(); labels != nil && got.String() != labels.String() {
+		return nil, fmt.Errorf("eval: the scorer has the labels %s, the adapter's sentitune.json %s", got, labels)
+	}
 	mismatch := otherInstructions(recs, info.Instruction)
 	if mismatch > 0 {
 		fmt.Fprintf(log, "eval: warning: %d of %d records of %s have another instruction than the one scored with (%q)\n",
@@ -98,7 +110,7 @@ func Split(cfg Config) (*Result, error) {
 	secs := time.Since(t1).Seconds()
 	preds := make([]eval.Prediction, len(recs))
 	for i, s := range scores {
-		preds[i] = eval.Prediction{ID: recs[i].ID, Text: recs[i].Text, Label: recs[i].Label, Pred: s.Pred, Prob: s.Prob}
+		preds[i] = eval.Prediction{ID: recs[i].ID, Text: recs[i].Text, Label: recs[i].Label, Pred: s.Pred, Prob: s.Prob, Probs: s.Probs}
 	}
 	prov := provenance(info)
 	prov["scoring"] = fmt.Sprintf("label-token logits, one forward pass per batch: %d rows in %.1fs (%.1f rows/s, padding %.1f%%)",
@@ -115,7 +127,37 @@ func Split(cfg Config) (*Result, error) {
 			prov["data_sha256"] = h
 		}
 	}
-	return &Result{Predictions: preds, Provenance: prov}, nil
+	res := &Result{Predictions: preds, Provenance: prov}
+	if labels != nil {
+		for _, l := range labels {
+			res.Classes = append(res.Classes, l.Name)
+		}
+		prov["labels"] = labels.String()
+	}
+	return res, nil
+}
+
+// scorerLabels is the K-class label set the split is scored with, read before the model loads
+// so that its labels are checked first: the loaded scorer's, else the adapter's sentitune.json;
+// nil for the binary task.
+func scorerLabels(cfg Config) (task.Labels, error) {
+	var ls task.Labels
+	switch {
+	case cfg.Loaded != nil:
+		ls = cfg.Loaded.Labels()
+	case cfg.Scorer.AdapterDir != "":
+		meta, err := task.ReadOptionalMeta(cfg.Scorer.AdapterDir)
+		if err != nil || meta == nil {
+			return nil, err
+		}
+		if ls, err = meta.LabelSet(); err != nil {
+			return nil, fmt.Errorf("eval: adapter %s: %w", cfg.Scorer.AdapterDir, err)
+		}
+	}
+	if ls == nil || ls.IsBinary() {
+		return nil, nil
+	}
+	return ls, nil
 }
 
 // loadScorer loads the scorer of cfg; a bare model without a prompt of its own gets the split's.
@@ -153,6 +195,14 @@ func provenance(info predict.Info) map[string]string {
 		"max_len":         strconv.Itoa(info.MaxLen),
 		"batch_size":      strconv.Itoa(info.BatchSize),
 		"threshold":       strconv.FormatFloat(info.Threshold, 'g', -1, 64),
+	}
+	if info.Labels != "" { // K classes: each answer's token id, in class order
+		ls, _ := task.ParseLabels(info.Labels)
+		ids := make([]string, min(len(ls), len(info.ClassIDs)))
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%s→%d", ls[i].Answer, info.ClassIDs[i])
+		}
+		prov["label_token_ids"] = strings.Join(ids, ", ")
 	}
 	if info.Adapter != "" {
 		prov["adapter"] = info.Adapter
