@@ -122,6 +122,9 @@ func runEval(c *cli.Context, opt evalOptions) error {
 		if dataPath == "" {
 			return usageError("eval: --model needs --data PREPDIR/test.json")
 		}
+		if isAspectAdapter(opt.Scorer.AdapterDir) {
+			return evalAspectModel(c, opt, cfg)
+		}
 		scored, err := scoring.Split(scoring.Config{Data: opt.Data, DataFlag: "--data", Scorer: opt.Scorer, Log: c.App.ErrWriter, LogEvery: cfg.LogEvery})
 		if err != nil {
 			return err

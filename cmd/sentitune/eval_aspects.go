@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/internal/table"
+	"github.com/sentitune/sentitune/predict"
 	"github.com/sentitune/sentitune/reports"
 )
 
@@ -46,4 +48,26 @@ func writeAspectEval(c *cli.Context, cols table.AspectColumns, rows []table.Aspe
 	fmt.Fprint(c.App.Writer, reports.AspectSummary(m))
 	fmt.Fprintf(c.App.Writer, "report: %s\n", filepath.Join(cfg.Out, reports.HTMLFile))
 	return nil
+}
+
+// evalAspectModel scores --data with an aspect adapter (each review once per aspect), keeps the
+// predictions in the report folder and evaluates them per aspect.
+func evalAspectModel(c *cli.Context, opt evalOptions, cfg reports.EvalConfig) error {
+	preds := filepath.Join(cfg.Out, "predictions.csv")
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	d := opt.Data
+	st, err := predict.RunAspects(predict.AspectConfig{Scorer: opt.Scorer, Input: d.Input, Format: d.InputFormat, Encoding: d.Encoding,
+		TextCol: d.TextCol, IDCol: d.IDCol, Out: preds, KeepText: true})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "eval: scored %d reviews × %d aspects → %s\n", st.Reviews, len(st.Aspects), preds)
+	cols, rows, err := table.ReadAspectPredictions(preds)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	prov := map[string]string{"model": opt.Scorer.ModelDir, "adapter": opt.Scorer.AdapterDir, "data": d.Input, "predictions": preds}
+	return writeAspectEval(c, cols, rows, cfg, prov)
 }
