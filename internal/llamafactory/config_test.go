@@ -164,6 +164,11 @@ func TestResolve(t *testing.T) {
   "sampled": {"file_name": "a.jsonl", "num_samples": 10},
   "gone": {"file_name": "missing.json"}
 }`)
+	for _, online := range []string{"ONLINE", "REMOTE:org/data"} {
+		if _, err := Resolve(online, []string{"a"}); err == nil || !strings.Contains(err.Error(), "dataset_dir "+online+": datasets on a hub are not downloaded") {
+			t.Errorf("Resolve(%s): %v", online, err)
+		}
+	}
 	ds, err := Resolve(dir, []string{"a"})
 	if err != nil || len(ds) != 1 || ds[0].File != filepath.Join(dir, "a.jsonl") {
 		t.Fatalf("Resolve(a) = %v, %v", ds, err)

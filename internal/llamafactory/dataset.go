@@ -65,6 +65,9 @@ func (e entry) mapping() map[string]string {
 // Entries sentitune cannot train on (hub datasets, sharegpt, ranking, renamed columns) are
 // errors naming the entry and what to do.
 func Resolve(dir string, names []string) ([]Dataset, error) {
+	if dir == "ONLINE" || strings.HasPrefix(dir, "REMOTE:") {
+		return nil, fmt.Errorf("dataset_dir %s: datasets on a hub are not downloaded; download the files and register them in a local %s", dir, InfoFile)
+	}
 	path := filepath.Join(dir, InfoFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
