@@ -163,6 +163,7 @@ type Result struct {
 	Metrics   *eval.Metrics
 	Baseline  *eval.Metrics
 	Aspects   *eval.AspectMetrics // an aspect run's metrics (instead of Metrics)
+	Classes   *reports.ClassInput // a K-class run's metrics and baseline (instead of Metrics)
 	Train     *finetune.Result
 	Examples  []Example
 	Stages    []Stage
@@ -358,6 +359,9 @@ func runEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	}
 	prov := scored.Provenance
 	prov["model"], prov["adapter"], prov["seed"], prov["command"] = model, res.Train.Adapter, strconv.FormatInt(cfg.Seed, 10), "sentitune run"
+	if scored.Classes != nil {
+		return runClassEval(cfg, res, scored, baseline, w)
+	}
 	in, err := reports.RunEval(scored.Predictions, reports.EvalConfig{
 		Out:         res.ReportDir,
 		Title:       "sentitune run — " + filepath.Base(filepath.Clean(cfg.Out)),
