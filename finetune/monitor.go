@@ -131,6 +131,18 @@ func (m *monitor) close() error {
 	return m.tb.Close()
 }
 
+// stamp adds what a reader of train_log.jsonl alone needs for a live view: the last step and
+// the memory held now.
+func (m *monitor) stamp(l *LogLine) {
+	l.MaxSteps = m.total
+	l.RSSBytes = progress.HostRSS()
+	if m.dev.CUDA {
+		if st, err := torch.CUDAMemory(m.dev.Index); err == nil {
+			l.CUDABytes = st.Allocated
+		}
+	}
+}
+
 // memory is what the device holds now: CUDA allocated on a GPU, the resident set on the CPU.
 func (m *monitor) memory() string {
 	if m.dev.CUDA {

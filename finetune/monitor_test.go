@@ -63,6 +63,10 @@ func TestLogLinesAndTensorBoard(t *testing.T) {
 	var wantTB []string
 	for _, l := range readLog(t, out) {
 		vals := map[string]float64{"eval/loss": l.Loss, "eval/label_loss": deref(l.LabelLoss), "eval/accuracy": deref(l.Accuracy)}
+		if l.Split == "train" && (l.MaxSteps != 6 || l.RSSBytes <= 0 || l.CUDABytes != 0) {
+			t.Errorf("step %d: max_steps %d, rss_bytes %d, cuda_bytes %d: want 6, the process's RSS, none on the CPU",
+				l.Step, l.MaxSteps, l.RSSBytes, l.CUDABytes)
+		}
 		if l.Split == "train" {
 			vals = map[string]float64{"train/loss": l.Loss, "train/label_loss": deref(l.LabelLoss), "train/learning_rate": l.LR,
 				"train/grad_norm": deref(l.GradNorm), "train/tokens_per_second": l.TokensPerS, "train/epoch": l.Epoch}

@@ -49,6 +49,9 @@ type LogLine struct {
 	Tokens     int      `json:"tokens,omitempty"`
 	TokensPerS float64  `json:"tokens_per_s,omitempty"`
 	ElapsedS   float64  `json:"elapsed_s"`
+	MaxSteps   int      `json:"max_steps,omitempty"`  // the run's last step, so a reader of the log alone can show an ETA
+	RSSBytes   int64    `json:"rss_bytes,omitempty"`  // the process's resident set after the step
+	CUDABytes  int64    `json:"cuda_bytes,omitempty"` // CUDA memory allocated on the run's device after the step
 }
 
 // trainLog appends lines to train_log.jsonl, one write per line so that a

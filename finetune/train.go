@@ -518,6 +518,7 @@ func (t *trainer) evaluateAndSave(done int, pos planPos) (stop bool, err error) 
 	}
 	stop = t.sel.stop(cfg.EarlyStoppingPatience)
 	keepBest := cfg.LoadBest && t.sel.isBest(done) // the best evaluated step always gets a checkpoint
+	t.mon.stamp(&line)
 	if (cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 || keepBest || stop) && done != t.total && t.d.lead() {
 		st := trainerState{Step: done, Epoch: pos.epoch, Batch: pos.batch, StepsPerEpoch: t.stepsPerEpoch,
 			TotalSteps: t.total, Schedule: t.sched, Seed: cfg.Seed, ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds(), Fingerprint: t.fp,
