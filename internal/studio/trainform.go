@@ -33,7 +33,7 @@ var trainGroups = []struct {
 	{"train", []string{"epochs", "max-steps", "lr", "scheduler", "warmup-ratio", "batch-size", "grad-accum", "max-grad-norm",
 		"weight-decay", "seed", "dtype"}},
 	{"extra", []string{"eval-every", "metric-for-best", "load-best", "early-stopping-patience", "save-every", "save-total-limit",
-		"gradient-checkpointing", "report-to"}},
+		"gradient-checkpointing", "static-shapes", "report-to"}},
 	{"lora", []string{"lora-r", "lora-alpha", "lora-dropout", "lora-target", "use-rslora", "loraplus-lr-ratio", "modules-to-save"}},
 	{"device", []string{"device", "threads", "nproc", "dist-backend", "dist-timeout"}},
 }
@@ -46,6 +46,7 @@ var TrainFormOmits = map[string]string{
 	"overwrite": "studio never trains over a run", "resume-from": "resume continues from the newest checkpoint",
 	"config": "the YAML shown is the form", "log-every": "studio streams train_log.jsonl, not the progress lines",
 	"profile": "a benchmark switch", "trace": "a benchmark switch", "full-logits": "a debug switch",
+	"dry-run": "the Model page shows its memory plan", "cuda-graphs": "refused until capture is built",
 }
 
 // choices are the values of the flags that take one of a few.
@@ -63,7 +64,7 @@ func choices(flag string) []string {
 		return []string{"auto", "bf16", "f32"}
 	case "metric-for-best":
 		return finetune.MetricsForBest
-	case "load-best", "use-rslora":
+	case "load-best", "use-rslora", "static-shapes":
 		return []string{"true", "false"}
 	case "gradient-checkpointing":
 		return []string{"auto", "on", "off"}
