@@ -61,6 +61,9 @@ func evalCommand() *cli.Command {
 			"   sentitune eval --model DIR [--adapter DIR] --data PREPDIR/test.json|reviews.csv --out REPORTDIR",
 		Description: "Writes REPORTDIR/metrics.json, report.md, report.html (one self-contained page) and predictions.jsonl.\n" +
 			"Predictions files need label and pred and/or prob columns (id and text optional): CSV, TSV, JSONL, JSON or Parquet.\n" +
+			"K classes: label and pred hold class names and prob_<name> columns (one per class) replace prob, or --labels names\n" +
+			"the classes; the report then has per-class metrics, the confusion matrix, kappa (MAE and quadratic-weighted kappa\n" +
+			"for ordered labels) and one-vs-rest ROC curves, and the baseline is the multinomial one.\n" +
 			"The baseline is a TF-IDF word+bigram logistic regression trained on PREPDIR/train.json; with --data it defaults\n" +
 			"to the test file's folder when that folder holds a train.json. It scores exactly the model's rows: their text, or\n" +
 			"(predictions without text) their rows in PREPDIR/test.json found by id with the same label; eval refuses otherwise.",
