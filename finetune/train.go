@@ -200,6 +200,7 @@ func (t *trainer) setup() error {
 	}
 
 	t.meta = task.Binary.NewMeta(recs[0].Record, t.tok, []int{t.zeroID, t.oneID}, cfg.MaxLen)
+	t.meta.QuantizationBit = cfg.QuantizationBit // merge folds the adapter into the base as quantized
 	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
 		t.meta.BaseModel = ref
 	}

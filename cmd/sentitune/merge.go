@@ -24,15 +24,18 @@ type mergeConfig struct {
 	Adapter  string
 	Out      string
 	Template string
+	// QuantizationBit merges onto the base quantized to these bits and dequantized; -1: as the adapter was trained.
+	QuantizationBit int
 }
 
 func mergeOptionTable() *options[mergeConfig] {
-	o := newOptions(mergeConfig{})
+	o := newOptions(mergeConfig{QuantizationBit: -1})
 	o.str("model", "base model folder `DIR`, or ORG/NAME[@REV] from a hub cache", func(c *mergeConfig) *string { return &c.Model })
 	o.str("adapter", "LoRA adapter folder (e.g. RUNDIR/adapter)", func(c *mergeConfig) *string { return &c.Adapter })
 	o.str("out", "output folder (must not exist or be empty)", func(c *mergeConfig) *string { return &c.Out })
 	o.str("template", "chat template written into the merged folder: `NAME|FILE` as finetune's --template (default: the one the adapter was trained with, "+
 		"from its sentitune.json; give it for a PEFT adapter trained elsewhere, e.g. LLaMA-Factory's qwen)", func(c *mergeConfig) *string { return &c.Template })
+	o.integer("quantization-bit", "merge onto the base quantized to 4 (NF4) or 8 bits and dequantized, the weights a QLoRA adapter was trained against; 0: onto the original weights (default: as the adapter's sentitune.json records its training)", func(c *mergeConfig) *int { return &c.QuantizationBit })
 	return o
 }
 
@@ -56,6 +59,9 @@ func mergeCommand() *cli.Command {
 					return usageError("merge: --%s is required", f.name)
 				}
 			}
+			if cfg.QuantizationBit, err = mergeQuantization(cfg, c.App.ErrWriter); err != nil { // merge_quant.go
+				return err
+			}
 			return runMerge(cfg, c.App.Writer)
 		},
 	}
@@ -70,7 +76,7 @@ func runMerge(cfg mergeConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := llm.MergeToFolder(model, cfg.Adapter, cfg.Out, extra); err != nil {
+	if err := llm.MergeToFolderQuantized(model, cfg.Adapter, cfg.Out, extra, max(cfg.QuantizationBit, 0)); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(out, "merged adapter %s into %s: wrote %s\n", cfg.Adapter, cfg.Model, cfg.Out)

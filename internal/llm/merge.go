@@ -83,6 +83,15 @@ func (m *Model) Merge() error {
 // sentitune.json, so predict can use the merged folder alone) are written beside them. outDir
 // must not exist or be empty.
 func MergeToFolder(modelDir, adapterDir, outDir string, extra map[string][]byte) error {
+	return MergeToFolderQuantized(modelDir, adapterDir, outDir, extra, 0)
+}
+
+// MergeToFolderQuantized is MergeToFolder onto the base an adapter trained with --quantization-bit
+// bits saw: each projection quantized and dequantized as LoadModel holds it (bits 0: as stored).
+func MergeToFolderQuantized(modelDir, adapterDir, outDir string, extra map[string][]byte, bits int) error {
+	if err := ParseQuantizationBit(bits); err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
 	if err := torch.Load(); err != nil {
 		return err
 	}
@@ -105,6 +114,7 @@ func MergeToFolder(modelDir, adapterDir, outDir string, extra map[string][]byte)
 	defer af.w.Close()
 
 	untie := cfg.TieWordEmbeddings && (af.embed != nil || af.lmHead != nil)
+	quantized := quantizedNames{bits: bits, names: cfg.projectionWeights(bits)}
 	files := map[string][]TensorData{}
 	fileOf := func(name string) string {
 		if f := w.File(name); f != "" {
@@ -117,7 +127,7 @@ func MergeToFolder(modelDir, adapterDir, outDir string, extra map[string][]byte)
 		names = append(names, LMHeadWeight)
 	}
 	for _, name := range names {
-		td, err := mergedTensor(name, w, af, untie)
+		td, err := mergedTensor(name, w, af, untie, quantized)
 		if err != nil {
 			return err
 		}
@@ -153,7 +163,7 @@ func MergeToFolder(modelDir, adapterDir, outDir string, extra map[string][]byte)
 
 // mergedTensor describes output tensor name: merged LoRA weights and modules_to_save copies are
 // computed when written; everything else is the mapped input bytes.
-func mergedTensor(name string, w *Weights, af *adapterFile, untie bool) (TensorData, error) {
+func mergedTensor(name string, w *Weights, af *adapterFile, untie bool, quantized quantizedNames) (TensorData, error) {
 	ti, ok := w.Get(name)
 	if name == LMHeadWeight && untie {
 		// A tied lm_head is the (original) embedding unless lm_head itself was saved.
@@ -179,18 +189,23 @@ func mergedTensor(name string, w *Weights, af *adapterFile, untie bool) (TensorD
 			}
 			scaling := af.cfg.Scaling()
 			return TensorData{Name: name, DType: ti.DType, Shape: ti.Shape, Load: func() ([]byte, error) {
-				return mergeLinear(ti, p, scaling)
+				return mergeLinear(ti, p, scaling, quantized.of(name))
 			}}, nil
 		}
+	}
+	if bits := quantized.of(name); bits != 0 {
+		return TensorData{Name: name, DType: ti.DType, Shape: ti.Shape, Load: func() ([]byte, error) { return dequantizedBytes(ti, bits) }}, nil
 	}
 	return TensorData{Name: name, DType: ti.DType, Shape: ti.Shape, Data: ti.Data}, nil
 }
 
-// mergeLinear computes W + scaling·B·A in f32 and returns it in W's dtype.
-func mergeLinear(W TensorInfo, p adapterTensor, scaling float64) ([]byte, error) {
+// mergeLinear computes W + scaling·B·A in f32 (W as quantized to bits and dequantized, when not 0)
+// and returns it in W's dtype.
+func mergeLinear(W TensorInfo, p adapterTensor, scaling float64, bits int) ([]byte, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	w, _ := tensorFromInfo(s, W, torch.Float32, torch.CPU)
+	w = roundTrip(s, w, bits)
 	a, _ := tensorFromInfo(s, p.A, torch.Float32, torch.CPU)
 	b, _ := tensorFromInfo(s, p.B, torch.Float32, torch.CPU)
 	out := s.Add(w, s.MulScalar(s.Matmul(b, a), scaling))

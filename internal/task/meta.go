@@ -36,6 +36,9 @@ type Meta struct {
 	TemplateDate string `json:"template_date,omitempty"`
 	// MaxLen is the prompt + answer tokens training cut each example to; scoring cuts the same way.
 	MaxLen int `json:"max_len,omitempty"`
+	// QuantizationBit is the bits the frozen base's projections were quantized to in training (4, 8; 0: none):
+	// merge folds the adapter into that dequantized base, the one it was trained against.
+	QuantizationBit int `json:"quantization_bit,omitempty"`
 	// TruncationSide is the end of a long review that training cut (TruncationRight).
 	TruncationSide string `json:"truncation_side,omitempty"`
 	// Best is the evaluation that chose these weights, when training kept its best checkpoint.
