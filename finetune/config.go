@@ -34,6 +34,11 @@ type Config struct {
 	// ResumeFrom resumes from this checkpoint (step-N, N, or a folder) instead of the newest.
 	ResumeFrom string `yaml:"resume-from" json:"resume-from"`
 
+	// Labels is a K-class label set "negative=0,neutral=1,positive=2" (prep's --labels); LabelMap
+	// a preset, stars3 or stars5. Neither: the prep folder's stats.json label_set, else binary.
+	Labels   string `yaml:"labels" json:"labels"`
+	LabelMap string `yaml:"label-map" json:"label-map"`
+
 	LoRAR           int     `yaml:"lora-r" json:"lora-r"`
 	LoRAAlpha       float64 `yaml:"lora-alpha" json:"lora-alpha"`
 	LoRADropout     float64 `yaml:"lora-dropout" json:"lora-dropout"`
@@ -222,6 +227,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dist-timeout must be positive (seconds), got %g", c.DistTimeout)
 	case c.LogEvery <= 0:
 		return fmt.Errorf("log-every must be positive (like 30s or 5m), got %v", c.LogEvery)
+	}
+	if _, err := c.flagLabels(); err != nil {
+		return err
 	}
 	for _, t := range c.ReportTo {
 		if !slices.Contains(ReportTargets, strings.ToLower(t)) {

@@ -17,7 +17,7 @@ import (
 type example struct {
 	ids    []int
 	prompt int  // number of prompt ids; ids[prompt:] is the answer
-	label  int  // 0 or 1
+	label  int  // the class, 0..K-1
 	cut    bool // the review was cut to fit the max length (task.TruncationRight)
 
 	// Static shapes (static.go): the batch is padded to padTo positions; a filler row only pads.
@@ -66,13 +66,18 @@ func dataFiles(cfg Config) (train, eval string, err error) {
 // readExamples reads an Alpaca file and encodes every record with the prompt
 // builder predict uses. It returns the records too, for the adapter metadata.
 func readExamples(tok *tokenizer.Tokenizer, path string, maxLen int) ([]example, []task.Example, error) {
-	recs, err := readAnswers(path)
+	return readExamplesIn(tok, path, maxLen, task.Binary)
+}
+
+// readExamplesIn is readExamples with the answers of the label set ls.
+func readExamplesIn(tok *tokenizer.Tokenizer, path string, maxLen int, ls task.Labels) ([]example, []task.Example, error) {
+	recs, err := readAnswersIn(path, ls)
 	if err != nil {
 		return nil, nil, err
 	}
 	exs := make([]example, len(recs))
 	for i, r := range recs {
-		answer, err := tok.Chat().EncodeAnswer(task.Binary[r.Label].Answer)
+		answer, err := tok.Chat().EncodeAnswer(ls[r.Label].Answer)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s record %d: %w", path, r.Row, err)
 		}

@@ -58,7 +58,8 @@ type dataRecord struct {
 	SHA256        map[string]string `json:"sha256"`
 	TrainExamples int               `json:"train_examples"`
 	EvalExamples  int               `json:"eval_examples"`
-	Validation    string            `json:"validation"` // what evaluation ran on: val.json, a slice carved from train, or none
+	Validation    string            `json:"validation"`       // what evaluation ran on: val.json, a slice carved from train, or none
+	Labels        string            `json:"labels,omitempty"` // the classes NAME=ANSWER in class order; "" = binary 1/0
 
 	// Examples whose review the max length cut, and which end it cut (task.TruncationRight).
 	TrainTruncated int    `json:"train_truncated"`
@@ -136,5 +137,8 @@ func writeRunJSON(cfg Config, res *Result, model *llm.Model, trainPath, evalPath
 		Finished: time.Now().UTC(),
 	}
 	rec.Data.TrainTruncated, rec.Data.EvalTruncated, rec.Data.TruncationSide = res.TrainTruncated, res.EvalTruncated, task.TruncationRight
+	if res.Labels != nil && !res.Labels.IsBinary() {
+		rec.Data.Labels = res.Labels.String()
+	}
 	return writeJSONAtomic(filepath.Join(cfg.Out, FileRun), rec)
 }

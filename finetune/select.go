@@ -16,7 +16,7 @@ import (
 const (
 	MetricEvalLoss      = "eval_loss"       // mean answer-token cross-entropy (lower is better)
 	MetricEvalAccuracy  = "eval_accuracy"   // share of rows whose larger label logit is the label
-	MetricEvalLabelLoss = "eval_label_loss" // two-way cross-entropy over the label logits (lower is better)
+	MetricEvalLabelLoss = "eval_label_loss" // K-way cross-entropy over the label logits (lower is better)
 )
 
 // MetricsForBest lists the valid --metric-for-best values.
@@ -108,29 +108,18 @@ func heldOutRows(rowLabels []int, ratio float64, seed uint64) map[int]bool {
 	return held
 }
 
-// labelCrossEntropy is −log softmax(l0, l1)[label], computed without overflow.
-func labelCrossEntropy(l0, l1 float64, label int) float64 {
-	d := l1 - l0 // log-odds of "1"
-	if label == 1 {
-		d = -d
-	}
-	return softplus(d) // −log σ(−d) = log(1 + e^d)
-}
-
-func softplus(x float64) float64 {
-	if x > 30 {
-		return x
-	}
-	return math.Log1p(math.Exp(x))
-}
-
-// labelTally adds up, over a step's training rows, the two-way cross-entropy
+// labelTally adds up, over a step's training rows, the K-way cross-entropy
 // over the label logits at the label position, from the hidden states the loss
-// uses (no gradient, and only the two lm_head rows: no [N, V] product).
+// uses (no gradient, and only the K lm_head rows: no [N, V] product).
 type labelTally struct {
-	zero, one int
-	sum       float64
-	rows      int
+	ids  []int // the label tokens, in class order
+	sum  float64
+	rows int
+	// vals, when set, holds each micro-batch's label logits on the device until mean reads them all
+	// at once (a training step reads nothing back before its log line); nil reads them at once.
+	vals    *torch.Scope
+	pending []*torch.Tensor
+	labels  []int // the pending rows' classes
 }
 
 // add scores exs from h, one row per answer token (answerPositions' order).
@@ -139,11 +128,11 @@ func (t *labelTally) add(s *torch.Scope, model *llm.Model, h *torch.Tensor, exs 
 		return nil
 	}
 	return torch.NoGrad(func() error {
-		pair, err := model.LogitsOf(s, s.IndexSelect(h, 0, t.labelRows(s, model, exs)), []int{t.zero, t.one})
+		classes, err := model.LogitsOf(s, s.IndexSelect(h, 0, t.labelRows(s, model, exs)), t.ids)
 		if err != nil {
 			return err
 		}
-		return t.tally(pair, exs)
+		return t.tally(classes, exs)
 	})
 }
 
@@ -153,9 +142,9 @@ func (t *labelTally) addLogits(s *torch.Scope, model *llm.Model, logits *torch.T
 		return nil
 	}
 	return torch.NoGrad(func() error {
-		cols := s.ToDevice(s.FromInt64([]int64{int64(t.zero), int64(t.one)}, 2), model.Device())
-		pair := s.ToDType(s.IndexSelect(s.IndexSelect(logits, 0, t.labelRows(s, model, exs)), 1, cols), torch.Float32)
-		return t.tally(pair, exs)
+		cols := s.ToDevice(s.FromInt64(int64s(t.ids), int64(len(t.ids))), model.Device())
+		classes := s.ToDType(s.IndexSelect(s.IndexSelect(logits, 0, t.labelRows(s, model, exs)), 1, cols), torch.Float32)
+		return t.tally(classes, exs)
 	})
 }
 
@@ -169,13 +158,21 @@ func (t *labelTally) labelRows(s *torch.Scope, model *llm.Model, exs []example) 
 	return s.ToDevice(s.FromInt64(idx, int64(len(idx))), model.Device())
 }
 
-func (t *labelTally) tally(pair *torch.Tensor, exs []example) error {
-	v, err := pair.Float32s()
+func (t *labelTally) tally(classes *torch.Tensor, exs []example) error {
+	if t.vals != nil {
+		t.pending = append(t.pending, t.vals.Adopt(classes))
+		for _, e := range exs {
+			t.labels = append(t.labels, e.label)
+		}
+		return nil
+	}
+	v, err := classes.Float32s()
 	if err != nil {
 		return err
 	}
+	K := len(t.ids)
 	for i, e := range exs {
-		t.sum += labelCrossEntropy(float64(v[2*i]), float64(v[2*i+1]), e.label)
+		t.sum += labelCrossEntropy(v[K*i:K*i+K], e.label)
 	}
 	t.rows += len(exs)
 	return nil
@@ -183,11 +180,36 @@ func (t *labelTally) tally(pair *torch.Tensor, exs []example) error {
 
 // mean is the step's label loss over all ranks' rows.
 func (t *labelTally) mean(d *dist) (float64, error) {
+	if err := t.readPending(); err != nil {
+		return 0, err
+	}
 	sums := []float64{t.sum, float64(t.rows)}
 	if err := d.sum(sums); err != nil {
 		return 0, err
 	}
 	return sums[0] / max(sums[1], 1), nil
+}
+
+// readPending tallies the label logits kept on the device, in one read.
+func (t *labelTally) readPending() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	all := t.vals.Cat(t.pending, 0)
+	v, err := all.Float32s()
+	if err == nil {
+		err = t.vals.Err()
+	}
+	if err != nil {
+		return err
+	}
+	K := len(t.ids)
+	for i, label := range t.labels {
+		t.sum += labelCrossEntropy(v[K*i:K*i+K], label)
+	}
+	t.rows += len(t.labels)
+	t.pending, t.labels = nil, nil
+	return nil
 }
 
 // metricOf reads metric off an evaluation; higher is better when the bool says so.

@@ -282,7 +282,7 @@ func TestLabelTally(t *testing.T) {
 	for _, c := range []struct{ l0, l1 float64 }{{0, 0}, {2, -1}, {-800, 900}, {30, 31}} {
 		for label := 0; label <= 1; label++ {
 			want := -([]float64{c.l0, c.l1}[label] - math.Max(c.l0, c.l1) - math.Log(math.Exp(c.l0-math.Max(c.l0, c.l1))+math.Exp(c.l1-math.Max(c.l0, c.l1))))
-			if got := labelCrossEntropy(c.l0, c.l1, label); math.Abs(got-want) > 1e-9*max(1, want) {
+			if got := labelCrossEntropy([]float32{float32(c.l0), float32(c.l1)}, label); math.Abs(got-want) > 1e-9*max(1, want) {
 				t.Errorf("labelCrossEntropy(%v, %v, %d) = %v, want %v", c.l0, c.l1, label, got, want)
 			}
 		}
@@ -301,7 +301,7 @@ func TestLabelTally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast := &labelTally{zero: zero, one: one}
+	fast := &labelTally{ids: []int{zero, one}}
 	if err := fast.add(s, model, h, exs); err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestLabelTally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := &labelTally{zero: zero, one: one}
+	full := &labelTally{ids: []int{zero, one}}
 	if err := full.addLogits(s, model, logits, exs); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestLabelTally(t *testing.T) {
 	}
 	V, want, row := len(v)/len(rows), 0.0, 0
 	for _, e := range exs {
-		want += labelCrossEntropy(float64(v[row*V+zero]), float64(v[row*V+one]), e.label)
+		want += labelCrossEntropy([]float32{v[row*V+zero], v[row*V+one]}, e.label)
 		row += e.answerLen()
 	}
 	want /= float64(len(exs))
@@ -334,7 +334,7 @@ func TestLabelTally(t *testing.T) {
 		}
 	}
 	// A training step tallies every row it trains on.
-	step := &labelTally{zero: zero, one: one}
+	step := &labelTally{ids: []int{zero, one}}
 	if _, err := trainMicroBatch(model, exs, 16, false, nil, step); err != nil || step.rows != len(exs) || !(step.sum > 0) {
 		t.Fatalf("training step tallied %d rows, sum %v (%v)", step.rows, step.sum, err)
 	}

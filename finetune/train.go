@@ -41,14 +41,15 @@ type Result struct {
 
 	Best       *task.BestCheckpoint // the evaluated step the adapter comes from (LoadBest)
 	Validation string               // what the evaluations ran on
+	Labels     task.Labels          // the classes trained (task.Binary by default)
 }
 
 // EvalResult is the loss and label accuracy on the evaluation split.
 type EvalResult struct {
 	Step     int     `json:"step"`
 	Loss     float64 `json:"loss"`     // mean cross-entropy over the answer tokens
-	Accuracy float64 `json:"accuracy"` // share of rows whose label-token logit is the larger of the two
-	// LabelLoss is the mean two-way cross-entropy over the "0" and "1" logits at the
+	Accuracy float64 `json:"accuracy"` // share of rows whose label-token logit is the largest of the K
+	// LabelLoss is the mean K-way cross-entropy over the label tokens' logits at the
 	// label position: the part of the loss that decides the prediction.
 	LabelLoss float64 `json:"label_loss"`
 	Examples  int     `json:"examples"`
@@ -119,7 +120,8 @@ type trainer struct {
 	train, evalSet      []example
 	trainPath, evalPath string
 	validation          string
-	zeroID, oneID       int
+	labels              task.Labels // the classes (Binary unless --labels or the prep folder say otherwise)
+	labelIDs            []int       // each class's answer token id, in class order
 	hashes              map[string]string
 	meta                task.Meta
 
@@ -199,12 +201,11 @@ func (t *trainer) setup() error {
 		return err
 	}
 
-	t.meta = task.Binary.NewMeta(recs[0].Record, t.tok, []int{t.zeroID, t.oneID}, cfg.MaxLen)
-	t.meta.QuantizationBit = cfg.QuantizationBit // merge folds the adapter into the base as quantized
+	t.meta = t.labels.NewMeta(recs[0].Record, t.tok, t.labelIDs, cfg.MaxLen)
 	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
 		t.meta.BaseModel = ref
 	}
-	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world()}
+	t.res = &Result{Out: cfg.Out, Adapter: filepath.Join(cfg.Out, DirAdapter), ResumedFrom: t.start, Rank: t.d.rank(), World: t.d.world(), Labels: t.labels}
 	t.res.TrainTruncated, t.res.EvalTruncated = countCut(t.train), countCut(t.evalSet)
 	t.res.GradientCheckpointing = t.model.GradientCheckpointing()
 	if t.d.on() {
@@ -215,7 +216,7 @@ func (t *trainer) setup() error {
 	if t.mon, err = newMonitor(cfg, t.progress, t.dev, t.start, t.total, t.d.lead()); err != nil { // bar or log lines; TensorBoard
 		return err
 	}
-	t.ev = evaluator{model: t.model, set: t.evalSet, batch: cfg.BatchSize, zero: t.zeroID, one: t.oneID, fullLogits: cfg.FullLogits, d: t.d}
+	t.ev = evaluator{model: t.model, set: t.evalSet, batch: cfg.BatchSize, ids: t.labelIDs, fullLogits: cfg.FullLogits, d: t.d}
 	if t.start == 0 && cfg.EvalEvery > 0 {
 		if err := t.evaluate(0); err != nil { // the untuned model, for comparison
 			return err
@@ -250,17 +251,26 @@ func (t *trainer) readData() ([]task.Example, error) {
 	if t.tok.Chat() == nil {
 		return nil, fmt.Errorf("model %s has no chat template (give --template: a name, raw for a base model, or a .jinja file)", cfg.Model)
 	}
-	train, recs, err := readExamples(t.tok, t.trainPath, cfg.MaxLen)
+	if t.labels, err = labelSetOf(cfg); err != nil {
+		return nil, err
+	}
+	if t.labelIDs, err = labelTokenIDs(t.labels, t.tok); err != nil {
+		return nil, err
+	}
+	if !t.labels.IsBinary() {
+		fmt.Fprintf(t.progress, "finetune: %d classes %s\n", len(t.labels), t.labels)
+	}
+	train, recs, err := readExamplesIn(t.tok, t.trainPath, cfg.MaxLen, t.labels)
 	if err != nil {
 		if strings.Contains(err.Error(), "no Alpaca records") {
 			return nil, fmt.Errorf("empty training set: %w", err)
 		}
 		return nil, err
 	}
-	fmt.Fprint(t.progress, answerMapping(t.trainPath, recs))
+	fmt.Fprint(t.progress, answerMapping(t.trainPath, t.labels, recs))
 	var evalSet []example
 	if t.evalPath != "" {
-		if evalSet, _, err = readExamples(t.tok, t.evalPath, cfg.MaxLen); err != nil {
+		if evalSet, _, err = readExamplesIn(t.tok, t.evalPath, cfg.MaxLen, t.labels); err != nil {
 			return nil, err
 		}
 	}
@@ -276,9 +286,6 @@ func (t *trainer) readData() ([]task.Example, error) {
 		fmt.Fprintf(t.progress, "validation: %s\n", t.validation)
 	}
 	t.train, t.evalSet = train, evalSet
-	if t.zeroID, t.oneID, err = task.LabelTokenIDs(t.tok); err != nil {
-		return nil, err
-	}
 	if t.hashes, err = dataHashes(t.trainPath, t.evalPath); err != nil {
 		return nil, err
 	}
@@ -440,7 +447,7 @@ func (t *trainer) step(step int) (planPos, error) {
 		}
 	}
 	loss := 0.0
-	labels := &labelTally{zero: t.zeroID, one: t.oneID}
+	labels := &labelTally{ids: t.labelIDs}
 	for _, idx := range micro {
 		if idx = d.shard(idx); len(idx) == 0 {
 			continue // more ranks than rows in this batch
@@ -493,6 +500,7 @@ func (t *trainer) step(step int) (planPos, error) {
 		Loss: loss, LR: lr, GradNorm: &gn, Examples: countRows(micro), Tokens: stepTokens, TokensPerS: float64(stepTokens) / dt,
 		ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds()}
 	line.LabelLoss = &labelLoss
+	t.mon.stamp(&line)
 	if err := t.log.add(line); err != nil {
 		return pos, err
 	}
@@ -519,7 +527,6 @@ func (t *trainer) evaluateAndSave(done int, pos planPos) (stop bool, err error) 
 	}
 	stop = t.sel.stop(cfg.EarlyStoppingPatience)
 	keepBest := cfg.LoadBest && t.sel.isBest(done) // the best evaluated step always gets a checkpoint
-	t.mon.stamp(&line)
 	if (cfg.SaveEvery > 0 && done%cfg.SaveEvery == 0 || keepBest || stop) && done != t.total && t.d.lead() {
 		st := trainerState{Step: done, Epoch: pos.epoch, Batch: pos.batch, StepsPerEpoch: t.stepsPerEpoch,
 			TotalSteps: t.total, Schedule: t.sched, Seed: cfg.Seed, ElapsedS: t.elapsed0 + time.Since(t.begin).Seconds(), Fingerprint: t.fp,
@@ -710,12 +717,12 @@ func allLogitsAt(s *torch.Scope, model *llm.Model, hidden *torch.Tensor, T int, 
 }
 
 // evaluator scores the evaluation split: mean answer-token loss, and accuracy
-// by comparing the logits of the "0" and "1" tokens at the answer's first position.
+// by the largest of the K label tokens' logits at the answer's first position.
 type evaluator struct {
 	model      *llm.Model
 	set        []example
 	batch      int
-	zero, one  int
+	ids        []int // the label tokens, in class order
 	fullLogits bool
 	d          *dist // data parallel: each rank scores every N-th batch
 }
@@ -741,21 +748,18 @@ func (ev evaluator) run() (*EvalResult, error) {
 					return err
 				}
 				lossSum += ce
-				labels := s.IndexSelect(logits, 1, s.ToDevice(s.FromInt64([]int64{int64(ev.zero), int64(ev.one)}, 2), ev.model.Device()))
-				pair, err := s.ToDType(labels, torch.Float32).Float32s()
+				labels := s.IndexSelect(logits, 1, s.ToDevice(s.FromInt64(int64s(ev.ids), int64(len(ev.ids))), ev.model.Device()))
+				all, err := s.ToDType(labels, torch.Float32).Float32s()
 				if err != nil {
 					return err
 				}
-				row := 0 // the first answer row of each example is its label position
+				K, row := len(ev.ids), 0 // the first answer row of each example is its label position
 				for _, e := range exs {
-					pred := 0
-					if pair[2*row+1] > pair[2*row] {
-						pred = 1
-					}
-					if pred == e.label {
+					classes := all[K*row : K*row+K]
+					if argmax(classes) == e.label {
 						correct++
 					}
-					labelLossSum += labelCrossEntropy(float64(pair[2*row]), float64(pair[2*row+1]), e.label)
+					labelLossSum += labelCrossEntropy(classes, e.label)
 					row += e.answerLen()
 					answerTokens += e.answerLen()
 				}

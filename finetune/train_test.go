@@ -105,7 +105,7 @@ func TestTrain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := evaluator{model: m, set: evalSet, batch: 8, zero: 15, one: 16}.run()
+		r, err := evaluator{model: m, set: evalSet, batch: 8, ids: []int{15, 16}}.run()
 		if err != nil {
 			t.Fatal(err)
 		}

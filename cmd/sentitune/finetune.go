@@ -27,6 +27,8 @@ func finetuneOptionTable() *options[finetune.Config] {
 	o.str("train", "Alpaca training file `FILE` (instead of --data)", func(c *finetune.Config) *string { return &c.TrainFile })
 	o.str("eval", "Alpaca evaluation file `FILE` (with --train)", func(c *finetune.Config) *string { return &c.EvalFile })
 	o.str("dataset", "`NAME[,NAME...]` in --data DIR's dataset_info.json (LLaMA-Factory's registry): train on the file it names, or on several joined in order, each through its columns mapping", func(c *finetune.Config) *string { return &c.Dataset })
+	o.str("labels", "K classes `NAME=ANSWER,...` in class order, as prep's --labels (default: the --data folder's, else binary 1/0); answers must be single tokens", func(c *finetune.Config) *string { return &c.Labels })
+	o.str("label-map", "stars3|stars5: the K-class presets of prep's --label-map", func(c *finetune.Config) *string { return &c.LabelMap })
 	o.str("out", "run folder `RUNDIR`", func(c *finetune.Config) *string { return &c.Out })
 	o.boolean("resume", "continue from the newest checkpoint in RUNDIR", func(c *finetune.Config) *bool { return &c.Resume })
 	o.boolean("overwrite", "start afresh even if RUNDIR holds a run", func(c *finetune.Config) *bool { return &c.Overwrite })
