@@ -204,3 +204,26 @@ func norm(a []float32) float64 {
 	}
 	return math.Sqrt(n)
 }
+
+// finetune with --static-shapes trains the run the dynamic step trains (no dropout, batches of 5
+// rows, so the last batch of the 64-row epoch gets filler rows): the same losses and adapter, and
+// it says its shapes and padding.
+func TestStaticShapesRun(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string, static bool) (string, string) {
+		out := filepath.Join(dir, name)
+		cfg := testConfig(t, out)
+		cfg.MaxSteps, cfg.BatchSize, cfg.LoRADropout, cfg.EvalEvery, cfg.StaticShapes = 14, 5, 0, 0, static
+		var progress bytes.Buffer
+		if _, err := Train(cfg, &progress); err != nil {
+			t.Fatal(err)
+		}
+		return out, progress.String()
+	}
+	dynamic, _ := run("dynamic", false)
+	static, progress := run("static", true)
+	if !strings.Contains(progress, "static shapes: 5 rows × [") || !strings.Contains(progress, "padding") {
+		t.Errorf("progress lacks the static shapes line:\n%s", progress)
+	}
+	sameRun(t, dynamic, static)
+}
