@@ -202,6 +202,7 @@ func (t *trainer) setup() error {
 	}
 
 	t.meta = t.labels.NewMeta(recs[0].Record, t.tok, t.labelIDs, cfg.MaxLen)
+	t.meta.QuantizationBit = cfg.QuantizationBit // merge folds the adapter into the base as quantized
 	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
 		t.meta.BaseModel = ref
 	}
