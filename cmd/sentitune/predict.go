@@ -238,18 +238,14 @@ func printScores(w io.Writer, sc *predict.Scorer, texts []string, generate int, 
 		var gens []predict.Generation
 		if gens, err = sc.Generate(texts, generate); err == nil {
 			for _, g := range gens {
-				pred := "-"
-				if g.Pred != predict.NoAnswer {
-					pred = strconv.Itoa(g.Pred)
-				}
-				fmt.Fprintf(w, "%s %s\n", pred, strconv.Quote(g.Text))
+				fmt.Fprintf(w, "%s %s\n", generatedClass(sc.Labels(), g.Pred), strconv.Quote(g.Text))
 			}
 		}
 	} else {
 		var scores []predict.Score
 		if scores, err = sc.Score(texts); err == nil {
 			for _, s := range scores {
-				fmt.Fprintf(w, "%d %.6f\n", s.Pred, s.Prob)
+				fmt.Fprintln(w, scoreLine(sc.Labels(), s))
 			}
 		}
 	}
