@@ -5,22 +5,28 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sentitune/sentitune/internal/hub"
 	"github.com/sentitune/sentitune/internal/task"
 )
 
-// adapterClasses is the label set of cfg's adapter when it has more than the binary two (read
-// from its sentitune.json before the model loads, so the input's labels are checked first).
+// adapterClasses is the label set of cfg's adapter (or merged model) when it has more than the
+// binary two (read from its sentitune.json before the model loads, so the input's labels are
+// checked first).
 func adapterClasses(cfg ScorerConfig) (task.Labels, error) {
-	if cfg.AdapterDir == "" {
-		return nil, nil
+	dir := cfg.AdapterDir
+	if dir == "" {
+		var err error
+		if dir, err = hub.ResolveModel(cfg.ModelDir); err != nil {
+			return nil, nil // NewScorer says why
+		}
 	}
-	meta, err := task.ReadOptionalMeta(cfg.AdapterDir)
+	meta, err := task.ReadOptionalMeta(dir)
 	if err != nil || meta == nil {
 		return nil, err
 	}
 	ls, err := meta.LabelSet()
 	if err != nil {
-		return nil, fmt.Errorf("predict: adapter %s: %w", cfg.AdapterDir, err)
+		return nil, fmt.Errorf("predict: %s: %w", dir, err)
 	}
 	if ls.IsBinary() {
 		return nil, nil

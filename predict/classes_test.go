@@ -209,3 +209,45 @@ func fullVocabRow(t *testing.T, sc *Scorer, prompt []int) []float32 {
 	}
 	return row
 }
+
+// A merged model folder carries the adapter's sentitune.json: a 3-class one is scored and its
+// input's label names read as its classes, with no --adapter.
+func TestPredictMergedThreeClasses(t *testing.T) {
+	merged := filepath.Join(t.TempDir(), "merged")
+	if err := os.MkdirAll(merged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(tinyModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(tinyModel(t), e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(merged, e.Name()), b, 0o644)
+	}
+	meta, err := task.ReadMeta(threeClassAdapter(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := meta.Encode()
+	os.WriteFile(filepath.Join(merged, task.MetaFile), b, 0o644)
+	input, _, labels := reviews3(t, 6)
+	out := filepath.Join(t.TempDir(), "pred.jsonl")
+	if _, err := Run(Config{Scorer: ScorerConfig{ModelDir: merged, Device: "cpu"}, Input: input, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	for i, l := range lines {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(l), &row); err != nil || row["label"] != labels[i] || row["prob_neutral"] == nil {
+			t.Fatalf("row %d: %s (%v), want label %q and prob_<name>", i+1, l, err, labels[i])
+		}
+	}
+}
