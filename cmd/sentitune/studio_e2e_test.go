@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,11 +61,11 @@ func TestStudioInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 7*time.Minute)
 	defer cancelTimeout()
-	start, cancelStart := context.WithTimeout(ctx, time.Minute)
-	defer cancelStart()
-	if err := chromedp.Do(start); err != nil { // start the browser before subscribing to its console
+	// Start the browser before subscribing to its console; on this context and no shorter one, since
+	// the context of the first action is the browser's lifetime (a 1-minute one killed it mid-test).
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", chromiumPath, err)
 	}
 	var consoleErrs []string
@@ -81,6 +88,18 @@ func TestStudioInBrowser(t *testing.T) {
 			return
 		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+		}
+	}
+	shotOf := func(name, id string) { // one section of a page
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(shots, name), png, 0o644)
 		}
@@ -160,6 +179,37 @@ func TestStudioInBrowser(t *testing.T) {
 	waitFor(`document.getElementById("report-frame").contentDocument?.body?.textContent.includes("ccuracy")`, 120*time.Second)
 	shot("studio-evaluate.png")
 
+	// Threshold: score the validation rows, move the slider, save the threshold for predict.
+	js(`document.getElementById("thr-run").value = "r1"`)
+	do("score validation", chromedp.Click(chromedp.ID("thr-score")))
+	waitFor(`!document.getElementById("thr-view").hidden && document.getElementById("thr-tp").textContent !== ""`, 120*time.Second)
+	val := readScored(t, filepath.Join(ws, "runs", "r1", "val", "predictions.jsonl"))
+	slide := func(v float64) (tp, fp, tn, fn int) {
+		t.Helper()
+		js(fmt.Sprintf(`{const s = document.getElementById("thr-slider"); s.value = %v; s.dispatchEvent(new Event("input"))}`, v))
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`["thr-tp","thr-fp","thr-tn","thr-fn"].map(id => +document.getElementById(id).textContent)`))
+		if err != nil || len(got) != 4 {
+			t.Fatalf("confusion counts at %v: %v %v", v, got, err)
+		}
+		return got[0], got[1], got[2], got[3]
+	}
+	chosen := math.Round(median(val)*1000) / 1000 // the slider's step
+	for _, v := range []float64{0, 0.25, chosen, 0.75, 1} {
+		tp, fp, tn, fn := slide(v)
+		want := confusionAt(val, v)
+		if [4]int{tp, fp, tn, fn} != want {
+			t.Errorf("threshold %v: the page shows tp fp tn fn %v, the validation predictions give %v", v, [4]int{tp, fp, tn, fn}, want)
+		}
+	}
+	slide(chosen)
+	do("save threshold", chromedp.Click(chromedp.ID("thr-save")))
+	waitFor(`document.getElementById("thr-saved").textContent.includes("predict.yaml")`, 10*time.Second)
+	saved, _ := os.ReadFile(filepath.Join(ws, "runs", "r1", "predict.yaml"))
+	if !strings.Contains(string(saved), fmt.Sprintf("threshold: %v\n", chosen)) {
+		t.Errorf("predict.yaml after saving %v: %q", chosen, saved)
+	}
+	shotOf("studio-threshold.png", "threshold-section")
+
 	// Try it: typed reviews, then a file whose download must equal sentitune predict's output.
 	do("try tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="try"]`)))
 	js(`document.getElementById("try-run").value = "r1"; document.getElementById("try-text").value = "great product, works well\nbroke after one day"`)
@@ -175,7 +225,7 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := filepath.Join(t.TempDir(), "direct.csv")
-	cmd := exec.Command(exe, "predict", "--model", filepath.Join(ws, "models", "demo"), "--adapter", filepath.Join(ws, "runs", "r1", "adapter"), "--input", reviews, "--out", want)
+	cmd := exec.Command(exe, "predict", "--config", filepath.Join(ws, "runs", "r1", "predict.yaml"), "--model", filepath.Join(ws, "models", "demo"), "--adapter", filepath.Join(ws, "runs", "r1", "adapter"), "--input", reviews, "--out", want)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sentitune predict: %v\n%s", err, out)
 	}
@@ -183,6 +233,20 @@ func TestStudioInBrowser(t *testing.T) {
 	if !bytes.Equal([]byte(got), wantBytes) || len(wantBytes) == 0 {
 		t.Errorf("downloaded predictions differ from sentitune predict's:\n%s\nwant\n%s", got, wantBytes)
 	}
+	checkThresholdUsed(t, got, chosen)
+
+	// The most confident mistakes of the test split, with their texts.
+	do("mistakes", chromedp.Click(chromedp.ID("mis-btn")))
+	waitFor(`document.querySelectorAll("#mis-table tr").length > 1`, 10*time.Second)
+	test := readScored(t, filepath.Join(ws, "runs", "r1", "report", "predictions.jsonl"))
+	first, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#mis-table tr")].slice(1).map(tr => tr.cells[0].textContent)`))
+	if want := surestMistakes(test); err != nil || len(first) != min(20, len(want)) || first[0] != want[0] {
+		t.Errorf("mistakes shown %q (%v), want the %d surest of %d wrong rows, first %q", first, err, min(20, len(want)), len(want), want[:1])
+	}
+
+	// A second run to compare with, trained while the page moves on (one job at a time).
+	js(`api("POST", "/api/train", {model: "demo", data: "amazon", name: "r2", resume: false, dry_run: false,
+		options: {"max-steps": "6", "batch-size": "4", "max-len": "64", "lr": "0.001", "val-ratio": "0.05", "seed": "7"}})`)
 
 	// Runs, then the same page in Chinese.
 	do("runs tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="runs"]`)))
@@ -191,9 +255,163 @@ func TestStudioInBrowser(t *testing.T) {
 	do("zh", chromedp.Navigate(web.URL+"/?lang=zh#train"))
 	waitFor(`document.querySelector('#tabs button[data-page="train"]').textContent === "训练" && document.querySelector("#page-train h2").textContent === "微调"`, 10*time.Second)
 	shot("studio-train-zh.png")
+
+	// In Chinese: evaluate the second run, compare the two, score a typed review.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(ws, "runs", "r2")); err == nil {
+			break // finetune has started the second run
+		}
+	}
+	do("zh evaluate tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="evaluate"]`)))
+	waitFor(`[...document.getElementById("eval-run").options].some(o => o.value === "r2")`, 10*time.Second)
+	js(`document.getElementById("eval-run").value = "r2"`)
+	do("zh evaluate", chromedp.Click(chromedp.ID("eval-btn")))
+	waitFor(`STATE.jobs.some(j => j.kind === "eval" && j.out === "runs/r2/report" && j.state === "done")`, 180*time.Second)
+	compare := func(lead string) {
+		t.Helper()
+		js(`document.getElementById("cmp-a").value = "r1"; document.getElementById("cmp-b").value = "r2"`)
+		do("compare", chromedp.Click(chromedp.ID("cmp-btn")))
+		waitFor(`document.getElementById("cmp-mcnemar").textContent.includes("McNemar") && document.getElementById("cmp-chart").dataset.series === "4"`, 10*time.Second)
+		line, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("cmp-mcnemar").textContent`))
+		accs, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#cmp-table tr")[1].cells].slice(1).map(c => c.textContent)`))
+		want := []string{fmt.Sprintf("%.4f", accuracyOf(test)), fmt.Sprintf("%.4f", accuracyOf(readScored(t, filepath.Join(ws, "runs", "r2", "report", "predictions.jsonl"))))}
+		if !strings.Contains(line, lead) || len(accs) != 2 || accs[0] != want[0] || accs[1] != want[1] {
+			t.Errorf("compare: %q, accuracies %q; want %q and accuracies %q", line, accs, lead, want)
+		}
+	}
+	compare("不一致样本对")
+	do("zh try tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="try"]`)))
+	js(`document.getElementById("try-run").value = "r2"; document.getElementById("try-text").value = "质量很好，非常满意\n用了一天就坏了"`)
+	do("zh score typed", chromedp.Click(chromedp.ID("try-btn")))
+	waitFor(`document.querySelectorAll("#try-out tr").length === 3 && document.querySelector("#try-out").textContent.includes("质量很好")`, 60*time.Second)
+
+	// Back in English: the comparison for docs/, the runs sorted by test accuracy, and a deletion.
+	do("en compare", chromedp.Navigate(web.URL+"/?lang=en#evaluate"))
+	waitFor(`[...document.getElementById("cmp-b").options].some(o => o.value === "r2")`, 10*time.Second)
+	compare("discordant pairs")
+	shotOf("studio-compare.png", "compare-section")
+	do("runs tab again", chromedp.Click(chromedp.CSS(`#tabs button[data-page="runs"]`)))
+	waitFor(`document.getElementById("runs-table").textContent.includes("r2")`, 10*time.Second)
+	best := "r1"
+	if accuracyOf(readScored(t, filepath.Join(ws, "runs", "r2", "report", "predictions.jsonl"))) > accuracyOf(test) {
+		best = "r2"
+	}
+	js(`document.querySelector('#runs-table th[data-col="test_accuracy"]').click(); document.querySelector('#runs-table th[data-col="test_accuracy"]').click()`)
+	tie := accuracyOf(readScored(t, filepath.Join(ws, "runs", "r2", "report", "predictions.jsonl"))) == accuracyOf(test)
+	if top, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("runs-table").rows[1].cells[0].textContent`)); top != best && !tie {
+		t.Errorf("runs by test accuracy, descending: %s first, want %s", top, best)
+	}
+	js(`window.confirm = (m) => { window.__asked = m; return true }`)
+	js(`[...document.getElementById("runs-table").rows].find(r => r.cells[0].textContent === "r2").querySelector("button").click()`)
+	waitFor(`!document.getElementById("runs-table").textContent.includes("r2") && window.__asked.includes("r2")`, 10*time.Second)
+	if _, err := os.Stat(filepath.Join(ws, "runs", "r2")); !os.IsNotExist(err) {
+		t.Errorf("runs/r2 after deleting it: %v", err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(consoleErrs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(consoleErrs, "\n"))
+	}
+}
+
+// scoredRow is a row of a report's predictions.jsonl.
+type scoredRow struct {
+	Text  string  `json:"text"`
+	Label int     `json:"label"`
+	Pred  int     `json:"pred"`
+	Prob  float64 `json:"prob"`
+}
+
+func readScored(t *testing.T, path string) []scoredRow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []scoredRow
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r scoredRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func median(rows []scoredRow) float64 {
+	p := make([]float64, len(rows))
+	for i, r := range rows {
+		p[i] = r.Prob
+	}
+	sort.Float64s(p)
+	return p[len(p)/2]
+}
+
+// confusionAt is tp, fp, tn, fn when prob >= v predicts 1.
+func confusionAt(rows []scoredRow, v float64) (c [4]int) {
+	for _, r := range rows {
+		switch pred := r.Prob >= v; {
+		case pred && r.Label == 1:
+			c[0]++
+		case pred:
+			c[1]++
+		case r.Label == 0:
+			c[2]++
+		default:
+			c[3]++
+		}
+	}
+	return c
+}
+
+func accuracyOf(rows []scoredRow) float64 {
+	right := 0
+	for _, r := range rows {
+		if r.Pred == r.Label {
+			right++
+		}
+	}
+	return float64(right) / float64(len(rows))
+}
+
+// surestMistakes are the texts of the wrong rows, the most confident first.
+func surestMistakes(rows []scoredRow) []string {
+	var wrong []scoredRow
+	for _, r := range rows {
+		if r.Pred != r.Label {
+			wrong = append(wrong, r)
+		}
+	}
+	conf := func(r scoredRow) float64 { // the probability of the predicted class
+		if r.Pred == 1 {
+			return r.Prob
+		}
+		return 1 - r.Prob
+	}
+	slices.SortStableFunc(wrong, func(a, b scoredRow) int { return cmp.Compare(conf(b), conf(a)) })
+	texts := make([]string, len(wrong))
+	for i, r := range wrong {
+		texts[i] = r.Text
+	}
+	return texts
+}
+
+// checkThresholdUsed checks a predictions CSV (id, label, pred, prob) says pred = 1 exactly when prob >= threshold.
+func checkThresholdUsed(t *testing.T, file string, threshold float64) {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(file)).ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("predictions CSV: %v: %q", err, file)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	for _, r := range recs[1:] {
+		prob, _ := strconv.ParseFloat(r[col["prob"]], 64)
+		if want := map[bool]string{true: "1", false: "0"}[prob >= threshold]; r[col["pred"]] != want {
+			t.Errorf("row %q: pred %s with prob %v and the saved threshold %v", r, r[col["pred"]], prob, threshold)
+		}
 	}
 }
