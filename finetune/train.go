@@ -202,6 +202,9 @@ func (t *trainer) setup() error {
 	}
 
 	t.meta = t.labels.NewMeta(recs[0].Record, t.tok, t.labelIDs, cfg.MaxLen)
+	if err := t.meta.SetAspects(recs); err != nil { // prep --aspects records: scoring asks about each aspect
+		return fmt.Errorf("finetune: %s: %w", t.trainPath, err)
+	}
 	t.meta.QuantizationBit = cfg.QuantizationBit // merge folds the adapter into the base as quantized
 	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
 		t.meta.BaseModel = ref

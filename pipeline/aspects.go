@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ const AspectDemoNote = "Demo run: the model is a small random-weight Qwen2-archi
 // runAspectEval scores the test split once per aspect and writes the per-aspect report.
 func runAspectEval(cfg Config, res *Result, sc *predict.Scorer, w io.Writer) error {
 	preds := filepath.Join(res.ReportDir, "predictions.csv")
+	if err := os.MkdirAll(res.ReportDir, 0o755); err != nil {
+		return err
+	}
 	st, err := predict.RunAspectsWith(sc, predict.AspectConfig{Input: filepath.Join(res.PrepDir, prep.FileTest), Out: preds, KeepText: true})
 	if err != nil {
 		return err
