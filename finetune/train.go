@@ -205,7 +205,8 @@ func (t *trainer) setup() error {
 	if err := t.meta.SetAspects(recs); err != nil { // prep --aspects records: scoring asks about each aspect
 		return fmt.Errorf("finetune: %s: %w", t.trainPath, err)
 	}
-	t.meta.QuantizationBit = cfg.QuantizationBit // merge folds the adapter into the base as quantized
+	// sentitune.json's quantization_bit: merge folds the adapter into the base as training quantized it.
+	t.meta.QuantizationBit = cfg.QuantizationBit
 	if ref != model { // a hub name, recorded as PEFT records it, so the adapter names its base on any machine
 		t.meta.BaseModel = ref
 	}
