@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentitune/sentitune/eval"
 	"github.com/sentitune/sentitune/finetune"
+	"github.com/sentitune/sentitune/internal/table"
 	"github.com/sentitune/sentitune/reports"
 )
 
@@ -96,7 +97,7 @@ func readComparedRun(name, dir string) (comparedRun, []eval.Prediction, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return run, nil, fmt.Errorf("run %s: %s: %w", name, reports.MetricsFile, err)
 	}
-	preds, err := readPredictionsIfAny(filepath.Join(dir, runReport, reports.PredictionsFile))
+	_, preds, err := readPredictionsIfAny(filepath.Join(dir, runReport, reports.PredictionsFile))
 	if err != nil {
 		return run, nil, fmt.Errorf("run %s: %w", name, err)
 	}
@@ -148,10 +149,11 @@ func testRuns(names [2]string, preds [2][]eval.Prediction) (*mcnemarReading, str
 	return reading, ""
 }
 
-// readPredictionsIfAny reads a report's predictions.jsonl; nil when there is none yet.
-func readPredictionsIfAny(path string) ([]eval.Prediction, error) {
+// readPredictionsIfAny reads a report's predictions.jsonl and its class names (nil: the two
+// labels); no rows when there is none yet.
+func readPredictionsIfAny(path string) ([]string, []eval.Prediction, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return eval.ReadPredictions(path)
+	return table.ReadClassPredictions(path, nil)
 }

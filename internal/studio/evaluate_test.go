@@ -276,3 +276,35 @@ func TestRunsListMetrics(t *testing.T) {
 		t.Errorf("runs list %+v, want the report's metrics %+v", runs, m)
 	}
 }
+
+// TestMistakesOfThreeClasses: a K-class report's mistakes are ranked by P(pred) and carry the
+// class names; its threshold view is refused (a threshold is for two labels).
+func TestMistakesOfThreeClasses(t *testing.T) {
+	s := newTestServer(t, Config{})
+	rows := `{"id":"a","text":"fine","label":"neutral","pred":"positive","prob_negative":0.1,"prob_neutral":0.3,"prob_positive":0.6}
+{"id":"b","text":"awful","label":"negative","pred":"negative","prob_negative":0.8,"prob_neutral":0.1,"prob_positive":0.1}
+{"id":"c","text":"meh","label":"neutral","pred":"negative","prob_negative":0.9,"prob_neutral":0.05,"prob_positive":0.05}
+{"id":"d","text":"ok","label":"positive","pred":"neutral","prob_negative":0.3,"prob_neutral":0.4,"prob_positive":0.3}
+`
+	writeFile(t, s, "runs/k3/report/predictions.jsonl", rows)
+	writeFile(t, s, "runs/k3/val/predictions.jsonl", rows)
+	var got mistakesReply
+	getJSON(t, s, "/api/runs/k3/mistakes", &got)
+	if !slices.Equal(got.Classes, []string{"negative", "neutral", "positive"}) || got.N != 4 || got.Wrong != 3 || len(got.Shown) != 3 {
+		t.Fatalf("%+v", got)
+	}
+	for i, want := range []struct {
+		id    string
+		label int
+		pred  int
+		conf  float64
+	}{{"c", 1, 0, 0.9}, {"a", 1, 2, 0.6}, {"d", 2, 1, 0.4}} {
+		m := got.Shown[i]
+		if m.ID != want.id || m.Label != want.label || m.Pred != want.pred || math.Abs(m.Confidence-want.conf) > 1e-12 {
+			t.Errorf("mistake %d: %+v, want %+v", i, m, want)
+		}
+	}
+	if w := do(s, "GET", "/api/runs/k3/threshold", "localhost", nil, nil); w.Code != 409 || !strings.Contains(w.Body.String(), "3 classes") {
+		t.Errorf("threshold view of a 3-class run: %d %s", w.Code, w.Body)
+	}
+}

@@ -17,16 +17,17 @@ type mistake struct {
 	Text       string  `json:"text"`
 	Label      int     `json:"label"`
 	Pred       int     `json:"pred"`
-	Prob       float64 `json:"prob"`
+	Prob       float64 `json:"prob"`       // P(label = 1); with K classes P(pred)
 	Confidence float64 `json:"confidence"` // the probability of the predicted class
 }
 
 // mistakesReply is the Mistakes view: the most confident wrong rows of the test split.
 type mistakesReply struct {
-	N      int       `json:"n"`     // test rows
-	Wrong  int       `json:"wrong"` // of which wrong
-	Shown  []mistake `json:"rows"`
-	NoProb bool      `json:"no_prob"` // the predictions carry no probability: listed in file order
+	N       int       `json:"n"`     // test rows
+	Wrong   int       `json:"wrong"` // of which wrong
+	Shown   []mistake `json:"rows"`
+	NoProb  bool      `json:"no_prob"` // the predictions carry no probability: listed in file order
+	Classes []string  `json:"classes"` // label and pred's class names in class order; null for the two labels
 }
 
 // maxMistakes bounds ?n=: a page of rows, not the whole split.
@@ -47,7 +48,7 @@ func (s *Server) mistakes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	preds, err := readPredictionsIfAny(filepath.Join(dir, runReport, reports.PredictionsFile))
+	classes, preds, err := readPredictionsIfAny(filepath.Join(dir, runReport, reports.PredictionsFile))
 	if err != nil {
 		fail(w, err)
 		return
@@ -56,11 +57,13 @@ func (s *Server) mistakes(w http.ResponseWriter, r *http.Request) {
 		fail(w, httpError{http.StatusNotFound, errNotEvaluated(name)})
 		return
 	}
-	reply(w, mostConfidentMistakes(preds, n))
+	out := mostConfidentMistakes(preds, n)
+	out.Classes = classes
+	reply(w, out)
 }
 
-// mostConfidentMistakes lists the n wrong rows with the highest confidence in their prediction
-// (ties in file order).
+// mostConfidentMistakes lists the n wrong rows with the highest confidence in their prediction,
+// P(pred) (ties in file order).
 func mostConfidentMistakes(preds []eval.Prediction, n int) mistakesReply {
 	out := mistakesReply{N: len(preds), Shown: []mistake{}}
 	for _, p := range preds {
@@ -69,9 +72,12 @@ func mostConfidentMistakes(preds []eval.Prediction, n int) mistakesReply {
 		}
 		out.Wrong++
 		m := mistake{ID: p.ID, Text: p.Text, Label: p.Label, Pred: p.Pred, Prob: p.Prob, Confidence: p.Prob}
-		if !p.HasProb() {
+		switch {
+		case p.Pred >= 0 && p.Pred < len(p.Probs): // K classes
+			m.Prob, m.Confidence = p.Probs[p.Pred], p.Probs[p.Pred]
+		case !p.HasProb():
 			out.NoProb, m.Prob, m.Confidence = true, 0, 0
-		} else if p.Pred == 0 {
+		case p.Pred == 0:
 			m.Confidence = 1 - p.Prob
 		}
 		out.Shown = append(out.Shown, m)

@@ -132,9 +132,13 @@ func (s *Server) thresholdCurve(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	preds, err := readPredictionsIfAny(filepath.Join(dir, runVal, reports.PredictionsFile))
+	classes, preds, err := readPredictionsIfAny(filepath.Join(dir, runVal, reports.PredictionsFile))
 	if err != nil {
 		fail(w, err)
+		return
+	}
+	if classes != nil {
+		fail(w, httpError{http.StatusConflict, fmt.Errorf("run %s has %d classes: a decision threshold is for two labels (pred is the most probable class)", name, len(classes))})
 		return
 	}
 	out := thresholdReply{Points: []eval.ThresholdPoint{}, Saved: predict.DefaultThreshold}

@@ -171,8 +171,9 @@ $("mis-btn").onclick = async () => {
   for (const m of r.rows) {
     const tr = tb.insertRow();
     tr.insertCell().textContent = m.text || m.id;
-    tr.insertCell().textContent = m.label;
-    tr.insertCell().textContent = m.pred;
+    const cls = (i) => (r.classes ? r.classes[i] ?? i : i);
+    tr.insertCell().textContent = cls(m.label);
+    tr.insertCell().textContent = cls(m.pred);
     tr.insertCell().textContent = r.no_prob ? "—" : m.confidence.toFixed(4);
   }
 };
