@@ -49,6 +49,8 @@ func TestStudioInBrowser(t *testing.T) {
 		t.Setenv("SENTITUNE_TORCH_LIB", filepath.Join(repo, "build", "libsentitorch.so"))
 	}
 	ws := filepath.Join(t.TempDir(), "ws")
+	t.Setenv("HF_HUB_CACHE", filepath.Join(t.TempDir(), "hf")) // the Model page lists no hub model
+	t.Setenv("MODELSCOPE_CACHE", filepath.Join(t.TempDir(), "ms"))
 	srv, err := studio.New(studio.Config{Workspace: ws, Exe: exe, Demo: true})
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +159,16 @@ func TestStudioInBrowser(t *testing.T) {
 	js(`for (const [id, v] of [["train-model","demo"],["train-data","amazon"],["train-name","r1"],["opt-max-steps","12"],["opt-batch-size","4"],["opt-max-len","64"],["opt-eval-every","4"],["opt-lr","0.002"],["opt-val-ratio","0.05"]]) {
 		const el = document.getElementById(id); el.value = v; el.dispatchEvent(new Event(el.tagName === "INPUT" ? "input" : "change")); el.dispatchEvent(new Event("change")); }`)
 	waitFor(`document.getElementById("train-command").textContent.includes("--max-steps 12") && document.getElementById("train-yaml").textContent.includes("max-steps: 12")`, 10*time.Second)
+	// every finetune option in LLaMA-Factory's six groups; a select changes the command and the YAML at once
+	waitFor(`["opt-quantization-bit", "opt-gradient-checkpointing", "opt-template", "opt-labels", "opt-label-map", "opt-modules-to-save"].every(id => document.getElementById(id)) && document.querySelectorAll("#train-options legend").length === 6`, 10*time.Second)
+	setQuant := func(bits string) {
+		js(`{const q = document.getElementById("opt-quantization-bit"); q.value = "` + bits + `"; q.dispatchEvent(new Event("change"))}`)
+	}
+	setQuant("4")
+	waitFor(`document.getElementById("train-command").textContent.includes(" --quantization-bit 4 ") && document.getElementById("train-yaml").textContent.includes("quantization-bit: 4")`, 10*time.Second)
+	setQuant("0")
+	waitFor(`!document.getElementById("train-command").textContent.includes("quantization") && !document.getElementById("train-yaml").textContent.includes("quantization")`, 10*time.Second)
+	js(`window.__live = []; new MutationObserver(() => window.__live.push(document.getElementById("train-live").textContent)).observe(document.getElementById("train-live"), {childList: true, characterData: true, subtree: true})`)
 	js(`window.__points = []; new MutationObserver(() => window.__points.push(+document.getElementById("loss-chart").dataset.points)).observe(document.getElementById("loss-chart"), {attributes: true, childList: true})`)
 	do("start", chromedp.Click(chromedp.ID("train-btn")))
 	waitFor(`STATE.jobs.some(j => j.kind === "finetune" && j.state === "done")`, 150*time.Second)
@@ -170,7 +182,26 @@ func TestStudioInBrowser(t *testing.T) {
 	if err != nil || len(points) < lines || lines < 13 || points[0] >= points[len(points)-1] {
 		t.Errorf("loss curve updates %v (%v): want one redraw per logged line, growing", points, err)
 	}
+	// the live view: step of total, ETA and memory while it trains; each evaluation's accuracy a point
+	evals := bytes.Count(logged, []byte(`"split":"eval"`))
+	waitFor(fmt.Sprintf(`document.querySelectorAll("#acc-chart circle").length === %d && document.getElementById("train-live").textContent.includes("finished")`, evals), 10*time.Second)
+	live, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__live`))
+	sawETA := false
+	for _, l := range live {
+		sawETA = sawETA || strings.Contains(l, "/12") && strings.Contains(l, "ETA") && strings.Contains(l, "RSS")
+	}
+	if err != nil || !sawETA || evals < 2 {
+		t.Errorf("live view %q (%v), %d evaluations: want step N/12 with an ETA and the RSS while it trained", live, err, evals)
+	}
 	shot("studio-train.png")
+
+	// Model: the demo model's shape and the memory plan of the Train form's run, as loaded and at 8 and 4 bits.
+	do("model tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="model"]`)))
+	waitFor(`[...document.getElementById("plan-model").options].some(o => o.value === "demo") && document.getElementById("hub-list").textContent === "none"`, 10*time.Second)
+	js(`document.getElementById("plan-model").value = "demo"; document.getElementById("plan-device").value = "cpu"`)
+	do("plan", chromedp.Click(chromedp.ID("plan-btn")))
+	waitFor(`document.querySelectorAll("#plan-table tr").length === 11 && document.getElementById("model-detail").textContent.includes("parameters")`, 20*time.Second)
+	shot("studio-model.png")
 
 	// Evaluate: report.html in the page.
 	do("evaluate tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="evaluate"]`)))

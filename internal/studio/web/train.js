@@ -146,12 +146,13 @@ function trainRequest(dry) {
 let SOURCE = null;
 function watchRun(name) {
   if (SOURCE) SOURCE.close();
-  const lines = [];
+  const train = [], evals = [];
   $("watch-run").value = name;
+  $("train-live").textContent = "";
   SOURCE = new EventSource(`/api/runs/${encodeURIComponent(name)}/events`);
   SOURCE.onmessage = (ev) => {
-    lines.push(JSON.parse(ev.data));
-    const train = lines.filter((x) => x.split === "train"), evals = lines.filter((x) => x.split === "eval");
+    const l = JSON.parse(ev.data);
+    (l.split === "eval" ? evals : train).push(l);
     plot($("loss-chart"), [train.map((x) => [x.step, x.loss]), evals.map((x) => [x.step, x.loss])]);
     plot($("lr-chart"), [train.map((x) => [x.step, x.lr])]);
     plotPoints($("acc-chart"), evals.filter((x) => x.accuracy != null).map((x) => [x.step, x.accuracy]));
@@ -159,8 +160,7 @@ function watchRun(name) {
   };
   SOURCE.addEventListener("end", () => {
     SOURCE.close(); SOURCE = null;
-    const text = $("train-live").textContent;
-    if (text) $("train-live").textContent = text.replace(/ · (ETA|预计剩余) [^·]*/, "") + " · " + t("live.done");
+    if (train.length) $("train-live").textContent = liveLine(train, evals, false) + " · " + t("live.done");
     refresh();
   });
 }
@@ -208,12 +208,13 @@ function plotPoints(svg, pts) {
 
 $("watch-btn").onclick = () => { if ($("watch-run").value) watchRun($("watch-run").value); };
 // a run that is training when the Train page opens (from here, or the command line) is followed at once
-$("tabs").querySelector('[data-page="train"]').addEventListener("click", async () => {
+async function followRunning() {
   await refresh();
   const running = RUNS.find((r) => r.state === "running");
   if (running && !SOURCE) watchRun(running.name);
-});
+}
+$("tabs").querySelector('[data-page="train"]').addEventListener("click", followRunning);
 
 translate();
 buildTrainForm();
-loadHubModels();
+loadHubModels().then(() => { if (location.hash === "#train") followRunning(); });
