@@ -308,3 +308,37 @@ func TestMistakesOfThreeClasses(t *testing.T) {
 		t.Errorf("threshold view of a 3-class run: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestDeleteRun: a run and studio's record of it go; not while a job writes the run, its report or
+// its validation scores.
+func TestDeleteRun(t *testing.T) {
+	sleeper := filepath.Join(t.TempDir(), "sleeper")
+	os.WriteFile(sleeper, []byte("#!/bin/sh\nsleep 30\n"), 0o755)
+	s := newTestServer(t, Config{Exe: sleeper})
+	a, _ := twoRuns()
+	writeReport(t, s, "r1", runReport, a)
+	writeFile(t, s, ".studio/runs/r1.json", `{"model": "m", "data": "d"}`)
+	csrf := map[string]string{csrfHeader: s.csrf}
+	j, err := s.jobs.Submit("eval", "runs/r1/"+runVal, []string{"eval"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := do(s, "DELETE", "/api/runs/r1", "localhost", nil, csrf); w.Code != 409 {
+		t.Errorf("DELETE while its validation split is scored: %d %s", w.Code, w.Body)
+	}
+	s.jobs.Stop(j.ID)
+	if _, err := s.jobs.wait(j.ID, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(s, "DELETE", "/api/runs/..%2Fdata", "localhost", nil, csrf); w.Code != 400 {
+		t.Errorf("DELETE of a path outside runs/: %d", w.Code)
+	}
+	if w := do(s, "DELETE", "/api/runs/r1", "localhost", nil, csrf); w.Code != 200 {
+		t.Fatalf("DELETE: %d %s", w.Code, w.Body)
+	}
+	for _, p := range []string{"runs/r1", ".studio/runs/r1.json"} {
+		if _, err := os.Stat(filepath.Join(s.ws.Root(), p)); !os.IsNotExist(err) {
+			t.Errorf("%s after DELETE: %v", p, err)
+		}
+	}
+}
