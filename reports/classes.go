@@ -38,6 +38,7 @@ type ClassInput struct {
 	Baseline    *ClassSide
 	Others      []ClassSide
 	Comparisons []eval.Comparison
+	Loss        []LossPoint // training loss curve, when a run directory is known
 	Provenance  map[string]string
 	Warnings    []string
 }
@@ -111,7 +112,10 @@ func RunClassEval(preds []eval.Prediction, classes []string, ordered bool, cfg E
 		in.Others = append(in.Others, other)
 		in.compare(other)
 	}
-	if cfg.RunDir != "" { // the loss curve is drawn for binary runs only; the run is named
+	if cfg.RunDir != "" {
+		if in.Loss, err = ReadTrainLog(filepath.Join(cfg.RunDir, "train_log.jsonl")); err != nil {
+			return nil, fmt.Errorf("eval: loss curve: %w", err)
+		}
 		in.Provenance["run"] = cfg.RunDir
 		addRunProvenance(in.Provenance, filepath.Join(cfg.RunDir, "run.json"))
 	}
@@ -452,6 +456,12 @@ func classHTML(in *ClassInput) string {
 	for _, s := range in.sides() {
 		fmt.Fprintf(&b, "<h2>%s</h2>\n%s", e(s.Name), MulticlassHTML(s.Metrics))
 	}
+	if plots := lossPlots(in.Loss, fmt.Sprintf("%d-way cross-entropy over the %d label logits", len(in.Classes), len(in.Classes))); len(plots) > 0 {
+		b.WriteString("<h2>Training</h2>\n")
+		for _, p := range plots {
+			fmt.Fprintf(&b, "<figure class=\"train\">%s<figcaption>%s</figcaption></figure>\n", p.SVG, e(p.Caption))
+		}
+	}
 	if len(in.Provenance) > 0 {
 		b.WriteString("<h2>Provenance</h2>\n<table>\n")
 		for _, k := range slices.Sorted(maps.Keys(in.Provenance)) {
@@ -466,4 +476,7 @@ func classHTML(in *ClassInput) string {
 // classCSS sets each classifier's three plots side by side instead of each a page wide.
 const classCSS = `
 section.multiclass svg{display:inline-block;width:32%;min-width:300px;vertical-align:top;margin:12px 1% 0 0}
-section.multiclass p{margin:8px 0}`
+section.multiclass p{margin:8px 0}
+figure.train{display:inline-block;width:48%;min-width:320px;margin:0 1% 12px 0}
+figure.train svg{width:100%}
+figcaption{color:#64748b;font-size:12.5px}`

@@ -13,7 +13,7 @@ import (
 // TestWriteClassReport: a K-class report folder holds metrics.json with the model's K-class
 // metrics at top level and the baseline's beside them, report.md's side-by-side, per-class and
 // confusion tables, report.html's sections per classifier and predictions.jsonl in the K-class
-// file format; a second report compares with it by row.
+// file format, and the run's loss curve; a second report compares with it by row.
 func TestWriteClassReport(t *testing.T) {
 	classes := []string{"negative", "neutral", "positive"}
 	var preds []eval.Prediction
@@ -28,8 +28,14 @@ func TestWriteClassReport(t *testing.T) {
 		preds = append(preds, eval.Prediction{ID: string(rune('a' + i)), Label: y, Pred: pred, Probs: probs, Text: "review " + string(rune('a'+i))})
 	}
 	dir := t.TempDir()
+	runDir := filepath.Join(dir, "run")
+	os.MkdirAll(runDir, 0o755)
+	trainLog := `{"step": 1, "loss": 3.2, "label_loss": 1.1, "split": "train"}` + "\n" + `{"step": 2, "loss": 2.5, "label_loss": 0.9, "split": "train"}` + "\n"
+	if err := os.WriteFile(filepath.Join(runDir, "train_log.jsonl"), []byte(trainLog), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	first := filepath.Join(dir, "first")
-	in, err := RunClassEval(preds, classes, false, EvalConfig{Out: first, Name: "m1"})
+	in, err := RunClassEval(preds, classes, false, EvalConfig{Out: first, Name: "m1", RunDir: runDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ func TestWriteClassReport(t *testing.T) {
 		}
 	}
 	page, _ := os.ReadFile(filepath.Join(first, HTMLFile))
-	for _, want := range []string{"<h2>m1</h2>", `<svg class="confusion"`, "ROC"} {
+	for _, want := range []string{"<h2>m1</h2>", `<svg class="confusion"`, "ROC", "Training loss", "3-way cross-entropy over the 3 label logits"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
 		}

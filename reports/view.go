@@ -421,56 +421,65 @@ func buildPlots(in *Input) []plot {
 			Bars: []bars{{Name: "labelled 0", Color: "#ef4444", Edges: edges, Counts: neg}, {Name: "labelled 1", Color: "#2563eb", Edges: edges, Counts: pos}}}
 		out = append(out, plot{Title: "Probability histogram", SVG: c.svg(), Caption: "A good classifier piles the 0s near 0 and the 1s near 1; overlap is where it errs."})
 	}
-	if len(in.Loss) > 0 {
-		bySplit := map[string][][2]float64{}
-		labelBySplit, accuracy := map[string][][2]float64{}, [][2]float64{}
-		var splits []string
-		lo, hi := math.Inf(1), math.Inf(-1)
-		minStep, maxStep := math.Inf(1), math.Inf(-1)
-		for _, l := range in.Loss {
-			if _, ok := bySplit[l.Split]; !ok {
-				splits = append(splits, l.Split)
-			}
-			bySplit[l.Split] = append(bySplit[l.Split], [2]float64{float64(l.Step), l.Loss})
-			lo, hi = math.Min(lo, l.Loss), math.Max(hi, l.Loss)
-			minStep, maxStep = math.Min(minStep, float64(l.Step)), math.Max(maxStep, float64(l.Step))
-			if l.LabelLoss != nil && !math.IsNaN(*l.LabelLoss) && !math.IsInf(*l.LabelLoss, 0) {
-				labelBySplit[l.Split] = append(labelBySplit[l.Split], [2]float64{float64(l.Step), *l.LabelLoss})
-				lo, hi = math.Min(lo, *l.LabelLoss), math.Max(hi, *l.LabelLoss)
-			}
-			if l.Accuracy != nil && l.Split == "eval" {
-				accuracy = append(accuracy, [2]float64{float64(l.Step), *l.Accuracy})
-			}
+	out = append(out, lossPlots(in.Loss, "two-way cross-entropy over the 0/1 label logits")...)
+	return out
+}
+
+// lossPlots draws the run's training loss (and evaluation accuracy when logged); labelLoss says
+// what the dashed label loss is ("two-way cross-entropy over the 0/1 label logits").
+func lossPlots(loss []LossPoint, labelLoss string) []plot {
+	if len(loss) == 0 {
+		return nil
+	}
+	var out []plot
+	bySplit := map[string][][2]float64{}
+	labelBySplit, accuracy := map[string][][2]float64{}, [][2]float64{}
+	var splits []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	minStep, maxStep := math.Inf(1), math.Inf(-1)
+	for _, l := range loss {
+		if _, ok := bySplit[l.Split]; !ok {
+			splits = append(splits, l.Split)
 		}
-		sort.Strings(splits)
-		pad := (hi - lo) * 0.06
-		c := chart{Title: "Training loss", XLabel: "step", YLabel: "loss", XMin: minStep, XMax: maxStep, YMin: math.Max(0, lo-pad), YMax: hi + pad + 1e-9, Legend: "tr"}
-		colors := map[string]string{"train": "#2563eb", "eval": "#f59e0b"}
-		for i, sp := range splits {
-			pts := bySplit[sp]
-			sort.SliceStable(pts, func(a, b int) bool { return pts[a][0] < pts[b][0] })
-			col, ok := colors[sp]
-			if !ok {
-				col = sideColors[(i+2)%len(sideColors)]
-			}
-			c.Series = append(c.Series, series{Name: sp, Color: col, Points: thin(pts), Markers: sp == "eval" && len(pts) <= 60})
-			if lp := labelBySplit[sp]; len(lp) > 0 {
-				sort.SliceStable(lp, func(a, b int) bool { return lp[a][0] < lp[b][0] })
-				c.Series = append(c.Series, series{Name: sp + ", label tokens", Color: col, Dash: "5 3", Points: thin(lp), Markers: sp == "eval" && len(lp) <= 60})
-			}
+		bySplit[l.Split] = append(bySplit[l.Split], [2]float64{float64(l.Step), l.Loss})
+		lo, hi = math.Min(lo, l.Loss), math.Max(hi, l.Loss)
+		minStep, maxStep = math.Min(minStep, float64(l.Step)), math.Max(maxStep, float64(l.Step))
+		if l.LabelLoss != nil && !math.IsNaN(*l.LabelLoss) && !math.IsInf(*l.LabelLoss, 0) {
+			labelBySplit[l.Split] = append(labelBySplit[l.Split], [2]float64{float64(l.Step), *l.LabelLoss})
+			lo, hi = math.Min(lo, *l.LabelLoss), math.Max(hi, *l.LabelLoss)
 		}
-		caption := "From the run's train_log.jsonl."
-		if len(labelBySplit) > 0 {
-			caption += " Solid: cross-entropy of the answer tokens over the whole vocabulary; dashed: the two-way cross-entropy over the 0/1 label logits, the part that decides the prediction."
+		if l.Accuracy != nil && l.Split == "eval" {
+			accuracy = append(accuracy, [2]float64{float64(l.Step), *l.Accuracy})
 		}
-		out = append(out, plot{Title: "Training loss", SVG: c.svg(), Caption: caption})
-		if len(accuracy) > 0 {
-			sort.SliceStable(accuracy, func(a, b int) bool { return accuracy[a][0] < accuracy[b][0] })
-			a := chart{Title: "Evaluation accuracy during training", XLabel: "step", YLabel: "accuracy", XMin: minStep, XMax: maxStep, YMin: 0, YMax: 1, Legend: "br",
-				Series: []series{{Name: "eval", Color: "#f59e0b", Points: thin(accuracy), Markers: len(accuracy) <= 60}}}
-			out = append(out, plot{Title: "Evaluation accuracy", SVG: a.svg(),
-				Caption: "On the run's validation rows (never the test rows), at each evaluation; a falling loss with a flat accuracy is not a better classifier."})
+	}
+	sort.Strings(splits)
+	pad := (hi - lo) * 0.06
+	c := chart{Title: "Training loss", XLabel: "step", YLabel: "loss", XMin: minStep, XMax: maxStep, YMin: math.Max(0, lo-pad), YMax: hi + pad + 1e-9, Legend: "tr"}
+	colors := map[string]string{"train": "#2563eb", "eval": "#f59e0b"}
+	for i, sp := range splits {
+		pts := bySplit[sp]
+		sort.SliceStable(pts, func(a, b int) bool { return pts[a][0] < pts[b][0] })
+		col, ok := colors[sp]
+		if !ok {
+			col = sideColors[(i+2)%len(sideColors)]
 		}
+		c.Series = append(c.Series, series{Name: sp, Color: col, Points: thin(pts), Markers: sp == "eval" && len(pts) <= 60})
+		if lp := labelBySplit[sp]; len(lp) > 0 {
+			sort.SliceStable(lp, func(a, b int) bool { return lp[a][0] < lp[b][0] })
+			c.Series = append(c.Series, series{Name: sp + ", label tokens", Color: col, Dash: "5 3", Points: thin(lp), Markers: sp == "eval" && len(lp) <= 60})
+		}
+	}
+	caption := "From the run's train_log.jsonl."
+	if len(labelBySplit) > 0 {
+		caption += " Solid: cross-entropy of the answer tokens over the whole vocabulary; dashed: the " + labelLoss + ", the part that decides the prediction."
+	}
+	out = append(out, plot{Title: "Training loss", SVG: c.svg(), Caption: caption})
+	if len(accuracy) > 0 {
+		sort.SliceStable(accuracy, func(a, b int) bool { return accuracy[a][0] < accuracy[b][0] })
+		a := chart{Title: "Evaluation accuracy during training", XLabel: "step", YLabel: "accuracy", XMin: minStep, XMax: maxStep, YMin: 0, YMax: 1, Legend: "br",
+			Series: []series{{Name: "eval", Color: "#f59e0b", Points: thin(accuracy), Markers: len(accuracy) <= 60}}}
+		out = append(out, plot{Title: "Evaluation accuracy", SVG: a.svg(),
+			Caption: "On the run's validation rows (never the test rows), at each evaluation; a falling loss with a flat accuracy is not a better classifier."})
 	}
 	return out
 }
