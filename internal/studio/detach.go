@@ -3,8 +3,10 @@ package studio
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sentitune/sentitune/finetune"
@@ -77,32 +79,60 @@ func finalFile(j Job) string {
 	return j.Out // predict: the predictions file itself
 }
 
-// logWriter is the PID of a process that holds path open for writing (a finetune started from
-// the command line writing its train_log.jsonl), or 0. It reads /proc: only this user's
-// processes are visible, which are the ones that can write the workspace anyway.
-func logWriter(path string) int {
+// logWriter is the PID of a finetune process that holds path open for writing (one started from
+// the command line writing its train_log.jsonl), or 0.
+func logWriter(path string) int { return writers.get()[path] }
+
+// writers caches, for a second, the files finetune processes hold open for writing: the runs
+// list and each live view ask for every run, and one pass over /proc costs milliseconds.
+var writers = &writerCache{}
+
+type writerCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	files map[string]int
+}
+
+func (c *writerCache) get() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > time.Second {
+		c.files, c.at = finetuneWrites(), time.Now()
+	}
+	return c.files
+}
+
+// finetuneWrites maps each file a sentitune finetune process holds open for writing to its PID.
+// It reads /proc: only this user's processes are visible, which are the ones that can write the
+// workspace anyway.
+func finetuneWrites() map[string]int {
+	out := map[string]int{}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return out
 	}
 	self := os.Getpid()
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || !isFinetune(p.Name()) {
 			continue
 		}
 		fdDir := "/proc/" + p.Name() + "/fd"
-		fds, err := os.ReadDir(fdDir)
-		if err != nil {
-			continue
-		}
+		fds, _ := os.ReadDir(fdDir)
 		for _, fd := range fds {
-			if target, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && target == path && openForWriting(p.Name(), fd.Name()) {
-				return pid
+			if target, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && filepath.IsAbs(target) && openForWriting(p.Name(), fd.Name()) {
+				out[target] = pid
 			}
 		}
 	}
-	return 0
+	return out
+}
+
+// isFinetune reports whether a process's command line has a finetune argument (sentitune
+// finetune, its --nproc workers): only those have their open files read.
+func isFinetune(pid string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+	return err == nil && slices.Contains(strings.Split(string(b), "\x00"), "finetune")
 }
 
 // openForWriting reads the access mode of a process's open file from /proc/PID/fdinfo/FD.

@@ -139,12 +139,13 @@ func TestCLIRunShowsUpLive(t *testing.T) {
 	if got := s.summarize("cli").State; got != "partial" {
 		t.Fatalf("a run nobody writes is %s", got)
 	}
-	writer := exec.Command("sh", "-c", `exec 3>>"$1"; sleep 1; echo '{"step":2,"split":"train","loss":1.5,"lr":0.001,"elapsed_s":2}' >&3; sleep 0.5`, "sh", logPath)
+	// its command line has the word finetune, as sentitune finetune's has
+	writer := exec.Command("sh", "-c", `exec 3>>"$1"; sleep 1; echo '{"step":2,"split":"train","loss":1.5,"lr":0.001,"elapsed_s":2}' >&3; sleep 0.5`, "finetune", logPath)
 	if err := writer.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer writer.Wait()
-	for deadline := time.Now().Add(time.Second); logWriter(logPath) != writer.Process.Pid; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Second); logWriter(logPath) != writer.Process.Pid; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the writer %d of %s is not found", writer.Process.Pid, logPath)
 		}
