@@ -451,25 +451,30 @@ func (t *trainer) step(step int) (planPos, error) {
 			stepTokens += len(t.train[i].ids)
 		}
 	}
-	loss := 0.0
-	labels := &labelTally{ids: t.labelIDs}
+	vals := torch.NewScope() // the step's loss and gradient norm: on the device until the log line reads them
+	defer vals.Close()
+	var lossT *torch.Tensor
+	labels := &labelTally{ids: t.labelIDs, vals: vals}
 	for _, idx := range micro {
 		if idx = d.shard(idx); len(idx) == 0 {
 			continue // more ranks than rows in this batch
 		}
-		l, err := trainMicroBatch(t.model, t.shaped(pick(t.train, idx)), answerTokens, cfg.FullLogits, prof, labels)
+		l, err := microBatchLoss(vals, t.model, t.shaped(pick(t.train, idx)), answerTokens, cfg.FullLogits, prof, labels)
 		if err != nil {
 			return pos, hintOOM(fmt.Errorf("step %d: %w", step+1, err), cfg)
 		}
-		loss += l
+		lossT = addLoss(vals, lossT, l)
 	}
-	var err error
-	if loss, err = d.reduceGrads(t.tensors, loss); err != nil { // sum over ranks
-		return pos, fmt.Errorf("step %d: %w", step+1, err)
-	}
-	labelLoss, err := labels.mean(d)
-	if err != nil {
-		return pos, fmt.Errorf("step %d: %w", step+1, err)
+	loss := 0.0
+	if d.on() { // the ranks sum host values: this rank's loss is read here
+		l, _, err := stepValues(vals, lossT, nil)
+		if err == nil {
+			loss, err = d.reduceGrads(t.tensors, l) // sum over ranks
+		}
+		if err != nil {
+			return pos, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		lossT = nil
 	}
 	if d.on() {
 		if err := prof.mark("grad all-reduce"); err != nil {
@@ -480,7 +485,7 @@ func (t *trainer) step(step int) (planPos, error) {
 	if maxNorm == 0 {
 		maxNorm = math.Inf(1) // report the norm, clip nothing
 	}
-	gradNorm, err := torch.ClipGradNorm(t.tensors, maxNorm)
+	gradNormT, err := torch.ClipGradNormTensor(vals, t.tensors, maxNorm)
 	if err != nil {
 		return pos, fmt.Errorf("step %d: %w", step+1, err)
 	}
@@ -492,6 +497,15 @@ func (t *trainer) step(step int) (planPos, error) {
 	}
 	if err := prof.mark("optimizer step"); err != nil {
 		return pos, err
+	}
+	stepLoss, gradNorm, err := stepValues(vals, lossT, gradNormT) // the step's one read, after its work is queued
+	loss += stepLoss
+	if err != nil {
+		return pos, fmt.Errorf("step %d: %w", step+1, err)
+	}
+	labelLoss, err := labels.mean(d)
+	if err != nil {
+		return pos, fmt.Errorf("step %d: %w", step+1, err)
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return pos, fmt.Errorf("step %d: loss is %v (try a lower --lr, now %g)", step+1, loss, cfg.LR)
@@ -605,6 +619,44 @@ func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
 	return res, nil
 }
 
+// stepValues reads a step's loss and gradient norm (either may be nil: 0) back to the host in one
+// read, as f64.
+func stepValues(s *torch.Scope, loss, gradNorm *torch.Tensor) (float64, float64, error) {
+	var ts []*torch.Tensor
+	for _, t := range []*torch.Tensor{loss, gradNorm} {
+		if t != nil {
+			ts = append(ts, s.ToDType(t, torch.Float64))
+		}
+	}
+	if len(ts) == 0 {
+		return 0, 0, nil
+	}
+	v, err := s.Stack(ts, 0).Float64s()
+	if err == nil {
+		err = s.Err()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	var l, g float64
+	if loss != nil {
+		l, v = v[0], v[1:]
+	}
+	if gradNorm != nil {
+		g = v[0]
+	}
+	return l, g, nil
+}
+
+// addLoss adds a micro-batch's loss to the step's (nil: none yet) in f64, as the host used to.
+func addLoss(s *torch.Scope, sum, loss *torch.Tensor) *torch.Tensor {
+	loss = s.ToDType(loss, torch.Float64)
+	if sum == nil {
+		return loss
+	}
+	return s.Add(sum, loss)
+}
+
 // trainMicroBatch runs forward and backward on one batch and returns its share
 // of the step's loss: the summed cross-entropy of its answer tokens divided by
 // the answer tokens of the whole step, so accumulated gradients equal those of
@@ -612,25 +664,33 @@ func (t *trainer) finish(last int, trainSeconds float64) (*Result, error) {
 func trainMicroBatch(model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile, labels *labelTally) (float64, error) {
 	s := torch.NewScope()
 	defer s.Close()
-	ce, err := answerLoss(s, model, exs, fullLogits, labels)
+	loss, err := microBatchLoss(s, model, exs, stepAnswerTokens, fullLogits, prof, labels)
 	if err != nil {
 		return 0, err
+	}
+	return loss.Item()
+}
+
+// microBatchLoss is trainMicroBatch with the loss left on the device, detached, in into.
+func microBatchLoss(into *torch.Scope, model *llm.Model, exs []example, stepAnswerTokens int, fullLogits bool, prof *stepProfile, labels *labelTally) (*torch.Tensor, error) {
+	s := torch.NewScope()
+	defer s.Close()
+	ce, err := answerLoss(s, model, exs, fullLogits, labels)
+	if err != nil {
+		return nil, err
 	}
 	loss := s.MulScalar(ce, 1/float64(stepAnswerTokens))
 	if err := s.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := prof.mark("forward, loss"); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := model.Backward(s, loss); err != nil { // recomputes checkpointed layers
-		return 0, err
+		return nil, err
 	}
-	v, err := loss.Item()
-	if err != nil {
-		return 0, err
-	}
-	return v, prof.mark("backward")
+	out := into.Adopt(s.Keep(s.Detach(loss)))
+	return out, errors.Join(s.Err(), prof.mark("backward"))
 }
 
 // answerLogits runs the model and returns the logits that predict each answer

@@ -82,8 +82,11 @@ if ! $cxx "${flags[@]}" "${distdefs[@]}" "${incflags[@]}" -c "$src/sentitorch_di
   dist=no
 fi
 wait $pa
-$cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch_prof.cpp" -o "$tmp/c.o"
-$cxx -shared -o "$tmp/libsentitorch.so" "$tmp/a.o" "$tmp/b.o" "$tmp/c.o" "${libs[@]}"
+$cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch_prof.cpp" -o "$tmp/c.o" &
+pc=$!
+$cxx "${flags[@]}" "${incflags[@]}" -c "$src/sentitorch_step.cpp" -o "$tmp/d.o"
+wait $pc
+$cxx -shared -o "$tmp/libsentitorch.so" "$tmp/a.o" "$tmp/b.o" "$tmp/c.o" "$tmp/d.o" "${libs[@]}"
 mv "$tmp/libsentitorch.so" "$out/libsentitorch.so"
 cat > "$out/libsentitorch.info" <<INFO
 libtorch: $origin

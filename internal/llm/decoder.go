@@ -178,11 +178,11 @@ func (f *mlp) Forward(s *torch.Scope, x *torch.Tensor, train bool) *torch.Tensor
 func (m *Model) forward(s *torch.Scope, ids []int64, B, T int, keyRope ropeAt, all, last *attnQueries, train bool) (*torch.Tensor, error) {
 	b, t := int64(B), int64(T)
 	idt := s.ToDevice(s.FromInt64(ids, b, t), m.dev)
-	var x *torch.Tensor
+	var x *torch.Tensor // flatIDs checked the ids against the vocabulary: no device read here
 	if m.embedTrain != nil {
-		x = s.ToDType(s.Embedding(m.embedTrain, idt), m.dtype)
+		x = s.ToDType(s.EmbeddingChecked(m.embedTrain, idt), m.dtype)
 	} else {
-		x = s.Embedding(m.embed, idt)
+		x = s.EmbeddingChecked(m.embed, idt)
 	}
 	if sc := m.cfg.embedScale(m.dtype); sc != 1 {
 		x = s.MulScalar(x, sc)

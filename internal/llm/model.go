@@ -465,6 +465,11 @@ func (m *Model) AnswerLoss(s *torch.Scope, h *torch.Tensor, targets []int64, tra
 	if sh := h.Shape(); len(sh) != 2 || sh[0] != int64(len(targets)) {
 		return nil, fmt.Errorf("answer loss: hidden states %v for %d targets", sh, len(targets))
 	}
+	for i, t := range targets { // checked here, on the host, so the device never reads them back
+		if t != torch.IgnoreIndex && (t < 0 || t >= int64(m.cfg.VocabSize)) {
+			return nil, fmt.Errorf("answer loss: target %d is token id %d, outside the vocabulary of %d", i, t, m.cfg.VocabSize)
+		}
+	}
 	tgt := s.ToDevice(s.FromInt64(targets, int64(len(targets))), m.dev)
 	if m.dev.CUDA || m.lmHeadTrain != nil || m.cfg.FinalLogitSoftcap > 0 { // the fused op has no soft-capping
 		logits, err := m.Logits(s, h)
@@ -474,7 +479,7 @@ func (m *Model) AnswerLoss(s *torch.Scope, h *torch.Tensor, targets []int64, tra
 		out := s.CrossEntropy(logits, tgt, torch.IgnoreIndex, torch.ReduceSum)
 		return out, s.Err()
 	}
-	out := s.LinearCrossEntropy(h, m.lmHead, tgt, torch.IgnoreIndex, lceChunkRows, train)
+	out := s.LinearCrossEntropyChecked(h, m.lmHead, tgt, torch.IgnoreIndex, lceChunkRows, train)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("answer loss: %w", err)
 	}

@@ -332,9 +332,20 @@ func (s *Scope) Where(cond, a, b *Tensor) *Tensor {
 }
 
 // Embedding looks up rows of weight [V, H] for int64 ids of any shape; out-of-range ids are an error.
+// The range check reads the ids back to the host: a training step uses EmbeddingChecked instead.
 func (s *Scope) Embedding(weight, ids *Tensor) *Tensor {
+	return s.embedding(weight, ids, 1)
+}
+
+// EmbeddingChecked is Embedding for ids the caller has checked on the host against weight's rows:
+// no device read (an out-of-range id is undefined behaviour on a GPU).
+func (s *Scope) EmbeddingChecked(weight, ids *Tensor) *Tensor {
+	return s.embedding(weight, ids, 0)
+}
+
+func (s *Scope) embedding(weight, ids *Tensor, check C.int) *Tensor {
 	return s.call("embedding", []*Tensor{weight, ids}, func(out *C.st_tensor) *C.char {
-		return C.g_st_embedding(weight.h, ids.h, out)
+		return C.g_st_embedding(weight.h, ids.h, check, out)
 	})
 }
 
@@ -447,12 +458,23 @@ func (s *Scope) CrossEntropy(logits, targets *Tensor, ignoreIndex int64, red Red
 // gradient with respect to h is accumulated in that same pass, so w is read once per training step
 // instead of twice. The result is an f32 scalar (f64 for f64 inputs); its backward reaches h only. Use it where w is large
 // and memory-bound (the lm_head on a CPU); on a GPU the chunk loop costs more launches than it saves.
+// A target outside the vocabulary is an error, found by a read back to the host: a training step
+// checks its targets on the host and calls LinearCrossEntropyChecked.
 func (s *Scope) LinearCrossEntropy(h, w, targets *Tensor, ignoreIndex int64, chunk int, wantGrad bool) *Tensor {
+	return s.linearCrossEntropy(h, w, targets, ignoreIndex, chunk, wantGrad, 1)
+}
+
+// LinearCrossEntropyChecked is LinearCrossEntropy for targets the caller has checked on the host.
+func (s *Scope) LinearCrossEntropyChecked(h, w, targets *Tensor, ignoreIndex int64, chunk int, wantGrad bool) *Tensor {
+	return s.linearCrossEntropy(h, w, targets, ignoreIndex, chunk, wantGrad, 0)
+}
+
+func (s *Scope) linearCrossEntropy(h, w, targets *Tensor, ignoreIndex int64, chunk int, wantGrad bool, check C.int) *Tensor {
 	grad := 0
 	if wantGrad {
 		grad = 1
 	}
 	return s.call("linear_cross_entropy", []*Tensor{h, w, targets}, func(out *C.st_tensor) *C.char {
-		return C.g_st_linear_cross_entropy(h.h, w.h, targets.h, C.int64_t(ignoreIndex), C.int64_t(chunk), C.int(grad), out)
+		return C.g_st_linear_cross_entropy(h.h, w.h, targets.h, C.int64_t(ignoreIndex), C.int64_t(chunk), C.int(grad), check, out)
 	})
 }

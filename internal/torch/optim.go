@@ -83,7 +83,7 @@ func (a *AdamW) Step() error {
 	return nil
 }
 
-// ZeroGrad clears the parameters' gradients.
+// ZeroGrad drops the parameters' gradients (set to none: the next backward stores fresh ones).
 func (a *AdamW) ZeroGrad() error {
 	if err := a.check("zero_grad"); err != nil {
 		return err
@@ -180,20 +180,34 @@ func (a *AdamW) Close() {
 }
 
 // ClipGradNorm scales the gradients so their global L2 norm is at most maxNorm and returns the norm
-// before clipping.
+// before clipping (a read back to the host; a training step keeps it on the device with
+// ClipGradNormTensor).
 func ClipGradNorm(params []*Tensor, maxNorm float64) (float64, error) {
-	if err := Load(); err != nil {
+	s := NewScope()
+	defer s.Close()
+	norm, err := ClipGradNormTensor(s, params, maxNorm)
+	if err != nil || norm == nil {
 		return 0, err
 	}
+	return norm.Item()
+}
+
+// ClipGradNormTensor is ClipGradNorm with the norm left on the device as an f32 scalar in s (nil
+// for no parameters): multi-tensor kernels and no host read, the clip factor min(1, maxNorm/norm)
+// applied on the device.
+func ClipGradNormTensor(s *Scope, params []*Tensor, maxNorm float64) (*Tensor, error) {
+	if err := Load(); err != nil {
+		return nil, err
+	}
 	if len(params) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	hs := handles(params)
-	var total C.double
+	var total C.st_tensor
 	msg := C.g_st_clip_grad_norm(&hs[0], C.int(len(hs)), C.double(maxNorm), &total)
 	runtime.KeepAlive(hs)
 	if err := cerr(msg); err != nil {
-		return 0, fmt.Errorf("torch: clip_grad_norm: %w", err)
+		return nil, fmt.Errorf("torch: clip_grad_norm: %w", err)
 	}
-	return float64(total), nil
+	return s.own(total), nil
 }

@@ -15,7 +15,7 @@
 #include <cmath>
 #include <type_traits>
 
-// Multi-tensor clip and fused AdamW need libtorch >= 2.1 and a GPU; the build script turns them off
+// Fused AdamW needs libtorch >= 2.1 and a GPU; the build script turns it off
 // (ST_NO_FAST_OPTIM) if this libtorch's headers disagree.
 #if defined(ST_WITH_CUDA) && !defined(ST_NO_FAST_OPTIM) && \
     (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1))
@@ -28,10 +28,6 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
-
-struct st_optim_s {
-  std::unique_ptr<torch::optim::AdamW> opt;
-};
 
 namespace {
 
@@ -92,13 +88,6 @@ std::vector<at::Tensor> list(const st_tensor* ts, int n) {
 
 // The precision that reduced-precision math runs in: fp32, but fp64 stays fp64 (no silent downcast).
 at::ScalarType at_least_f32(at::ScalarType s) { return s == at::kDouble ? at::kDouble : at::kFloat; }
-
-at::Tensor rotate_half(const at::Tensor& x) {
-  auto half = x.size(-1) / 2;
-  auto x1 = x.narrow(-1, 0, half);
-  auto x2 = x.narrow(-1, half, x.size(-1) - half);
-  return at::cat({-x2, x1}, -1);
-}
 
 // The optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that pointer printed
 // as a string in older versions (a template, so only the matching branch is compiled).
@@ -630,11 +619,13 @@ const char* st_where(st_tensor cond, st_tensor a, st_tensor b, st_tensor* out) {
   ST_CATCH
 }
 
-const char* st_embedding(st_tensor weight, st_tensor ids, st_tensor* out) {
+// check reads the ids' range back to the host (a device sync): callers that checked the ids on the
+// host already pass 0.
+const char* st_embedding(st_tensor weight, st_tensor ids, int check, st_tensor* out) {
   ST_TRY
   auto& w = T(weight, "embedding weight");
   auto& i = T(ids, "embedding ids");
-  if (i.numel() > 0) {
+  if (check && i.numel() > 0) {
     auto lo = i.min().item<int64_t>(), hi = i.max().item<int64_t>();
     if (lo < 0 || hi >= w.size(0)) {
       throw std::out_of_range("token id out of range [0, " + std::to_string(w.size(0)) + "): min " +
@@ -654,43 +645,27 @@ const char* st_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor* out) {
 const char* st_lora_linear(st_tensor x, st_tensor w, st_tensor b, st_tensor la, st_tensor lb, double scaling,
                            double dropout, int train, st_tensor* out) {
   ST_TRY
-  auto& in = T(x, "lora input");
-  auto base = at::linear(in, T(w, "lora base weight"), opt(b));
-  auto& A = T(la, "lora_A");
-  auto& B = T(lb, "lora_B");
-  auto h = dropout > 0 && train ? at::dropout(in, dropout, true) : in;
-  // Autocast semantics (PEFT under bf16 autocast): the low-rank path runs in the base's dtype while A and
-  // B stay f32 master weights whose gradients come back through the cast. One addmm adds scaling·(xAᵀ)Bᵀ
-  // to the base output: no f32 copies of [tokens, out] activations.
-  auto dt = base.scalar_type();
-  auto xa = at::linear(h.to(dt), A.to(dt));
-  auto n_out = base.size(-1);
-  auto y = at::addmm(base.reshape({-1, n_out}), xa.reshape({-1, xa.size(-1)}), B.to(dt).t(), 1.0, scaling);
-  *out = wrap(y.view(base.sizes()));
+  *out = wrap(st::lora_linear(T(x, "lora input"), T(w, "lora base weight"), opt(b), T(la, "lora_A"), T(lb, "lora_B"),
+                              scaling, dropout, train != 0));
   ST_CATCH
 }
 
 const char* st_rms_norm(st_tensor x, st_tensor w, double eps, st_tensor* out) {
   ST_TRY
-  // Hugging Face Qwen2RMSNorm/LlamaRMSNorm: statistics in fp32, cast back, then scale.
-  auto& in = T(x, "rms_norm input");
-  auto h = in.to(at_least_f32(in.scalar_type()));
-  auto var = h.pow(2).mean(-1, true);
-  h = h * at::rsqrt(var + eps);
-  *out = wrap(T(w, "rms_norm weight") * h.to(in.scalar_type()));
+  // Hugging Face Qwen2RMSNorm/LlamaRMSNorm: statistics in fp32, cast back, then scale (one autograd node).
+  *out = wrap(st::rms_norm(T(x, "rms_norm input"), T(w, "rms_norm weight"), eps));
   ST_CATCH
 }
 
 const char* st_rope(st_tensor x, st_tensor cos, st_tensor sin, st_tensor* out) {
   ST_TRY
-  auto& in = T(x, "rope input");
-  *out = wrap(in * T(cos, "rope cos") + rotate_half(in) * T(sin, "rope sin"));
+  *out = wrap(st::rope(T(x, "rope input"), T(cos, "rope cos"), T(sin, "rope sin")));
   ST_CATCH
 }
 
 const char* st_silu_mul(st_tensor gate, st_tensor up, st_tensor* out) {
   ST_TRY
-  *out = wrap(at::silu(T(gate, "silu_mul gate")) * T(up, "silu_mul up"));
+  *out = wrap(st::silu_mul(T(gate, "silu_mul gate"), T(up, "silu_mul up")));
   ST_CATCH
 }
 
@@ -750,8 +725,10 @@ const char* st_cross_entropy(st_tensor logits, st_tensor targets, int64_t ignore
   ST_CATCH
 }
 
+// check reads back whether a target is outside the vocabulary (a device sync): callers that checked
+// the targets on the host pass 0.
 const char* st_linear_cross_entropy(st_tensor h, st_tensor w, st_tensor targets, int64_t ignore_index, int64_t chunk,
-                                    int want_grad, st_tensor* out) {
+                                    int want_grad, int check, st_tensor* out) {
   ST_TRY
   auto& X = T(h, "linear_cross_entropy hidden");
   auto& W = T(w, "linear_cross_entropy weight");
@@ -763,32 +740,9 @@ const char* st_linear_cross_entropy(st_tensor h, st_tensor w, st_tensor targets,
   if (X.scalar_type() != W.scalar_type()) throw std::invalid_argument("linear_cross_entropy: hidden and weight dtypes differ");
   if (W.requires_grad()) throw std::invalid_argument("linear_cross_entropy: the weight must be frozen (use linear + cross_entropy)");
   if (chunk <= 0) throw std::invalid_argument("linear_cross_entropy: chunk must be positive");
-  auto bad = Y.ne(ignore_index).logical_and(Y.lt(0).logical_or(Y.ge(W.size(0))));
-  if (bad.any().item<bool>()) throw std::invalid_argument("linear_cross_entropy: a target is outside the vocabulary");
+  auto bad = [&] { return Y.ne(ignore_index).logical_and(Y.lt(0).logical_or(Y.ge(W.size(0)))).any().item<bool>(); };
+  if (check && bad()) throw std::invalid_argument("linear_cross_entropy: a target is outside the vocabulary");
   *out = wrap(LinearCrossEntropy::apply(X, W, Y, ignore_index, chunk, want_grad != 0));
-  ST_CATCH
-}
-
-const char* st_clip_grad_norm(const st_tensor* params, int n, double max_norm, double* total) {
-  ST_TRY
-  auto ps = list(params, n);
-#if ST_FAST_OPTIM
-  // Multi-tensor kernels (as torch.nn.utils.clip_grad_norm_(foreach=True)): a handful of launches
-  // instead of two per parameter, and one host sync for the returned norm.
-  std::vector<at::Tensor> grads;
-  for (auto& p : ps)
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) {
-    *total = 0;
-    return nullptr;
-  }
-  auto norms = at::_foreach_norm(grads, 2);
-  auto tot = at::stack(norms).norm();
-  if (std::isfinite(max_norm)) at::_foreach_mul_(grads, (max_norm / (tot + 1e-6)).clamp_max(1.0));
-  *total = tot.item<double>();
-#else
-  *total = torch::nn::utils::clip_grad_norm_(ps, max_norm, 2.0);
-#endif
   ST_CATCH
 }
 
@@ -864,13 +818,18 @@ const char* st_adamw_step(st_optim o) {
 #if ST_FAST_OPTIM
   if (fused_adamw_step(o)) return nullptr;
 #endif
+  if (st::foreach_adamw_step(o)) return nullptr;
   o->opt->step();
   ST_CATCH
 }
 
+// Gradients are dropped, not zeroed (PyTorch 2's set_to_none): no kernel per parameter, and the
+// next backward stores its gradient instead of adding it to zeros (the same values).
 const char* st_adamw_zero_grad(st_optim o) {
   ST_TRY
-  o->opt->zero_grad();
+  for (auto& group : o->opt->param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined()) p.mutable_grad() = at::Tensor();
   ST_CATCH
 }
 

@@ -24,7 +24,7 @@ enum { ST_ADD = 0, ST_SUB, ST_MUL, ST_DIV, ST_MATMUL, ST_MAXIMUM, ST_MINIMUM, ST
 /* reductions for st_reduce */
 enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
 
-#define ST_ABI_VERSION 2
+#define ST_ABI_VERSION 3
 
 #define ST_FUNCS(X) \
   X(st_abi_version, (int* out), (out)) \
@@ -82,7 +82,7 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_gather, (st_tensor a, int64_t dim, st_tensor idx, st_tensor* out), (a, dim, idx, out)) \
   X(st_masked_fill, (st_tensor a, st_tensor mask, double value, st_tensor* out), (a, mask, value, out)) \
   X(st_where, (st_tensor cond, st_tensor a, st_tensor b, st_tensor* out), (cond, a, b, out)) \
-  X(st_embedding, (st_tensor weight, st_tensor ids, st_tensor* out), (weight, ids, out)) \
+  X(st_embedding, (st_tensor weight, st_tensor ids, int check, st_tensor* out), (weight, ids, check, out)) \
   X(st_linear, (st_tensor x, st_tensor w, st_tensor b, st_tensor* out), (x, w, b, out)) \
   X(st_lora_linear, (st_tensor x, st_tensor w, st_tensor b, st_tensor la, st_tensor lb, double scaling, double dropout, int train, st_tensor* out), (x, w, b, la, lb, scaling, dropout, train, out)) \
   X(st_rms_norm, (st_tensor x, st_tensor w, double eps, st_tensor* out), (x, w, eps, out)) \
@@ -91,8 +91,8 @@ enum { ST_SUM = 0, ST_MEAN, ST_AMAX, ST_AMIN };
   X(st_sdpa, (st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int causal, double scale, st_tensor* out), (q, k, v, mask, causal, scale, out)) \
   X(st_dropout, (st_tensor x, double p, int train, st_tensor* out), (x, p, train, out)) \
   X(st_cross_entropy, (st_tensor logits, st_tensor targets, int64_t ignore_index, int reduction, st_tensor* out), (logits, targets, ignore_index, reduction, out)) \
-  X(st_linear_cross_entropy, (st_tensor h, st_tensor w, st_tensor targets, int64_t ignore_index, int64_t chunk, int want_grad, st_tensor* out), (h, w, targets, ignore_index, chunk, want_grad, out)) \
-  X(st_clip_grad_norm, (const st_tensor* params, int n, double max_norm, double* total), (params, n, max_norm, total)) \
+  X(st_linear_cross_entropy, (st_tensor h, st_tensor w, st_tensor targets, int64_t ignore_index, int64_t chunk, int want_grad, int check, st_tensor* out), (h, w, targets, ignore_index, chunk, want_grad, check, out)) \
+  X(st_clip_grad_norm, (const st_tensor* params, int n, double max_norm, st_tensor* total), (params, n, max_norm, total)) \
   X(st_adamw_new, (const st_tensor* params, int n, const int* group_of, int ngroups, const double* lrs, const double* wds, double beta1, double beta2, double eps, st_optim* out), (params, n, group_of, ngroups, lrs, wds, beta1, beta2, eps, out)) \
   X(st_adamw_step, (st_optim o), (o)) \
   X(st_adamw_zero_grad, (st_optim o), (o)) \

@@ -85,6 +85,15 @@ struct Frame {
   bool has_child;
 };
 thread_local std::vector<Frame> frames;
+thread_local int multi_depth = 0;  // open multi-tensor ops on this thread: their children launch nothing
+
+// A multi-tensor op (_foreach_*, _fused_*) counts as one launch: on a GPU multi_tensor_apply runs
+// it as one kernel per chunk of 36–110 tensors; on the CPU it loops over per-tensor ops, which are
+// not counted again. (Its list lengths are not read: fn.inputs() is unusable from a shim built
+// without NDEBUG against a release libtorch.)
+bool multi_tensor(const char* name) {
+  return std::strncmp(name, "aten::_foreach_", 15) == 0 || std::strncmp(name, "aten::_fused_", 13) == 0;
+}
 
 struct TraceCtx : at::ObserverContext {
   int64_t start_us;
@@ -97,6 +106,7 @@ bool host_read(const char* name) { return std::strcmp(name, "aten::_local_scalar
 std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   Prof& p = prof();
   bool fwd = fn.scope() == at::RecordScope::FUNCTION;
+  bool multi = fwd && multi_tensor(fn.name());
   if (fwd) {
     if (!frames.empty()) frames.back().has_child = true;
     frames.push_back(Frame{false});
@@ -104,11 +114,13 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   if (p.counting.load(std::memory_order_relaxed)) {
     if (fwd) {
       p.counts.ops++;
+      if (multi && multi_depth == 0) p.counts.launches++;
       if (host_read(fn.name())) p.counts.host_reads++;
     } else if (fn.scope() == at::RecordScope::BACKWARD_FUNCTION) {
       p.counts.nodes++;
     }
   }
+  if (multi) multi_depth++;
   if (!p.tracing.load(std::memory_order_relaxed)) return nullptr;
   auto ctx = std::make_unique<TraceCtx>();
   ctx->start_us = now_us();
@@ -121,7 +133,9 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx) {
   if (fwd && !frames.empty()) {
     bool leaf = !frames.back().has_child;
     frames.pop_back();
-    if (leaf && p.counting.load(std::memory_order_relaxed) && launches_kernel(fn.name())) p.counts.launches++;
+    if (multi_tensor(fn.name())) multi_depth--;
+    else if (leaf && multi_depth == 0 && p.counting.load(std::memory_order_relaxed) && launches_kernel(fn.name()))
+      p.counts.launches++;
   }
   if (ctx && p.tracing.load(std::memory_order_relaxed)) {
     int64_t start = static_cast<TraceCtx*>(ctx)->start_us;

@@ -5,12 +5,18 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
 struct st_tensor_s {
   at::Tensor t;
+};
+
+struct st_optim_s {
+  std::unique_ptr<torch::optim::AdamW> opt;
 };
 
 namespace st {
@@ -21,6 +27,15 @@ inline char* dup(const std::string& s) {
   if (p) std::memcpy(p, s.c_str(), s.size() + 1);
   return p;
 }
+
+// The multi-tensor step ops (sentitorch_step.cpp).
+bool foreach_adamw_step(st_optim_s* o);
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up);
+at::Tensor lora_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const at::Tensor& a,
+                       const at::Tensor& bm, double scaling, double dropout, bool train);
 
 }  // namespace st
 
