@@ -26,12 +26,13 @@ const (
 )
 
 // Prediction is one row of a predictions file: written by predict, read by predict (shard
-// merges) and eval. The positive class is 1.
+// merges) and eval. Label and Pred are classes: 0/1 (the positive class is 1), or 0..K-1 in a
+// K-class file (Columns.Classes), where the file holds their names.
 type Prediction struct {
 	ID        string    `json:"id,omitempty"`        // the input's id, or its row number
 	Text      string    `json:"text,omitempty"`      // the review (predict: with --keep-text)
-	Label     int       `json:"label"`               // 0/1 from the input's label column, or NoLabel
-	Pred      int       `json:"pred"`                // 0/1, or NoAnswer (generate mode only)
+	Label     int       `json:"label"`               // the input's label, or NoLabel
+	Pred      int       `json:"pred"`                // the predicted class, or NoAnswer (generate mode only)
 	Prob      float64   `json:"prob"`                // P(label = 1); eval: NaN when the file has none; unused in generate mode
 	Probs     []float64 `json:"-"`                   // K classes: P(class) in class order (prob_<name>); nil for the binary task
 	Generated string    `json:"generated,omitempty"` // the generated answer, in generate mode
