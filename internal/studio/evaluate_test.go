@@ -210,6 +210,18 @@ func TestThresholdOnValidation(t *testing.T) {
 	if args := s.withThreshold("runs/r2", predictArgs("models/m", "runs/r2", "in.csv", "out.csv")); slices.Contains(args, "--config") {
 		t.Errorf("a run without a threshold: %q", args)
 	}
+	// and so does evaluating it on the test split
+	writeFile(t, s, ".studio/runs/r1.json", `{"model": "m", "data": "d"}`)
+	w := do(s, "POST", "/api/runs/r1/eval", "localhost", nil, csrf)
+	var job struct {
+		Command string `json:"command"`
+		Job     Job    `json:"job"`
+	}
+	json.Unmarshal(w.Body.Bytes(), &job)
+	s.jobs.wait(job.Job.ID, time.Minute)
+	if w.Code != 200 || !strings.HasPrefix(job.Command, "sentitune eval --config runs/r1/predict.yaml --model models/m") {
+		t.Errorf("eval after saving a threshold: %d %s", w.Code, w.Body)
+	}
 }
 
 // TestScoreValidation: the val split is val.json when the run had one, else exactly the rows

@@ -287,7 +287,8 @@ func (s *Server) evalRun(w http.ResponseWriter, r *http.Request) {
 		fail(w, httpError{http.StatusConflict, err})
 		return
 	}
-	s.submit(w, "eval", dirRuns+"/"+name+"/report", evalArgs(model, data, dirRuns+"/"+name, name))
+	// a threshold picked on the validation split is what the test split is scored with
+	s.submit(w, "eval", dirRuns+"/"+name+"/report", s.withThreshold(dirRuns+"/"+name, evalArgs(model, data, dirRuns+"/"+name, name)))
 }
 
 // report serves the run's report.html (self-contained), shown in the Evaluate page's frame.
