@@ -23,7 +23,7 @@ type initModelConfig struct {
 
 func initModelOptionTable() *options[initModelConfig] {
 	o := newOptions(initModelConfig{Preset: "tiny", Arch: "qwen2", DType: "f32"})
-	o.str("preset", "model size: tiny or small", func(c *initModelConfig) *string { return &c.Preset })
+	o.str("preset", "model size: tiny, small or 0.5b (Qwen2.5-0.5B's shape)", func(c *initModelConfig) *string { return &c.Preset })
 	o.str("arch", "architecture: qwen2, "+strings.Join(llm.ArchPresets, ", ")+" (the preset's sizes, the Qwen tokenizer)",
 		func(c *initModelConfig) *string { return &c.Arch })
 	o.uint64("seed", "random seed for the weights", func(c *initModelConfig) *uint64 { return &c.Seed })

@@ -18,7 +18,7 @@ import (
 )
 
 // Presets of InitRandomModel: Qwen2-architecture shapes with the real Qwen vocabulary.
-var Presets = []string{"tiny", "small"}
+var Presets = []string{"tiny", "small", "0.5b"}
 
 // Qwen2 special token ids used by the presets' config files.
 const (
@@ -27,7 +27,8 @@ const (
 	qwenVocabSize = 151936 // embedding rows (the tokenizer has 151,665 tokens; Qwen pads to 151,936)
 )
 
-// PresetConfig returns the Config of an init-model preset ("tiny" or "small") in f32.
+// PresetConfig returns the Config of an init-model preset in f32: "tiny", "small", or "0.5b"
+// (Qwen2.5-0.5B-Instruct's published shape, for op counts and memory at a real size).
 func PresetConfig(preset string) (*Config, error) {
 	bos := qwenEndOfText
 	c := &Config{
@@ -49,8 +50,10 @@ func PresetConfig(preset string) (*Config, error) {
 		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize = 2, 64, 4, 2, 256
 	case "small":
 		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize = 4, 256, 8, 2, 1024
+	case "0.5b":
+		c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, c.IntermediateSize = 24, 896, 14, 2, 4864
 	default:
-		return nil, fmt.Errorf("unknown model preset %q (want %s)", preset, strings.Join(Presets, " or "))
+		return nil, fmt.Errorf("unknown model preset %q (want %s)", preset, strings.Join(Presets, ", "))
 	}
 	c.HeadDim = c.HiddenSize / c.NumAttentionHeads
 	return c, c.Validate()
@@ -159,7 +162,7 @@ func WriteRandomModel(dir string, cfg *Config, init RandomInit) error {
 
 // InitRandomModel writes a random-weight Qwen2 model folder in Hugging Face format to dir:
 // config.json, generation_config.json, model.safetensors and the bundled Qwen tokenizer files.
-// preset is "tiny" or "small"; dtype is "f32" (default) or "bf16". The same arguments give
+// preset is one of Presets; dtype is "f32" (default) or "bf16". The same arguments give
 // byte-identical files. The folder appears atomically; an existing non-empty dir is an error.
 func InitRandomModel(dir string, preset string, seed uint64, dtype string) error {
 	return InitRandomModelWith(dir, InitOptions{Preset: preset, Seed: seed, DType: dtype})
@@ -167,7 +170,7 @@ func InitRandomModel(dir string, preset string, seed uint64, dtype string) error
 
 // InitOptions are InitRandomModelWith's choices; the zero LogitScale gives InitRandomModel's weights.
 type InitOptions struct {
-	Preset     string  // "tiny" or "small"
+	Preset     string  // one of Presets
 	Arch       string  // "" (qwen2) or one of ArchPresets
 	Seed       uint64  // seed of every tensor's stream
 	DType      string  // "f32" (default), "bf16" or "f16"

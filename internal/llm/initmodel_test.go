@@ -223,6 +223,22 @@ func TestPresetConfigSmall(t *testing.T) {
 	}
 }
 
+// TestPresetConfig05B: the 0.5b preset is Qwen2.5-0.5B-Instruct's published shape, whose model card
+// counts 494,032,768 parameters (0.49B).
+func TestPresetConfig05B(t *testing.T) {
+	c, err := PresetConfig("0.5b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NumHiddenLayers != 24 || c.HiddenSize != 896 || c.NumAttentionHeads != 14 || c.NumKeyValueHeads != 2 ||
+		c.IntermediateSize != 4864 || c.HeadDim != 64 || c.VocabSize != 151936 || !c.TieWordEmbeddings || !c.AttentionBias {
+		t.Errorf("0.5b preset %+v", c)
+	}
+	if n := c.NumParameters(); n != 494032768 {
+		t.Errorf("parameters %d, want 494,032,768", n)
+	}
+}
+
 func TestRandomWeightsIndependentOfOrder(t *testing.T) {
 	// A tensor's values depend on (seed, name) only: a config with one more layer keeps the others.
 	c2 := tinyTestConfig(true)
