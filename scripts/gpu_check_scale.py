@@ -2,9 +2,12 @@
 --gradient-checkpointing off and on (and --quantization-bit 4 where the binary has it), each traced
 (--trace, 5 steps), against transformers+PEFT (bf16, SDPA) with its gradient checkpointing off and
 on: tokens/s, MFU, peak memory; ATen op counts per step of both (finetune --profile, and the
-reference under torch's profiler counted the same way). Called by gpu_check.py."""
+reference under torch's profiler counted the same way). Each sentitune row also carries its
+finetune --dry-run plan beside the measured peak, and a --static-shapes row (eager) runs where the
+binary has it. Called by gpu_check.py."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -35,7 +38,34 @@ def sentitune_run(g, args, model_dir, prep_dir, name, steps, extra):
     prof = (rj.get("timings") or {}).get("profile")
     if prof:
         r["aten_per_step"] = {p["phase"]: p.get("aten") for p in prof}
+    if args.dry_run_plan:
+        r.update(memory_plan(g, args, model_dir, dtype, extra, r["peak_mem_bytes"]))
     shutil.rmtree(run_dir, ignore_errors=True)
+    return r
+
+
+UNITS = {"MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def memory_plan(g, args, model_dir, dtype, extra, measured):
+    """finetune --dry-run for the same run: the planned total and runtime (bytes), and plan / measured.
+    On CUDA the measured peak is the caching allocator's, which has no runtime: it is compared with
+    the plan less its runtime line."""
+    extra = [a for i, a in enumerate(extra) if a not in ("--trace", "--profile") and (i == 0 or extra[i - 1] != "--trace")]
+    out, _ = g.run([args.bin, "finetune", "--model", model_dir, "--batch-size", str(args.batch), "--max-len", str(args.seq),
+                    "--lora-r", "8", "--lora-dropout", "0", "--lora-target", "all", "--device", args.device,
+                    "--dtype", dtype, "--dry-run"] + extra)
+    part = {}
+    for key, label in (("total", "total (peak)"), ("runtime", "runtime")):
+        m = re.search(re.escape(label) + r"\s+([0-9.]+) (MiB|GiB)", out)
+        if m:
+            part[key] = int(float(m.group(1)) * UNITS[m.group(2)])
+    r = {"plan_total_bytes": part.get("total"), "plan_runtime_bytes": part.get("runtime")}
+    want = part.get("total")
+    if want and args.device.startswith("cuda") and part.get("runtime"):
+        want -= part["runtime"]
+    if want and measured:
+        r["plan_over_measured"] = want / measured
     return r
 
 
@@ -112,7 +142,10 @@ def scale(g, args, tok_dir, prep_dir, peak_tflops, shapes, deadline):
     cuda = args.device.startswith("cuda")
     steps = 8 if cuda else 4
     quant = has_flag(args.bin, "finetune", "--quantization-bit")
-    out = {"steps_per_run": steps, "quantization_bit_available": quant, "shapes": {}}
+    static = has_flag(args.bin, "finetune", "--static-shapes")
+    args.dry_run_plan = has_flag(args.bin, "finetune", "--dry-run")
+    out = {"steps_per_run": steps, "quantization_bit_available": quant, "static_shapes_available": static,
+           "dry_run_plan_available": args.dry_run_plan, "shapes": {}}
     for shape in shapes:
         if time.time() > deadline:
             out["shapes"][shape] = {"skipped": "time budget spent"}
@@ -130,6 +163,8 @@ def scale(g, args, tok_dir, prep_dir, peak_tflops, shapes, deadline):
         runs = [("gc-off", ["--gradient-checkpointing", "off"]), ("gc-on", ["--gradient-checkpointing", "on"])]
         if quant:
             runs.append(("4bit-gc-on", ["--gradient-checkpointing", "on", "--quantization-bit", "4"]))
+        if static:  # eager static shapes: the shapes --cuda-graphs would capture, same loss as dynamic
+            runs.append(("static-gc-on", ["--gradient-checkpointing", "on", "--static-shapes"]))
         for name, extra in runs:
             trace = os.path.join(args.out, f"trace-{shape}-{name}.json")
             try:
