@@ -22,6 +22,11 @@ func TestAspectsRecordsPerReviewAndSplitByReview(t *testing.T) {
 	if st.Rows.Kept != 124 || !slices.Equal(st.Aspects, aspects) || st.LabelSet != task.AspectLabels.String() {
 		t.Fatalf("stats: kept %d, aspects %q, label set %q", st.Rows.Kept, st.Aspects, st.LabelSet)
 	}
+	var summary strings.Builder
+	st.WriteSummary(&summary)
+	if s := summary.String(); !strings.Contains(s, `text "text", id "id", aspects battery,screen,delivery,price`) || strings.Contains(s, "label \"\"") {
+		t.Errorf("summary:\n%s", s)
+	}
 	splitOf := map[string]string{}
 	total := 0
 	for _, split := range []string{SplitTrain, SplitVal, SplitTest} {

@@ -175,7 +175,10 @@ func (s *Stats) reasons() string {
 // WriteSummary prints the one-screen summary of a run.
 func (s *Stats) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "prep: %s → %s\n", s.Input, s.Out)
-	fmt.Fprintf(w, "  input     %s, %s; text %q, label %q", s.Format, s.Encoding, s.TextColumn, s.LabelColumn)
+	fmt.Fprintf(w, "  input     %s, %s; text %q", s.Format, s.Encoding, s.TextColumn)
+	if len(s.Aspects) == 0 { // aspect runs have a column per aspect instead
+		fmt.Fprintf(w, ", label %q", s.LabelColumn)
+	}
 	if s.IDColumn != "" {
 		fmt.Fprintf(w, ", id %q", s.IDColumn)
 	} else {
