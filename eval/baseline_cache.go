@@ -113,17 +113,22 @@ func writeBaselineFile(path, key string, b *Baseline) error {
 		if err := enc.Encode(&h); err != nil {
 			return err
 		}
-		if err := enc.Encode(b.terms); err != nil {
-			return err
-		}
-		if err := encodeChunks(enc, b.pairs); err != nil {
-			return err
-		}
-		if err := encodeChunks(enc, b.idf); err != nil {
+		if err := writeFeatures(enc, b); err != nil {
 			return err
 		}
 		return encodeChunks(enc, b.weights)
 	})
+}
+
+// writeFeatures writes b's vocabulary and idf: the terms, then the bigram pairs and idf in chunks.
+func writeFeatures(enc *gob.Encoder, b *Baseline) error {
+	if err := enc.Encode(b.terms); err != nil {
+		return err
+	}
+	if err := encodeChunks(enc, b.pairs); err != nil {
+		return err
+	}
+	return encodeChunks(enc, b.idf)
 }
 
 func encodeChunks[T any](enc *gob.Encoder, xs []T) error {
@@ -165,24 +170,36 @@ func readBaselineFile(path, key string) (*Baseline, error) {
 	if h.Version != baselineCodeVersion || h.Key != key {
 		return nil, fmt.Errorf("read %s: written for %s/%s, want %s/%s", path, h.Version, h.Key, baselineCodeVersion, key)
 	}
-	if h.Terms <= 0 || h.Pairs < 0 {
-		return nil, fmt.Errorf("read %s: %d terms, %d pairs", path, h.Terms, h.Pairs)
-	}
-	b := &Baseline{intercept: h.Intercept, Objective: h.Objective, Rows: h.Rows}
-	if err := dec.Decode(&b.terms); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(b.terms) != h.Terms {
-		return nil, fmt.Errorf("read %s: %d terms, the header says %d", path, len(b.terms), h.Terms)
-	}
-	dim := h.Terms + h.Pairs
-	if b.pairs, err = decodeChunks[uint64](dec, h.Pairs); err == nil {
-		if b.idf, err = decodeChunks[float64](dec, dim); err == nil {
-			b.weights, err = decodeChunks[float64](dec, dim)
-		}
-	}
+	b, err := readFeatures(dec, h.Terms, h.Pairs)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	b.intercept, b.Objective, b.Rows = h.Intercept, h.Objective, h.Rows
+	if b.weights, err = decodeChunks[float64](dec, b.Features()); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// readFeatures reads what writeFeatures wrote (terms unigrams, pairs bigrams) and rebuilds the
+// term and pair indexes.
+func readFeatures(dec *gob.Decoder, terms, pairs int) (*Baseline, error) {
+	if terms <= 0 || pairs < 0 {
+		return nil, fmt.Errorf("%d terms, %d pairs", terms, pairs)
+	}
+	b := &Baseline{}
+	if err := dec.Decode(&b.terms); err != nil {
+		return nil, err
+	}
+	if len(b.terms) != terms {
+		return nil, fmt.Errorf("%d terms, the header says %d", len(b.terms), terms)
+	}
+	var err error
+	if b.pairs, err = decodeChunks[uint64](dec, pairs); err != nil {
+		return nil, err
+	}
+	if b.idf, err = decodeChunks[float64](dec, terms+pairs); err != nil {
+		return nil, err
 	}
 	b.unigrams, b.bigrams = make(map[string]int32, len(b.terms)), make(map[uint64]int32, len(b.pairs))
 	for i, t := range b.terms {
@@ -190,7 +207,7 @@ func readBaselineFile(path, key string) (*Baseline, error) {
 	}
 	for i, p := range b.pairs {
 		if int(p>>32) >= len(b.terms) || int(p&0xffffffff) >= len(b.terms) {
-			return nil, fmt.Errorf("read %s: bigram %d names unigram %d/%d of %d", path, i, p>>32, p&0xffffffff, len(b.terms))
+			return nil, fmt.Errorf("bigram %d names unigram %d/%d of %d", i, p>>32, p&0xffffffff, len(b.terms))
 		}
 		b.bigrams[p] = int32(len(b.terms) + i)
 	}

@@ -174,17 +174,9 @@ func classBaselineSide(prepDir string, preds []eval.Prediction, classes []string
 		return nil, "", err
 	}
 	trainPath := filepath.Join(prepDir, "train.json")
-	train, err := eval.ReadLabelledRowsOf(trainPath, ls)
+	b, err := eval.LoadOrFitMultinomialBaseline(trainPath, filepath.Join(prepDir, ".cache"), ls)
 	if err != nil {
 		return nil, "", fmt.Errorf("eval: baseline: %w", err)
-	}
-	trainTexts, trainLabels := make([]string, len(train)), make([]int, len(train))
-	for i, r := range train {
-		trainTexts[i], trainLabels[i] = r.Text, r.Label
-	}
-	b, err := eval.FitMultinomialBaseline(trainTexts, trainLabels, len(classes))
-	if err != nil {
-		return nil, "", fmt.Errorf("eval: baseline: %s: %w", trainPath, err)
 	}
 	scored := make([]eval.Prediction, len(texts))
 	for i, text := range texts {
@@ -195,7 +187,16 @@ func classBaselineSide(prepDir string, preds []eval.Prediction, classes []string
 	if err != nil {
 		return nil, "", fmt.Errorf("eval: baseline: %w", err)
 	}
-	how := fmt.Sprintf("multinomial TF-IDF logistic regression fitted on %s (%d rows), scored on %s", trainPath, len(train), rows)
+	how := fmt.Sprintf("multinomial TF-IDF logistic regression fitted on %s (%d rows), scored on %s", trainPath, b.Rows, rows)
+	switch {
+	case b.FromCache:
+		how += "; the fit read from its cache " + b.CachePath
+	case b.CachePath != "":
+		how += "; the fit cached in " + b.CachePath
+	}
+	if b.CacheErr != nil {
+		how += fmt.Sprintf("; not cached: %v", b.CacheErr)
+	}
 	return &ClassSide{Name: "TF-IDF baseline", Metrics: m, Predictions: scored}, how, nil
 }
 
