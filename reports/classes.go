@@ -73,6 +73,9 @@ func RunClassEval(preds []eval.Prediction, classes []string, ordered bool, cfg E
 	if cfg.Out == "" {
 		return nil, errors.New("eval: no report directory")
 	}
+	if err := checkComparable(cfg.Out, reportKind{Task: "multiclass", Classes: classes}, cfg.CompareDirs); err != nil {
+		return nil, err
+	}
 	m, err := eval.ComputeClassPredictions(classes, preds, ordered)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)

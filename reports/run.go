@@ -42,6 +42,9 @@ func RunEval(preds []eval.Prediction, cfg EvalConfig) (*Input, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("eval: no report directory")
 	}
+	if err := checkComparable(cfg.Out, reportKind{}, cfg.CompareDirs); err != nil {
+		return nil, err
+	}
 	m, err := eval.Compute(preds)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
