@@ -65,6 +65,13 @@ func TestREADME(t *testing.T) {
 	if err := os.Symlink(filepath.Join(repo, "data"), filepath.Join(root, "data")); err != nil {
 		t.Fatal(err)
 	}
+	// finetune --dry-run's example plans a 7B run from the config.json in finetune/testdata alone.
+	if err := os.MkdirAll(filepath.Join(root, "finetune"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(repo, "finetune", "testdata"), filepath.Join(root, "finetune", "testdata")); err != nil {
+		t.Fatal(err)
+	}
 	env := os.Environ()
 	if os.Getenv("SENTITUNE_TORCH_LIB") == "" {
 		env = append(env, "SENTITUNE_TORCH_LIB="+filepath.Join(repo, "build", "libsentitorch.so"))
