@@ -115,14 +115,21 @@ func TestStudioInBrowser(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	// waitFor polls a JavaScript condition; on timeout it names the condition and the page's status lines.
+	// waitFor polls a JavaScript condition; on timeout it names the condition and the page's status
+	// lines, and when a job fails it stops at once with the job's log tail.
 	waitFor := func(cond string, d time.Duration) {
 		t.Helper()
-		deadline := time.Now().Add(d)
+		deadline, nextJobCheck := time.Now().Add(d), time.Now()
 		for time.Now().Before(deadline) {
 			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
 			if err == nil && ok {
 				return
+			}
+			if time.Now().After(nextJobCheck) {
+				if failed := failedJob(web.URL); failed != "" {
+					t.Fatalf("waiting for %s: %s", cond, failed)
+				}
+				nextJobCheck = time.Now().Add(time.Second)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -291,6 +298,9 @@ func TestStudioInBrowser(t *testing.T) {
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(ws, "runs", "r2")); err == nil {
 			break // finetune has started the second run
+		}
+		if failed := failedJob(web.URL); failed != "" {
+			t.Fatalf("waiting for runs/r2: %s", failed)
 		}
 	}
 	do("zh evaluate tab", chromedp.Click(chromedp.CSS(`#tabs button[data-page="evaluate"]`)))
