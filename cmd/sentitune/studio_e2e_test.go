@@ -330,6 +330,24 @@ func TestStudioInBrowser(t *testing.T) {
 	do("en compare", chromedp.Navigate(web.URL+"/?lang=en#evaluate"))
 	waitFor(`[...document.getElementById("cmp-b").options].some(o => o.value === "r2")`, 10*time.Second)
 	compare("discordant pairs")
+	// Loss curves on a log y-axis by default (a fall from ~14 to ~0.7 keeps its tail), linear unticked.
+	checkLossScale := func(scale string) {
+		t.Helper()
+		waitFor(`document.getElementById("cmp-chart").dataset.scale === "`+scale+`"`, 10*time.Second)
+		pixels, err1 := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`document.querySelector("#cmp-chart polyline.series").getAttribute("points").trim().split(" ").map(p => +p.split(",")[1])`))
+		losses, err2 := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`CMP.runs[0].curves.loss.map(q => q[1])`))
+		if off := scaleResidual(pixels, losses, scale == "log"); err1 != nil || err2 != nil || off > 0.5 {
+			t.Errorf("compare chart, %s scale: r1's loss pixels %v are %.2f px off its losses %v (%v, %v)", scale, pixels, off, losses, err1, err2)
+		}
+	}
+	checkLossScale("log")
+	if ticks, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#cmp-chart .ytick").length`)); ticks == 0 {
+		t.Error("compare chart: no ticks on its log axis")
+	}
+	js(`document.getElementById("cmp-log").click()`)
+	checkLossScale("linear")
+	js(`document.getElementById("cmp-log").click()`)
+	checkLossScale("log")
 	shotOf("studio-compare.png", "compare-section")
 	do("runs tab again", chromedp.Click(chromedp.CSS(`#tabs button[data-page="runs"]`)))
 	waitFor(`document.getElementById("runs-table").textContent.includes("r2")`, 10*time.Second)

@@ -3,7 +3,7 @@
 "use strict";
 
 Object.assign(I18N.en, {
-  "cmp.title": "Compare two runs", "cmp.go": "Compare", "cmp.metric": "metric", "cmp.curves": "Loss (solid) and evaluation loss (dashed) by step",
+  "cmp.title": "Compare two runs", "cmp.go": "Compare", "cmp.metric": "metric", "cmp.curves": "Loss (solid) and evaluation loss (dashed) by step", "cmp.log": "log scale",
   "cmp.same": "Pick two different runs.", "cmp.none": "No McNemar test: %s",
   "cmp.more": "%s is %p points more accurate on the test split", "cmp.even": "Both runs are right on as many rows",
   "cmp.sig": "McNemar p = %v (%m, %d discordant pairs): significant at 5 %, the difference is unlikely to be chance.",
@@ -19,7 +19,7 @@ Object.assign(I18N.en, {
   "col.text": "review", "col.label": "label", "col.pred": "pred", "col.conf": "confidence",
 });
 Object.assign(I18N.zh, {
-  "cmp.title": "对比两次运行", "cmp.go": "对比", "cmp.metric": "指标", "cmp.curves": "按步数的训练损失（实线）与评估损失（虚线）",
+  "cmp.title": "对比两次运行", "cmp.go": "对比", "cmp.metric": "指标", "cmp.curves": "按步数的训练损失（实线）与评估损失（虚线）", "cmp.log": "对数坐标",
   "cmp.same": "请选择两次不同的运行。", "cmp.none": "无法做 McNemar 检验：%s",
   "cmp.more": "%s 在测试集上的准确率高 %p 个百分点", "cmp.even": "两次运行答对的样本数相同",
   "cmp.sig": "McNemar 检验 p = %v（%m，%d 个不一致样本对）：在 5% 水平上显著，差异不太可能是偶然。",
@@ -39,17 +39,23 @@ const fmt4 = (x) => (x == null ? "—" : Number(x).toFixed(4));
 const fill = (s, vars) => s.replace(/%(\w)/g, (m, k) => (k in vars ? vars[k] : m));
 
 // lineChart draws series {points: [[x, y]], color, dash, label} on one SVG, with a legend and an
-// optional vertical marker at x = marker.
-function lineChart(svg, series, marker) {
+// optional vertical marker at x = marker. opts.logY puts y on a log scale (points y ≤ 0 dropped),
+// so a loss falling from ~14 to ~0.7 keeps its tail readable.
+function lineChart(svg, series, marker, opts = {}) {
+  const fy = opts.logY ? Math.log10 : (y) => y, unfy = opts.logY ? (v) => 10 ** v : (v) => v;
+  if (opts.logY) series = series.map((ser) => ({ ...ser, points: ser.points.filter((q) => q[1] > 0) }));
   const pts = series.flatMap((s) => s.points);
+  svg.dataset.scale = opts.logY ? "log" : "linear";
   if (!pts.length) { svg.innerHTML = ""; return; }
   const [W, H, L, B, T] = [560, 260, 50, 22, 10];
-  const xs = pts.map((p) => p[0]).concat(marker == null ? [] : [marker]), ys = pts.map((p) => p[1]);
+  const xs = pts.map((p) => p[0]).concat(marker == null ? [] : [marker]), ys = pts.map((p) => fy(p[1]));
   const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1e-9), y0 = Math.min(...ys), y1 = Math.max(...ys, y0 + 1e-9);
-  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - 130), sy = (y) => H - B - ((y - y0) / (y1 - y0)) * (H - B - T);
+  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - 130), sy = (y) => H - B - ((fy(y) - y0) / (y1 - y0)) * (H - B - T);
   let s = `<line x1="${L}" y1="${H - B}" x2="${W - 120}" y2="${H - B}" stroke="#999"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#999"/>` +
-    `<text x="2" y="${T + 4}" font-size="10">${y1.toPrecision(3)}</text><text x="2" y="${H - B}" font-size="10">${y0.toPrecision(3)}</text>` +
+    `<text x="2" y="${T + 4}" font-size="10">${unfy(y1).toPrecision(3)}</text><text x="2" y="${H - B}" font-size="10">${unfy(y0).toPrecision(3)}</text>` +
     `<text x="${L}" y="${H - 6}" font-size="10">${+x0.toPrecision(3)}</text><text x="${W - 150}" y="${H - 6}" font-size="10">${+x1.toPrecision(3)}</text>`;
+  if (opts.logY) s += logTicks(y0, y1).map((v) => `<line class="ytick" x1="${L - 4}" y1="${sy(v).toFixed(1)}" x2="${L}" y2="${sy(v).toFixed(1)}" stroke="#999"/>` +
+    `<text x="${L - 6}" y="${(sy(v) + 3).toFixed(1)}" font-size="9" text-anchor="end">${+v.toPrecision(3)}</text>`).join("");
   series.forEach((ser, i) => {
     const p = ser.points.map((q) => sx(q[0]).toFixed(1) + "," + sy(q[1]).toFixed(1));
     if (p.length) s += `<polyline class="series" fill="none" stroke="${ser.color}" stroke-width="1.6" ${ser.dash ? 'stroke-dasharray="5 3"' : ""} points="${p.join(" ")}"/>`;
@@ -60,6 +66,19 @@ function lineChart(svg, series, marker) {
   if (marker != null) s += `<line id="${svg.id}-marker" x1="${sx(marker)}" y1="${T}" x2="${sx(marker)}" y2="${H - B}" stroke="#111" stroke-dasharray="2 2"/>`;
   svg.innerHTML = s;
   svg.dataset.series = series.filter((x) => x.points.length).length;
+}
+
+// logTicks are the values 1, 2 and 5 × 10^k strictly inside the log10 range (lo, hi), a few
+// labels between the ends.
+function logTicks(lo, hi) {
+  const out = [];
+  for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** k, e = Math.log10(v);
+      if (e > lo + 0.05 && e < hi - 0.05) out.push(v);
+    }
+  }
+  return out;
 }
 
 // ---- Compare two runs
@@ -78,11 +97,18 @@ $("cmp-btn").onclick = async () => {
     for (const r of c.runs) tr.insertCell().textContent = !r.metrics ? "—" : k === "n" ? r.metrics.n : fmt4(r.metrics[k]);
   }
   out.textContent = mcnemarLine(c);
-  lineChart($("cmp-chart"), c.runs.flatMap((r, i) => [
+  CMP = c;
+  drawCompareCurves();
+};
+let CMP = null; // the last comparison, redrawn when the scale changes
+function drawCompareCurves() {
+  if (!CMP) return;
+  lineChart($("cmp-chart"), CMP.runs.flatMap((r, i) => [
     { points: r.curves.loss, color: RUN_COLORS[i], label: r.name + " loss" },
     { points: r.curves.eval_loss, color: RUN_COLORS[i], dash: true, dots: true, label: r.name + " eval" },
-  ]));
-};
+  ]), null, { logY: $("cmp-log").checked });
+}
+$("cmp-log").addEventListener("change", drawCompareCurves);
 
 // mcnemarLine is the one-line reading of the test: who is ahead, p, and whether it is chance.
 function mcnemarLine(c) {
