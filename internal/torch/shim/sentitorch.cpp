@@ -694,17 +694,9 @@ const char* st_sdpa(st_tensor q, st_tensor k, st_tensor v, st_tensor mask, int c
   if (M.defined()) mask_arg = M.to(Q.scalar_type());
   *out = wrap(at::scaled_dot_product_attention(Q, K, V, mask_arg, 0.0, causal != 0, scale));
 #else
-  // libtorch < 2.1 (Debian 1.13; 2.0 lacks the scale argument): the math path, softmax in fp32.
-  auto acc = at_least_f32(Q.scalar_type());
-  auto scores = at::matmul(Q, K.transpose(-2, -1)).to(acc) * scale;
-  if (causal) {
-    auto Tq = Q.size(2), Tk = K.size(2);
-    auto c = at::ones({Tq, Tk}, Q.options().dtype(at::kBool)).tril(Tk - Tq);
-    scores = scores.masked_fill(c.logical_not(), -1e9);
-  }
-  if (M.defined()) scores = scores + M.to(acc);
-  auto p = at::softmax(scores, -1).to(V.scalar_type());
-  *out = wrap(at::matmul(p, V));
+  // libtorch < 2.1 (Debian 1.13; 2.0 lacks the scale argument): the math path, softmax in fp32, as one
+  // autograd node.
+  *out = wrap(st::attention(Q, K, V, M, causal != 0, scale));
 #endif
   ST_CATCH
 }

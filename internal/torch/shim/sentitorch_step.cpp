@@ -246,6 +246,53 @@ struct SiLUMul : public torch::autograd::Function<SiLUMul> {
   }
 };
 
+// Attention is the math path of scaled dot-product attention (libtorch < 2.1 has no native SDPA with a
+// scale) as one autograd node: softmax(Q·Kᵀ·scale, causal and additive masks) in f32, then ·V. Its
+// backward runs the GEMMs and the softmax backward autograd runs for the composite graph.
+struct Attention : public torch::autograd::Function<Attention> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
+                            const at::Tensor& v, const c10::optional<at::Tensor>& mask, bool causal, double scale) {
+    auto acc = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+    auto scores = at::matmul(q, k.transpose(-2, -1)).to(acc) * scale;
+    at::Tensor hidden;  // the causally hidden (query, key) pairs
+    if (causal) {
+      auto Tq = q.size(2), Tk = k.size(2);
+      hidden = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq).logical_not();
+      scores = scores.masked_fill(hidden, -1e9);
+    }
+    if (mask.has_value()) scores = scores + mask->to(acc);
+    auto p = at::softmax(scores, -1);
+    auto pv = p.to(v.scalar_type());
+    ctx->save_for_backward({q, k, v, p, pv, hidden});
+    ctx->saved_data["scale"] = scale;
+    return at::matmul(pv, v);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto &q = saved[0], &k = saved[1], &v = saved[2], &p = saved[3], &pv = saved[4], &hidden = saved[5];
+    auto& go = grads[0];
+    auto gv = pv.transpose(-2, -1).matmul(go);
+    auto gs = at::_softmax_backward_data(go.matmul(v.transpose(-2, -1)).to(p.scalar_type()), p, -1, p.scalar_type());
+    if (hidden.defined()) gs = gs.masked_fill(hidden, 0);
+    gs = (gs * ctx->saved_data["scale"].toDouble()).to(q.scalar_type());
+    auto gq = gs.matmul(k);
+    auto gk = q.transpose(-2, -1).matmul(gs).transpose(-2, -1);
+    return {gq, gk, gv, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                     bool causal, double scale) {
+  c10::optional<at::Tensor> m;
+  if (mask.defined()) {
+    if (mask.requires_grad()) throw std::invalid_argument("sdpa: the mask must be a constant");
+    m = mask;
+  }
+  return Attention::apply(q, k, v, m, causal, scale);
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) { return RMSNorm::apply(x, w, eps); }
 
 at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

@@ -32,6 +32,8 @@ inline char* dup(const std::string& s) {
 bool foreach_adamw_step(st_optim_s* o);
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                     bool causal, double scale);
 at::Tensor rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up);
 at::Tensor lora_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const at::Tensor& a,
