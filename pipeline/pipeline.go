@@ -36,6 +36,7 @@ type Config struct {
 	DemoPreset     string          `yaml:"demo-preset"`      // init-model preset for the demo model (tiny | small)
 	DemoArch       string          `yaml:"demo-arch"`        // init-model --arch for the demo model ("" = qwen2)
 	DemoLogitScale float64         `yaml:"demo-logit-scale"` // init-model --logit-scale for the demo model (0: norm weights 1)
+	DemoMinSteps   int             `yaml:"demo-min-steps"`   // the demo model trains at least this many steps: a small set gets more epochs (0: epochs alone)
 	Input          string          `yaml:"input"`            // review file; "" = the embedded Amazon sentences
 	Seed           int64           `yaml:"seed"`             // one seed for split, init, training
 	Examples       List            `yaml:"examples"`         // texts to predict at the end
@@ -119,6 +120,7 @@ func DemoDefaults() Config {
 	c := Defaults()
 	c.Out = "sentitune-demo"
 	c.DemoPreset = "tiny"
+	c.DemoMinSteps = DemoMinSteps
 	c.DemoLogitScale = 16 // lets the answer become likely (loss 14.2 → 0.24) and keeps 0.795 held-out (bench/results/demo-fit-2026-12-02.md)
 	c.Prep.TestRatio = 0.2
 	c.Examples = DemoExamples
@@ -165,6 +167,7 @@ type Result struct {
 	Aspects   *eval.AspectMetrics // an aspect run's metrics (instead of Metrics)
 	Classes   *reports.ClassInput // a K-class run's metrics and baseline (instead of Metrics)
 	Train     *finetune.Result
+	TrainRows int // prep's train split
 	Examples  []Example
 	Stages    []Stage
 	Seconds   float64
@@ -230,6 +233,10 @@ func Run(cfg Config, w io.Writer) (*Result, error) {
 		fc.Model, fc.Data, fc.Out = res.ModelDir, res.PrepDir, res.RunDir
 		fc.TrainFile, fc.EvalFile = "", ""
 		fc.Overwrite = !fc.Resume
+		fc.MaxSteps = demoMaxSteps(cfg, fc, res.TrainRows)
+		if fc.MaxSteps != cfg.Finetune.MaxSteps {
+			fmt.Fprintf(w, "   demo: %d training rows × %g epochs are fewer than %d steps; training %d steps (demo-min-steps)\n", res.TrainRows, fc.Epochs, cfg.DemoMinSteps, fc.MaxSteps)
+		}
 		if fc.Seed == 0 {
 			fc.Seed = uint64(cfg.Seed)
 		}
@@ -304,6 +311,9 @@ func runPrep(cfg Config, res *Result, w io.Writer) error {
 	})
 	if err != nil {
 		return err
+	}
+	if tr := st.Splits["train"]; tr != nil {
+		res.TrainRows = tr.Rows
 	}
 	st.WriteSummary(indent{w})
 	return nil

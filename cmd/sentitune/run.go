@@ -92,6 +92,9 @@ func runConfig(c *cli.Context, o *options[pipeline.Config]) (pipeline.Config, er
 	if err != nil {
 		return cfg, err
 	}
+	if c.IsSet("epochs") { // the user's epochs, not the demo's step floor
+		cfg.DemoMinSteps = 0
+	}
 	if cfg.Seed == 0 { // a YAML seed: 0 means the default seed
 		cfg.Seed = c.Int64("seed")
 	}

@@ -89,4 +89,11 @@ func TestRunConfigModelInYAMLIsNotTheDemo(t *testing.T) {
 	if _, err := parseRunConfig(t, "--model", "m", "--preset", "small"); err == nil {
 		t.Error("--preset with a model was accepted")
 	}
+	// The demo's step floor gives way to the user's --epochs.
+	if cfg, err = parseRunConfig(t); err != nil || cfg.DemoMinSteps != pipeline.DemoMinSteps {
+		t.Errorf("demo: demo-min-steps %d, %v; want %d", cfg.DemoMinSteps, err, pipeline.DemoMinSteps)
+	}
+	if cfg, err = parseRunConfig(t, "--epochs", "2"); err != nil || cfg.DemoMinSteps != 0 || cfg.Finetune.Epochs != 2 {
+		t.Errorf("--epochs 2: demo-min-steps %d epochs %g, %v; want 0 and 2", cfg.DemoMinSteps, cfg.Finetune.Epochs, err)
+	}
 }
