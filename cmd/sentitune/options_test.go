@@ -124,7 +124,7 @@ func TestOptionPrecedence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != (mergeConfig{Model: "base", Adapter: "b", Out: "o"}) {
+		if got != (mergeConfig{Model: "base", Adapter: "b", Out: "o", QuantizationBit: -1}) {
 			t.Errorf("%+v", got)
 		}
 	})
