@@ -202,6 +202,13 @@ func (q *queue) loop() {
 func (q *queue) run(j *Job) {
 	logf, err := os.Create(q.LogPath(j.ID))
 	q.mu.Lock()
+	if j.State != jobQueued { // stopped between next() and here: never start it
+		q.mu.Unlock()
+		if err == nil {
+			logf.Close()
+		}
+		return
+	}
 	if err != nil {
 		j.State, j.Error = jobFailed, err.Error()
 		q.save(j)

@@ -115,3 +115,26 @@ func TestRunEventsStreamTrainLog(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 }
+
+// A job the queue has already picked (next) but not started when Stop marks it stopped is never
+// started: the window TestDeleteRun once hit, when a `sleep 30` job then ran after being stopped.
+func TestStopBetweenPickAndStart(t *testing.T) {
+	exe, log := fakeSentitune(t)
+	s := newTestServer(t, Config{Exe: exe})
+	blocker, _ := s.jobs.Submit("prep", "data/a", []string{"prep", "a"})
+	s.jobs.wait(blocker.ID, 10*time.Second)
+	j := &Job{ID: "picked-1", Kind: "prep", State: jobQueued, Args: []string{"prep", "picked"}}
+	s.jobs.mu.Lock()
+	s.jobs.jobs = append(s.jobs.jobs, j)
+	s.jobs.mu.Unlock()
+	if err := s.jobs.Stop(j.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.jobs.run(j) // what loop does with the job next() returned before Stop
+	if j.State != jobStopped || j.PID != 0 {
+		t.Errorf("stopped job ran: state %s, pid %d", j.State, j.PID)
+	}
+	if b, _ := os.ReadFile(log); strings.Contains(string(b), "prep picked") {
+		t.Error("a stopped job's process started")
+	}
+}
