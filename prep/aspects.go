@@ -32,30 +32,17 @@ func runAspects(cfg Config, start time.Time) (*Stats, error) {
 	if st, err := os.Stat(cfg.Out); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("prep: output %s exists and is not a folder", cfg.Out)
 	}
-	enc := cfg.Tokenizer
-	if enc == nil && cfg.Model != "" {
-		if enc, err = loadTokenizer(cfg.Model); err != nil {
-			return nil, fmt.Errorf("prep: --model %s: %w", cfg.Model, err)
-		}
-	}
-	if enc != nil {
-		if err := task.AspectLabels.CheckSingleTokens(enc.Encode); err != nil {
-			return nil, fmt.Errorf("prep: --aspects: %w", err)
-		}
+	enc, err := modelEncoder(cfg, "--aspects")
+	if err != nil {
+		return nil, err
 	}
 	reviews, st, err := readAspectReviews(cfg, aspects)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIDs(cfg.Input, reviews, st.IDColumn); err != nil {
-		return nil, fmt.Errorf("prep: %s: %w", cfg.Input, err)
+	if reviews, err = keepRows(cfg, reviews, st); err != nil {
+		return nil, err
 	}
-	if cfg.Dedup {
-		reviews = dedup(reviews, st)
-	} else {
-		countDuplicates(reviews, st)
-	}
-	st.Rows.Kept = len(reviews)
 	if err := needAspectClasses(cfg.Input, aspects, reviews); err != nil {
 		return nil, err
 	}

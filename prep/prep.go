@@ -168,31 +168,18 @@ func Run(cfg Config) (*Stats, error) {
 	if st, err := os.Stat(cfg.Out); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("prep: output %s exists and is not a folder", cfg.Out)
 	}
-	enc := cfg.Tokenizer
-	if enc == nil && cfg.Model != "" {
-		if enc, err = loadTokenizer(cfg.Model); err != nil {
-			return nil, fmt.Errorf("prep: --model %s: %w", cfg.Model, err)
-		}
-	}
-	if enc != nil && !labels.IsBinary() {
-		if err := labels.CheckSingleTokens(enc.Encode); err != nil {
-			return nil, fmt.Errorf("prep: --labels: %w", err)
-		}
+	enc, err := modelEncoder(cfg, "--labels")
+	if err != nil {
+		return nil, err
 	}
 
 	examples, st, err := readExamples(cfg, labelMap)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIDs(cfg.Input, examples, st.IDColumn); err != nil {
-		return nil, fmt.Errorf("prep: %s: %w", cfg.Input, err)
+	if examples, err = keepRows(cfg, examples, st); err != nil {
+		return nil, err
 	}
-	if cfg.Dedup {
-		examples = dedup(examples, st)
-	} else {
-		countDuplicates(examples, st)
-	}
-	st.Rows.Kept = len(examples)
 	counts := make([]int, len(labels))
 	for _, e := range examples {
 		counts[e.label]++
@@ -426,6 +413,38 @@ func truncateChars(s string, n int) (string, bool) {
 		k++
 	}
 	return strings.TrimRight(s[:i], " "), true
+}
+
+// modelEncoder loads --model's tokenizer (or takes cfg.Tokenizer) and checks that each answer of a
+// non-binary label set is one of its tokens, naming flag in the error; nil without a model.
+func modelEncoder(cfg Config, flag string) (Encoder, error) {
+	enc := cfg.Tokenizer
+	if enc == nil && cfg.Model != "" {
+		var err error
+		if enc, err = loadTokenizer(cfg.Model); err != nil {
+			return nil, fmt.Errorf("prep: --model %s: %w", cfg.Model, err)
+		}
+	}
+	if enc != nil && !cfg.labels.IsBinary() {
+		if err := cfg.labels.CheckSingleTokens(enc.Encode); err != nil {
+			return nil, fmt.Errorf("prep: %s: %w", flag, err)
+		}
+	}
+	return enc, nil
+}
+
+// keepRows checks the rows' ids, removes (--dedup) or counts repeated texts and records how many rows are kept.
+func keepRows(cfg Config, examples []example, st *Stats) ([]example, error) {
+	if err := checkIDs(cfg.Input, examples, st.IDColumn); err != nil {
+		return nil, fmt.Errorf("prep: %s: %w", cfg.Input, err)
+	}
+	if cfg.Dedup {
+		examples = dedup(examples, st)
+	} else {
+		countDuplicates(examples, st)
+	}
+	st.Rows.Kept = len(examples)
+	return examples, nil
 }
 
 // dedup keeps the first row of each distinct text.
