@@ -49,12 +49,29 @@ const baselineChunk = 1 << 16
 // BaselineCacheKey is the cache key of a baseline fitted on trainPath: a hash of the file's bytes,
 // the settings and the code version.
 func BaselineCacheKey(trainPath string) (string, error) {
+	return cacheKey(trainPath, fmt.Sprintf("C=%g tolerance=%g\n%s\n", BaselineC, baselineTolerance, baselineCodeVersion))
+}
+
+// cacheKey hashes trainPath's bytes with settings (each fit's own line of settings and code version).
+func cacheKey(trainPath, settings string) (string, error) {
 	fileHash, err := filehash.SHA256(trainPath)
 	if err != nil {
 		return "", fmt.Errorf("baseline cache: %w", err)
 	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\nC=%g tolerance=%g\n%s\n", fileHash, BaselineC, baselineTolerance, baselineCodeVersion))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\n%s", fileHash, settings))
 	return hex.EncodeToString(h[:8]), nil
+}
+
+// removeOlderFits removes the cache files cacheDir/pattern but keep: fits of an older train.json,
+// label set or code version, never read again.
+func removeOlderFits(cacheDir, pattern, keep string) {
+	if old, err := filepath.Glob(filepath.Join(cacheDir, pattern)); err == nil {
+		for _, p := range old {
+			if p != keep {
+				os.Remove(p)
+			}
+		}
+	}
 }
 
 // LoadOrFitBaseline returns the baseline fitted on the prep split trainPath (see
@@ -92,13 +109,7 @@ func LoadOrFitBaseline(trainPath, cacheDir string, progress BaselineProgress) (*
 		fit.CacheErr, fit.CachePath = err, ""
 		return fit, nil
 	}
-	if old, err := filepath.Glob(filepath.Join(cacheDir, "baseline-*.gob")); err == nil {
-		for _, p := range old {
-			if p != fit.CachePath {
-				os.Remove(p) // a fit of an older train.json or code version: never read again
-			}
-		}
-	}
+	removeOlderFits(cacheDir, "baseline-*.gob", fit.CachePath)
 	return fit, nil
 }
 

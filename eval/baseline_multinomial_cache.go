@@ -2,9 +2,7 @@ package eval
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/gob"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/sentitune/sentitune/internal/atomicfile"
-	"github.com/sentitune/sentitune/internal/filehash"
 	"github.com/sentitune/sentitune/internal/task"
 )
 
@@ -46,13 +43,8 @@ type multinomialHeader struct {
 // MultinomialCacheKey is the cache key of a K-class baseline fitted on trainPath read with the
 // label set ls: a hash of the file's bytes, the labels, the settings and the code version.
 func MultinomialCacheKey(trainPath string, ls task.Labels) (string, error) {
-	fileHash, err := filehash.SHA256(trainPath)
-	if err != nil {
-		return "", fmt.Errorf("baseline cache: %w", err)
-	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\nlabels=%s\nC=%g tolerance=%g floor=%g\n%s\n", fileHash, ls,
+	return cacheKey(trainPath, fmt.Sprintf("labels=%s\nC=%g tolerance=%g floor=%g\n%s\n", ls,
 		BaselineC, multinomialGradTol, multinomialGradFloor, multinomialCodeVersion))
-	return hex.EncodeToString(h[:8]), nil
 }
 
 // LoadOrFitMultinomialBaseline is LoadOrFitBaseline for a K-class prep split of the label set ls:
@@ -96,13 +88,7 @@ func LoadOrFitMultinomialBaseline(trainPath, cacheDir string, ls task.Labels) (*
 		fit.CacheErr, fit.CachePath = err, ""
 		return fit, nil
 	}
-	if old, err := filepath.Glob(filepath.Join(cacheDir, "multinomial-*.gob")); err == nil {
-		for _, p := range old {
-			if p != fit.CachePath {
-				os.Remove(p) // a fit of an older train.json, label set or code version
-			}
-		}
-	}
+	removeOlderFits(cacheDir, "multinomial-*.gob", fit.CachePath)
 	return fit, nil
 }
 
