@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/sentitune/sentitune/eval"
-	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/task"
 )
 
@@ -278,9 +277,6 @@ func runBaselineBench(o options, withSklearn bool) error {
 		return err
 	}
 
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
 	name := "baseline-" + begin.Format("2006-01-02")
 	if o.quick {
 		name += "-quick"
@@ -288,15 +284,8 @@ func runBaselineBench(o options, withSklearn bool) error {
 	if !withSklearn {
 		name += "-go"
 	}
-	js, err := json.MarshalIndent(res, "", "  ")
+	jsonPath, mdPath, err := writeResults(o.out, name, res, res.markdown())
 	if err != nil {
-		return err
-	}
-	jsonPath, mdPath := filepath.Join(o.out, name+".json"), filepath.Join(o.out, name+".md")
-	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(mdPath, []byte(res.markdown())); err != nil {
 		return err
 	}
 	logf("bench: wrote %s and %s", jsonPath, mdPath)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/internal/llm"
 )
 
@@ -110,22 +108,12 @@ func runCheckpointingBench(o options) error {
 	res.ActRatio = round(ratio(on-res.FixedRSSMiB, off-res.FixedRSSMiB), 3)
 	res.TimeRatio = round(ratio(res.On.Median, res.Off.Median), 3)
 
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
 	name := "checkpointing-" + begin.Format("2006-01-02")
 	if o.quick {
 		name += "-quick"
 	}
-	js, err := json.MarshalIndent(res, "", "  ")
+	jsonPath, mdPath, err := writeResults(o.out, name, res, res.markdown())
 	if err != nil {
-		return err
-	}
-	jsonPath, mdPath := filepath.Join(o.out, name+".json"), filepath.Join(o.out, name+".md")
-	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(mdPath, []byte(res.markdown())); err != nil {
 		return err
 	}
 	logf("bench: wrote %s and %s", jsonPath, mdPath)

@@ -172,23 +172,12 @@ func run(o options) error {
 	section("scaleout", func() error { return benchScaleOut(o, models, res) })
 	res.WallSeconds = time.Since(begin).Seconds()
 
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
 	name := "cpu-" + begin.Format("2006-01-02")
 	if o.quick {
 		name += "-quick"
 	}
-	js, err := json.MarshalIndent(res, "", "  ")
+	jsonPath, mdPath, err := writeResults(o.out, name, res, renderMarkdown(res))
 	if err != nil {
-		return err
-	}
-	jsonPath := filepath.Join(o.out, name+".json")
-	mdPath := filepath.Join(o.out, name+".md")
-	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(mdPath, []byte(renderMarkdown(res))); err != nil {
 		return err
 	}
 	logf("bench: wrote %s and %s in %.0fs", jsonPath, mdPath, res.WallSeconds)
@@ -226,4 +215,23 @@ func commandLine() string {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// writeResults writes a benchmark's results as out/name.json (res, indented) and out/name.md (md).
+func writeResults(out, name string, res any, md string) (jsonPath, mdPath string, err error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", "", err
+	}
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	jsonPath, mdPath = filepath.Join(out, name+".json"), filepath.Join(out, name+".md")
+	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
+		return "", "", err
+	}
+	if err := atomicfile.WriteFile(mdPath, []byte(md)); err != nil {
+		return "", "", err
+	}
+	return jsonPath, mdPath, nil
 }

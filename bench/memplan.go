@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sentitune/sentitune/finetune"
-	"github.com/sentitune/sentitune/internal/atomicfile"
 )
 
 // MemPlanBench is `bench -memplan`: finetune.PlanMemory's total next to the peak RSS of the same
@@ -94,22 +92,12 @@ func runMemPlanBench(o options) error {
 			r.preset, r.batch, r.seq, r.ckpt, r.bits, row.PlanMiB, row.MeasuredMiB, 100*row.Error)
 	}
 	res.Load = append(res.Load, loadSample("end"))
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
 	name := "memplan-" + begin.Format("2006-01-02")
 	if o.quick {
 		name += "-quick"
 	}
-	js, err := json.MarshalIndent(res, "", "  ")
+	jsonPath, mdPath, err := writeResults(o.out, name, res, res.markdown())
 	if err != nil {
-		return err
-	}
-	jsonPath, mdPath := filepath.Join(o.out, name+".json"), filepath.Join(o.out, name+".md")
-	if err := atomicfile.WriteFile(jsonPath, append(js, '\n')); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(mdPath, []byte(res.markdown())); err != nil {
 		return err
 	}
 	logf("bench: wrote %s and %s", jsonPath, mdPath)

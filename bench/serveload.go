@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sentitune/sentitune/internal/atomicfile"
 	"github.com/sentitune/sentitune/predict"
 )
 
@@ -592,18 +591,8 @@ func (lr *loadRun) check() {
 
 // writeLoadResult writes serve-load-<date>.{json,md} and fails when a target was missed.
 func writeLoadResult(out string, begin time.Time, res *LoadResult) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
 	name := "serve-load-" + begin.Format("2006-01-02")
-	js, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, name+".json"), append(js, '\n')); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(out, name+".md"), []byte(renderLoadMarkdown(res))); err != nil {
+	if _, _, err := writeResults(out, name, res, renderLoadMarkdown(res)); err != nil {
 		return err
 	}
 	logf("loadtest: wrote %s/%s.{json,md} in %.0f s", out, name, res.WallSeconds)
