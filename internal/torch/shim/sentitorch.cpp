@@ -89,18 +89,7 @@ std::vector<at::Tensor> list(const st_tensor* ts, int n) {
 // The precision that reduced-precision math runs in: fp32, but fp64 stays fp64 (no silent downcast).
 at::ScalarType at_least_f32(at::ScalarType s) { return s == at::kDouble ? at::kDouble : at::kFloat; }
 
-// The optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that pointer printed
-// as a string in older versions (a template, so only the matching branch is compiled).
-template <typename Key>
-Key state_key(c10::TensorImpl* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream k;
-    k << static_cast<void*>(impl);
-    return k.str();
-  } else {
-    return impl;
-  }
-}
+using st::state_key;  // shim_internal.h
 
 // LinearCrossEntropy is Σ_rows cross_entropy(h·Wᵀ, target) over the rows whose target is not
 // ignore_index, without the [N, V] logits: the vocabulary goes by in chunks with an online

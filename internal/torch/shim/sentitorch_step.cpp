@@ -16,19 +16,6 @@
 
 namespace {
 
-// The optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that pointer printed
-// as a string in older versions.
-template <typename Key>
-Key impl_key(c10::TensorImpl* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream k;
-    k << static_cast<void*>(impl);
-    return k.str();
-  } else {
-    return impl;
-  }
-}
-
 // Bucket is the parameters of one group that share a step count (all of them, unless some had no
 // gradient on an earlier step): one set of multi-tensor ops updates them together.
 struct Bucket {
@@ -57,7 +44,7 @@ bool foreach_adamw_step(st_optim_s* o) {
     std::map<int64_t, Bucket> buckets;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      Key key = impl_key<Key>(p.unsafeGetTensorImpl());
+      Key key = state_key<Key>(p.unsafeGetTensorImpl());
       auto it = state.find(key);
       if (it == state.end()) {
         auto s = std::make_unique<State>();

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/torch.h>
@@ -26,6 +28,19 @@ inline char* dup(const std::string& s) {
   char* p = static_cast<char*>(std::malloc(s.size() + 1));
   if (p) std::memcpy(p, s.c_str(), s.size() + 1);
   return p;
+}
+
+// state_key is the optimizer state's key for a parameter: its TensorImpl* in libtorch 2.x, that
+// pointer printed as a string in older versions (a template, so only the matching branch is compiled).
+template <typename Key>
+Key state_key(c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream k;
+    k << static_cast<void*>(impl);
+    return k.str();
+  } else {
+    return impl;
+  }
 }
 
 // The multi-tensor step ops (sentitorch_step.cpp).
